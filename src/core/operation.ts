@@ -1,0 +1,44 @@
+// The runtime shape of generated/<provider>.operations.ts: what the spec says about
+// one operation, reduced to what request validation and response decoding need.
+
+export interface SchemaConstraints {
+  readonly type?: string | readonly string[];
+  readonly format?: string;
+  readonly enum?: readonly unknown[];
+  readonly const?: unknown;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly exclusiveMaximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly pattern?: string;
+  readonly required?: readonly string[];
+  readonly properties?: { readonly [name: string]: SchemaConstraints };
+  readonly items?: SchemaConstraints;
+  readonly additionalProperties?: boolean | SchemaConstraints;
+}
+
+export interface ParameterMeta {
+  readonly name: string;
+  readonly in: string;
+  readonly required: boolean;
+  readonly schema: SchemaConstraints;
+}
+
+export interface OperationMeta {
+  readonly method: string;
+  readonly path: string;
+  readonly parameters: readonly ParameterMeta[];
+  readonly requestBody?: { readonly required: boolean; readonly schema: SchemaConstraints };
+  readonly responses: { readonly [status: string]: { readonly json: boolean } };
+}
+
+export type OperationTable = { readonly [operationId: string]: OperationMeta };
+
+/** The parts of a request that the spec constrains. */
+export interface RequestInput {
+  path?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  body?: unknown;
+}

@@ -1,0 +1,86 @@
+// Every failure a caller can see is one of these. Branch on the subclass (or on
+// `status`/`code`); the API key never enters an error, since errors are built only
+// from the provider's response and our own messages, never from request headers.
+
+export type ProviderName = 'tensorlake' | 'hopx';
+
+export interface ErrorDetails {
+  provider: ProviderName;
+  operation: string;
+  status?: number | undefined;
+  code?: string | undefined;
+  requestId?: string | undefined;
+  /** The response body as received (parsed JSON when it was JSON). */
+  body?: unknown;
+  cause?: unknown;
+}
+
+export class SandboxProcsError extends Error {
+  readonly provider: ProviderName;
+  readonly operation: string;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly requestId: string | undefined;
+  readonly body: unknown;
+
+  constructor(message: string, details: ErrorDetails) {
+    super(describe(message, details), details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.provider = details.provider;
+    this.operation = details.operation;
+    this.status = details.status;
+    this.code = details.code;
+    this.requestId = details.requestId;
+    this.body = details.body;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      message: this.message,
+      provider: this.provider,
+      operation: this.operation,
+      status: this.status,
+      code: this.code,
+      requestId: this.requestId,
+    };
+  }
+}
+
+function describe(message: string, d: ErrorDetails): string {
+  const where = `${d.provider} ${d.operation}`;
+  const what = [d.status, d.code].filter((part) => part !== undefined).join(' ');
+  const id = d.requestId ? ` (request ${d.requestId})` : '';
+  return `${where}${what ? ` ${what}` : ''}: ${message}${id}`;
+}
+
+/** The input was rejected before anything was sent. */
+export class ValidationError extends SandboxProcsError {}
+/** The provider answered 400 or 422: it rejected the request. */
+export class InvalidRequestError extends SandboxProcsError {}
+/** The provider answered 401 or 403. */
+export class AuthenticationError extends SandboxProcsError {}
+/** The provider answered 404: the process (or route) does not exist. */
+export class NotFoundError extends SandboxProcsError {}
+/** The provider answered 429. */
+export class RateLimitError extends SandboxProcsError {}
+/** The provider answered a declared 5xx. */
+export class ServerError extends SandboxProcsError {}
+/** The response broke the contract: undeclared status, body that is not what the spec says. */
+export class UnexpectedResponseError extends SandboxProcsError {}
+/** No response within the time limit. */
+export class TimeoutError extends SandboxProcsError {}
+/** The connection failed: refused, reset, DNS, TLS. */
+export class NetworkError extends SandboxProcsError {}
+
+export type ErrorClass = new (message: string, details: ErrorDetails) => SandboxProcsError;
+
+/** The class for a declared non-2xx status. */
+export function errorClassForStatus(status: number): ErrorClass {
+  if (status === 400 || status === 422) return InvalidRequestError;
+  if (status === 401 || status === 403) return AuthenticationError;
+  if (status === 404) return NotFoundError;
+  if (status === 429) return RateLimitError;
+  if (status >= 500) return ServerError;
+  return SandboxProcsError;
+}

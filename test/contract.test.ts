@@ -1,0 +1,66 @@
+// The contract suite: the same scenario list `sandbox-procs check` runs, through
+// the facade, against Prism mocks of our specs.
+import { describe, expect, inject, it } from 'vitest';
+import { runScenarios, type Target } from '../src/contract/run.js';
+import { providers, scenariosFor } from '../src/contract/scenarios.js';
+import { scenarioLabel } from '../src/contract/scenario.js';
+import { SpecValidator } from '../src/contract/validate.js';
+import { startServer, json } from './support/servers.js';
+
+const prism: Target = {
+  name: 'prism',
+  baseUrls: inject('prismBaseUrls'),
+  headersFor: (scenario) => ({ Prefer: `code=${scenario.status}` }),
+};
+
+describe.each(providers)('%s contract against Prism', (provider) => {
+  const scenarios = scenariosFor([provider]);
+
+  it.each(scenarios.map((s) => [`${s.operation} ${s.status} ${scenarioLabel(s)}`.trim(), s] as const))('%s', async (_name, scenario) => {
+    const [result] = await runScenarios([scenario], prism);
+    expect(result!.problems).toEqual([]);
+    expect(result!.status).toBe(scenario.status);
+    expect(result!.outcome).toBe(scenario.expect);
+  });
+
+  it('has a scenario for every declared (operation, status) pair, and none for undeclared ones', () => {
+    const declared = new SpecValidator(provider).declaredPairs().map((p) => `${p.operation} ${p.status}`);
+    const covered = scenarios.map((s) => `${s.operation} ${s.status}`);
+    expect(declared.filter((pair) => !covered.includes(pair))).toEqual([]);
+    expect(covered.filter((pair) => !declared.includes(pair))).toEqual([]);
+  });
+});
+
+describe('the contract engine catches a provider that breaks the contract', () => {
+  it('reports an undeclared status, an undeclared content type and the wrong error class', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html>Bad Gateway</html>');
+    });
+    try {
+      const [scenario] = scenariosFor(['tensorlake']).filter((s) => s.status === 404);
+      const [result] = await runScenarios([scenario!], { name: 'broken', baseUrls: { tensorlake: server.baseUrl } });
+      expect(result!.passed).toBe(false);
+      expect(result!.status).toBe(502);
+      expect(result!.outcome).toBe('UnexpectedResponseError');
+      expect(result!.problems.join('\n')).toMatch(/expected status 404, got 502/);
+      expect(result!.problems.join('\n')).toMatch(/status 502 is not declared/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reports an error body that does not match the error schema', async () => {
+    const server = await startServer((_req, res) => json(res, 404, { message: 'gone', code: 7 }));
+    try {
+      const [scenario] = scenariosFor(['hopx']).filter((s) => s.status === 404 && s.input.form === 'body');
+      const [result] = await runScenarios([scenario!], { name: 'drifted', baseUrls: { hopx: server.baseUrl } });
+      expect(result!.passed).toBe(false);
+      expect(result!.outcome).toBe('NotFoundError');
+      expect(result!.problems).toContain("body must have required property 'error'");
+      expect(result!.problems).toContain('body/code must be string');
+    } finally {
+      await server.close();
+    }
+  });
+});

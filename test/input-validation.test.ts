@@ -1,0 +1,87 @@
+// Bad input is refused with a typed ValidationError before anything is sent: a
+// real server counts the requests that arrive.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHopxClient, createTensorlakeClient, HOPX_KILL_FORMS, ValidationError } from '../src/index.js';
+import { json, startServer, type TestServer } from './support/servers.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer((req, res) => {
+    if (req.method === 'DELETE' && req.url.startsWith('/api/v1/processes/')) {
+      res.writeHead(204).end();
+    } else {
+      json(res, 200, { process_id: 'proc_1', status: 'killed', message: 'ok' });
+    }
+  });
+});
+afterAll(() => server.close());
+
+const apiKey = 'sk-validation-test';
+
+describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
+  const badPids: unknown[] = [0, -1, 2 ** 31, 1.5, 'abc', Number.NaN, Number.POSITIVE_INFINITY, null];
+
+  it.each(badPids.map((pid) => [String(pid), pid]))('pid %s', async (_name, pid) => {
+    const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    const error = await client.processes.kill(pid as number).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ provider: 'tensorlake', operation: 'sandbox_process_kill', status: undefined });
+    expect((error as Error).message).toMatch(/^tensorlake sandbox_process_kill: pid must/);
+    expect(server.received.length).toBe(before);
+  });
+
+  it('sends a valid pid (so the counter above can move)', async () => {
+    const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    await client.processes.kill(2 ** 31 - 1);
+    expect(server.received.length).toBe(before + 1);
+    expect(server.received.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/v1/processes/2147483647' });
+  });
+});
+
+describe('HopX kill refuses an empty or path-escaping process_id in every form', () => {
+  const cases = HOPX_KILL_FORMS.flatMap((form) => [
+    [form, ''],
+    [form, 5],
+    ...(form === 'path' ? [[form, '.'], [form, '..']] : []),
+  ]) as Array<[(typeof HOPX_KILL_FORMS)[number], unknown]>;
+
+  it.each(cases)('form %s, process_id %j', async (form, processId) => {
+    const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    const error = await client.processes.kill(processId as string, { form }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ provider: 'hopx' });
+    expect(server.received.length).toBe(before);
+  });
+
+  it('refuses an unknown kill form', async () => {
+    const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    await expect(client.processes.kill('proc_1', { form: 'header' as 'body' })).rejects.toBeInstanceOf(ValidationError);
+    expect(() => createHopxClient({ apiKey, baseUrl: server.baseUrl, killForm: 'x' as 'body' })).toThrow(ValidationError);
+    expect(server.received.length).toBe(before);
+  });
+
+  it('sends a valid process_id in each form', async () => {
+    const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    for (const form of HOPX_KILL_FORMS) await client.processes.kill('proc_1', { form });
+    expect(server.received.length).toBe(before + 3);
+  });
+});
+
+describe('client options are checked when the client is created', () => {
+  it.each([
+    ['an empty apiKey', { apiKey: '', baseUrl: 'https://example.test' }],
+    ['no baseUrl or sandbox', { apiKey }],
+    ['a sandbox that is not a host label', { apiKey, sandbox: 'a/b' }],
+    ['a relative baseUrl', { apiKey, baseUrl: '/api' }],
+    ['plain http to a remote host', { apiKey, baseUrl: 'http://sandbox.example.com' }],
+    ['a non-positive timeout', { apiKey, baseUrl: 'https://example.test', timeoutMs: 0 }],
+  ])('refuses %s', (_name, options) => {
+    expect(() => createTensorlakeClient(options as never)).toThrow(ValidationError);
+    expect(() => createHopxClient(options as never)).toThrow(ValidationError);
+  });
+});

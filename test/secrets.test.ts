@@ -1,0 +1,45 @@
+// The API key never shows in an error, however it is rendered.
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { createHopxClient, createTensorlakeClient, SandboxProcsError } from '../src/index.js';
+import { freePort } from '../src/prism.js';
+import { json, startServer } from './support/servers.js';
+
+const apiKey = 'sk-secret-0123456789abcdef';
+
+function renderings(error: unknown): string[] {
+  const e = error as Error;
+  return [String(e), e.message, e.stack ?? '', inspect(e, { depth: 10, showHidden: true }), JSON.stringify(e), inspect(e.cause, { depth: 10 })];
+}
+
+describe('no API key in errors', () => {
+  it('for HTTP errors, undeclared statuses, timeouts and network failures', async () => {
+    let mode = 0;
+    const server = await startServer((req, res) => {
+      // A hostile server that echoes the request's Authorization back in its body.
+      if (mode === 0) json(res, 404, { error: `no such process for ${req.headers.authorization}`, code: 'NOT_FOUND' });
+      else if (mode === 1) json(res, 418, { error: 'teapot' });
+      // mode 2: never answer
+    });
+    const errors: unknown[] = [];
+    try {
+      const tensorlake = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl, timeoutMs: 100 });
+      const hopx = createHopxClient({ apiKey, baseUrl: server.baseUrl, timeoutMs: 100 });
+      for (mode = 0; mode < 3; mode++) {
+        errors.push(await tensorlake.processes.kill(1).catch((e: unknown) => e));
+        errors.push(await hopx.processes.kill('p').catch((e: unknown) => e));
+      }
+      errors.push(await tensorlake.processes.kill(0).catch((e: unknown) => e));
+      const closed = createHopxClient({ apiKey, baseUrl: `http://127.0.0.1:${await freePort()}` });
+      errors.push(await closed.processes.kill('p').catch((e: unknown) => e));
+      errors.push((() => { try { createHopxClient({ apiKey, baseUrl: 'http://example.com' }); } catch (e) { return e; } })());
+    } finally {
+      await server.close();
+    }
+    expect(errors).toHaveLength(9);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(SandboxProcsError);
+      for (const text of renderings(error)) expect(text).not.toContain(apiKey);
+    }
+  });
+});
