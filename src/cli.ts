@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `sandbox-procs`: thin on purpose. It parses flags and calls the contract engine.
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProviderName } from './errors.js';
@@ -70,19 +71,25 @@ async function check(args: string[], io: Io): Promise<number> {
   const scenarios = scenariosFor(selected);
   const wallStart = performance.now();
 
-  io.err(`Starting Prism mocks for ${selected.join(', ')}...\n`);
-  let running: RunningTarget;
-  try {
-    running = await startPrismTarget(selected);
-  } catch (error) {
-    io.err(`error: could not start Prism: ${(error as Error).message}\n`);
-    return EXIT.cannotRun;
-  }
+  // Installed before Prism starts: an interrupt at any point stops what is running.
+  // Mocks still starting are killed by prism.ts's exit hook when we exit.
+  let running: RunningTarget | undefined;
   const stopOnSignal = (signal: NodeJS.Signals) => {
-    void running.stop().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+    io.err(`\nInterrupted (${signal}); stopping Prism mocks.\n`);
+    void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(128 + constants.signals[signal]));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
+
+  io.err(`Starting Prism mocks for ${selected.join(', ')}...\n`);
+  try {
+    running = await startPrismTarget(selected);
+  } catch (error) {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    io.err(`error: could not start Prism: ${(error as Error).message}\n`);
+    return EXIT.cannotRun;
+  }
 
   try {
     io.err(`Prism ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; running ${scenarios.length} scenarios\n`);

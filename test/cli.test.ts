@@ -1,0 +1,82 @@
+// The CLI as users run it: the built bin in a child process, and main() in-process
+// for the cheap flag cases.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main, type Io } from '../src/cli.js';
+import { childrenOf, isAlive, waitFor } from './support/processes.js';
+
+const bin = join(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
+
+function runBin(args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c));
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const done = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as string | null, stdout, stderr }));
+  return { child, done, output: () => stdout + stderr };
+}
+
+function capture(): Io & { text: () => string } {
+  let text = '';
+  return { out: (t) => (text += t), err: (t) => (text += t), color: false, text: () => text };
+}
+
+describe('sandbox-procs check (built bin)', () => {
+  it('prints one row per scenario for both providers and exits 0', async () => {
+    const { done } = runBin(['check']);
+    const { code, stdout, stderr } = await done;
+    expect(stderr).toContain('Starting Prism mocks for tensorlake, hopx');
+    const rows = stdout.split('\n').filter((line) => /^(tensorlake|hopx) /.test(line));
+    expect(rows).toHaveLength(15);
+    expect(rows.filter((r) => r.startsWith('tensorlake'))).toHaveLength(4);
+    expect(rows.every((r) => / pass /.test(r))).toBe(true);
+    expect(stdout).toMatch(/^15 passed, 0 failed \(15 scenarios: tensorlake 4, hopx 11\) in \d+\.\d s$/m);
+    expect(stdout + stderr).not.toMatch(/sp-test-|Bearer/);
+    expect(code).toBe(0);
+  });
+
+  it.each(['SIGKILL', 'SIGINT'] as const)('leaves no Prism behind when %s stops it mid-run', async (signal) => {
+    const run = runBin(['check']);
+    const cliPid = run.child.pid!;
+    let prisms: number[] = [];
+    expect(await waitFor(() => (prisms = childrenOf(cliPid)).length === 2, 10_000, 10)).toBe(true);
+    run.child.kill(signal);
+    const { code } = await run.done;
+    if (signal === 'SIGINT') expect(code).toBe(130);
+    expect(await waitFor(() => prisms.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+  });
+});
+
+describe('sandbox-procs flags (in process)', () => {
+  it('--json with --provider runs only that provider', async () => {
+    const io = capture();
+    expect(await main(['check', '--provider', 'hopx', '--json'], io)).toBe(0);
+    const report = JSON.parse(io.text().slice(io.text().indexOf('{'))) as { passed: boolean; results: Array<{ provider: string }> };
+    expect(report.passed).toBe(true);
+    expect(report.results).toHaveLength(11);
+    expect(new Set(report.results.map((r) => r.provider))).toEqual(new Set(['hopx']));
+  });
+
+  it.each([
+    [['check', '--provider', 'e2b'], /unknown provider "e2b"/],
+    [['check', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['deploy'], /unknown command "deploy"/],
+    [[], /Usage:/],
+  ])('%j exits 2 with a clear message', async (argv, message) => {
+    const io = capture();
+    expect(await main(argv, io)).toBe(2);
+    expect(io.text()).toMatch(message);
+  });
+
+  it('--help and --version exit 0', async () => {
+    const help = capture();
+    expect(await main(['--help'], help)).toBe(0);
+    expect(help.text()).toMatch(/sandbox-procs check/);
+    const version = capture();
+    expect(await main(['--version'], version)).toBe(0);
+    expect(version.text().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
