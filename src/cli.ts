@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `sandbox-procs`: thin on purpose. It parses flags and calls the contract engine.
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -137,9 +136,4 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.err(`error: ${(error as Error).message}\n${isUsage ? 'Run `sandbox-procs --help` for usage.\n' : ''}`);
     return EXIT.cannotRun;
   }
-}
-
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href;
-if (invokedDirectly) {
-  process.exitCode = await main(process.argv.slice(2));
 }

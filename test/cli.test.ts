@@ -2,12 +2,14 @@
 // for the cheap flag cases.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from '../src/cli.js';
 import { childrenOf, isAlive, waitFor } from './support/processes.js';
 
-const bin = join(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
+const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
 
 function runBin(args: string[]) {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
@@ -47,6 +49,24 @@ describe('sandbox-procs check (built bin)', () => {
     const { code } = await run.done;
     if (signal === 'SIGINT') expect(code).toBe(130);
     expect(await waitFor(() => prisms.every((pid) => !isAlive(pid)), 10_000)).toBe(true);
+  });
+});
+
+describe('the installed bin', () => {
+  it('runs when started through a symlink, as node_modules/.bin and npx start it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sandbox-procs-bin-'));
+    try {
+      const link = join(dir, 'sandbox-procs');
+      await symlink(bin, link);
+      const child = spawn(process.execPath, [link, '--version'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c));
+      const [code] = (await once(child, 'exit')) as [number];
+      expect(code).toBe(0);
+      expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
