@@ -8,7 +8,7 @@ export async function tensorlakeExample(): Promise<void> {
     timeoutMs: 10_000,
   });
   try {
-    await tensorlake.processes.kill(4242); // SIGKILL; resolves on 204
+    await tensorlake.killProcess(4242); // SIGKILL; resolves on 204
   } catch (error) {
     if (error instanceof NotFoundError) return; // already gone
     throw error;
@@ -22,7 +22,7 @@ export async function hopxExample(): Promise<void> {
     killForm: 'path', // the form HopX's SDKs use; the default is the docs' JSON body
   });
   try {
-    const killed = await hopx.processes.kill('proc_abc123');
+    const killed = await hopx.killProcess('proc_abc123');
     console.log(killed.status, killed.message); // typed from specs/hopx.yaml: status is "killed"
   } catch (error) {
     if (error instanceof SandboxProcsError) {

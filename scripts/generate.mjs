@@ -15,6 +15,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'tr
 const SCHEMA_KEYS = new Set([
   'type', 'format', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum',
   'minLength', 'maxLength', 'pattern', 'required', 'properties', 'items', 'additionalProperties',
+  'anyOf', 'oneOf', 'allOf',
 ]);
 
 function header(specFile) {
@@ -46,6 +47,8 @@ function constraints(doc, schema, depth = 0) {
       );
     } else if (key === 'items' || (key === 'additionalProperties' && typeof value === 'object')) {
       out[key] = constraints(doc, value, depth + 1);
+    } else if (key === 'anyOf' || key === 'oneOf' || key === 'allOf') {
+      out[key] = value.map((sub) => constraints(doc, sub, depth + 1));
     } else {
       out[key] = value;
     }
@@ -77,7 +80,7 @@ export function operationTable(doc) {
         responses: Object.fromEntries(
           Object.entries(op.responses ?? {}).map(([status, raw]) => {
             const response = deref(doc, raw);
-            return [status, { json: Boolean(response.content?.['application/json']) }];
+            return [status, { mediaTypes: Object.keys(response.content ?? {}) }];
           }),
         ),
       };
@@ -94,7 +97,8 @@ export async function renderAll(root = packageRoot) {
   for (const specFile of (await readdir(specsDir)).filter((f) => f.endsWith('.yaml')).sort()) {
     const name = basename(specFile, '.yaml');
     const specPath = join(specsDir, specFile);
-    const ast = await openapiTS(pathToFileURL(specPath));
+    // Fields with a default are optional for whoever sends them.
+    const ast = await openapiTS(pathToFileURL(specPath), { defaultNonNullable: false });
     files.set(join(generatedDir, `${name}.ts`), header(specFile) + astToString(ast));
     const table = operationTable(parse(await readFile(specPath, 'utf8')));
     files.set(

@@ -1,8 +1,39 @@
-// The client entry: typed clients for each provider and the errors they throw.
-// It loads neither Prism nor the contract engine.
+// The client entry: typed clients for each provider, the provider-neutral
+// interface, and the errors they throw. It loads neither Prism nor the contract engine.
 export { createTensorlakeClient, tensorlakeSandboxHost } from './providers/tensorlake/client.js';
-export type { TensorlakeClient, TensorlakeClientOptions, TensorlakePid, TensorlakeProcesses } from './providers/tensorlake/client.js';
+export type {
+  TensorlakeClient,
+  TensorlakeClientOptions,
+  TensorlakeFollowEvent,
+  TensorlakeHealth,
+  TensorlakeInfo,
+  TensorlakeOutput,
+  TensorlakePid,
+  TensorlakeProcessInfo,
+  TensorlakeProcessStatus,
+  TensorlakeRunEvent,
+  TensorlakeSignalResult,
+  TensorlakeStartProcessRequest,
+} from './providers/tensorlake/client.js';
 export { createHopxClient, hopxSandboxHost, HOPX_KILL_FORMS } from './providers/hopx/client.js';
-export type { HopxClient, HopxClientOptions, HopxKillForm, HopxKillResult, HopxProcessId, HopxProcesses } from './providers/hopx/client.js';
-export { DEFAULT_TIMEOUT_MS, type ClientOptions } from './core/transport.js';
+export type {
+  HopxBackgroundProcess,
+  HopxBackgroundRequest,
+  HopxBackgroundStarted,
+  HopxBackgroundStatus,
+  HopxClient,
+  HopxClientOptions,
+  HopxCommandRequest,
+  HopxCommandResult,
+  HopxCommandStarted,
+  HopxExecuteRequest,
+  HopxExecuteResult,
+  HopxHealth,
+  HopxKillForm,
+  HopxKillResult,
+  HopxProcessId,
+  HopxSystemProcess,
+} from './providers/hopx/client.js';
+export type { ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec } from './processes.js';
+export { DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions } from './core/options.js';
 export * from './errors.js';

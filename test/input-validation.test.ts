@@ -24,7 +24,7 @@ describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
   it.each(badPids.map((pid) => [String(pid), pid]))('pid %s', async (_name, pid) => {
     const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
     const before = server.received.length;
-    const error = await client.processes.kill(pid as number).catch((e: unknown) => e);
+    const error = await client.killProcess(pid as number).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error).toMatchObject({ provider: 'tensorlake', operation: 'sandbox_process_kill', status: undefined });
     expect((error as Error).message).toMatch(/^tensorlake sandbox_process_kill: pid must/);
@@ -34,7 +34,7 @@ describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
   it('sends a valid pid (so the counter above can move)', async () => {
     const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
     const before = server.received.length;
-    await client.processes.kill(2 ** 31 - 1);
+    await client.killProcess(2 ** 31 - 1);
     expect(server.received.length).toBe(before + 1);
     expect(server.received.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/v1/processes/2147483647' });
   });
@@ -50,7 +50,7 @@ describe('HopX kill refuses an empty or path-escaping process_id in every form',
   it.each(cases)('form %s, process_id %j', async (form, processId) => {
     const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
     const before = server.received.length;
-    const error = await client.processes.kill(processId as string, { form }).catch((e: unknown) => e);
+    const error = await client.killProcess(processId as string, { form }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error).toMatchObject({ provider: 'hopx' });
     expect(server.received.length).toBe(before);
@@ -59,7 +59,7 @@ describe('HopX kill refuses an empty or path-escaping process_id in every form',
   it('refuses an unknown kill form', async () => {
     const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
     const before = server.received.length;
-    await expect(client.processes.kill('proc_1', { form: 'header' as 'body' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(client.killProcess('proc_1', { form: 'header' as 'body' })).rejects.toBeInstanceOf(ValidationError);
     expect(() => createHopxClient({ apiKey, baseUrl: server.baseUrl, killForm: 'x' as 'body' })).toThrow(ValidationError);
     expect(server.received.length).toBe(before);
   });
@@ -67,7 +67,7 @@ describe('HopX kill refuses an empty or path-escaping process_id in every form',
   it('sends a valid process_id in each form', async () => {
     const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
     const before = server.received.length;
-    for (const form of HOPX_KILL_FORMS) await client.processes.kill('proc_1', { form });
+    for (const form of HOPX_KILL_FORMS) await client.killProcess('proc_1', { form });
     expect(server.received.length).toBe(before + 3);
   });
 });

@@ -26,12 +26,12 @@ describe('no API key in errors', () => {
       const tensorlake = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl, timeoutMs: 100 });
       const hopx = createHopxClient({ apiKey, baseUrl: server.baseUrl, timeoutMs: 100 });
       for (mode = 0; mode < 3; mode++) {
-        errors.push(await tensorlake.processes.kill(1).catch((e: unknown) => e));
-        errors.push(await hopx.processes.kill('p').catch((e: unknown) => e));
+        errors.push(await tensorlake.killProcess(1).catch((e: unknown) => e));
+        errors.push(await hopx.killProcess('p').catch((e: unknown) => e));
       }
-      errors.push(await tensorlake.processes.kill(0).catch((e: unknown) => e));
+      errors.push(await tensorlake.killProcess(0).catch((e: unknown) => e));
       const closed = createHopxClient({ apiKey, baseUrl: `http://127.0.0.1:${await freePort()}` });
-      errors.push(await closed.processes.kill('p').catch((e: unknown) => e));
+      errors.push(await closed.killProcess('p').catch((e: unknown) => e));
       errors.push((() => { try { createHopxClient({ apiKey, baseUrl: 'http://example.com' }); } catch (e) { return e; } })());
     } finally {
       await server.close();

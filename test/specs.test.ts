@@ -14,7 +14,8 @@ const seed = (name: string) => readFileSync(join(root, 'test/fixtures/seeds', na
 describe.each(['tensorlake', 'hopx'] as const)('specs/%s.yaml', (provider) => {
   it('lints clean as OpenAPI 3.1 with our ruleset', async () => {
     const config = await loadConfig({ configPath: join(root, 'redocly.yaml') });
-    const problems = await lint({ ref: specPath(provider), config });
+    // Exceptions live in .redocly.lint-ignore.yaml, each with its reason.
+    const problems = (await lint({ ref: specPath(provider), config })).filter((p) => !p.ignored);
     expect(problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location[0]?.pointer}`)).toEqual([]);
     expect(loadSpec(provider).openapi).toBe('3.1.0');
   });

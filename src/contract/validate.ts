@@ -3,6 +3,7 @@
 // own schemas: no field-by-field checks written by hand.
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { ProviderName } from '../errors.js';
+import { parseSseText } from '../core/sse.js';
 import { loadSpec, type OpenApiDocument } from '../specs.js';
 
 export interface ObservedResponse {
@@ -25,10 +26,12 @@ function follow(doc: OpenApiDocument, pointer: string): unknown {
 }
 
 interface DeclaredResponse {
-  /** JSON pointer (into the spec) of the application/json schema, when the response has one. */
-  schemaPointer?: string;
+  /** JSON pointer (into the spec) of the response object. */
+  pointer: string;
   /** Media types the response declares; empty for a response without content. */
   mediaTypes: string[];
+  /** For text/event-stream: the declared event names (x-sse-events). */
+  events: string[];
 }
 
 export class SpecValidator {
@@ -75,11 +78,8 @@ export class SpecValidator {
       pointer = response.$ref.slice(1);
       response = follow(this.doc, pointer) as typeof response;
     }
-    const mediaTypes = Object.keys(response.content ?? {});
-    return {
-      mediaTypes,
-      ...(mediaTypes.includes('application/json') ? { schemaPointer: `${pointer}/content/application~1json/schema` } : {}),
-    };
+    const stream = response.content?.['text/event-stream'] as { 'x-sse-events'?: Record<string, unknown> } | undefined;
+    return { pointer, mediaTypes: Object.keys(response.content ?? {}), events: Object.keys(stream?.['x-sse-events'] ?? {}) };
   }
 
   private validator(pointer: string): ValidateFunction {
@@ -102,15 +102,39 @@ export class SpecValidator {
     if (!declared.mediaTypes.includes(mediaType)) {
       return [`content type ${mediaType || '(none)'} is not declared (${declared.mediaTypes.join(', ')})`];
     }
-    if (!declared.schemaPointer) return [];
-    let body: unknown;
+    const content = `${declared.pointer}/content/${pointerEscape(mediaType)}`;
+    if (mediaType === 'text/event-stream') return this.checkEvents(content, declared.events, observed.bodyText);
+    if (mediaType !== 'application/json') return [];
+    return this.checkJson(`${content}/schema`, observed.bodyText, 'body');
+  }
+
+  private checkJson(schemaPointer: string, text: string, what: string): string[] {
+    let value: unknown;
     try {
-      body = JSON.parse(observed.bodyText);
+      value = JSON.parse(text);
     } catch {
-      return ['body is not valid JSON'];
+      return [`${what} is not valid JSON`];
     }
-    const validate = this.validator(declared.schemaPointer);
-    if (validate(body)) return [];
-    return (validate.errors ?? []).map((e) => `body${e.instancePath || ''} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
+    const validate = this.validator(schemaPointer);
+    if (validate(value)) return [];
+    return (validate.errors ?? []).map((e) => {
+      const allowed = e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : '';
+      return `${what}${e.instancePath || ''} ${e.message ?? 'is invalid'}${allowed}`;
+    });
+  }
+
+  private checkEvents(contentPointer: string, declaredEvents: string[], text: string): string[] {
+    const problems: string[] = [];
+    let index = 0;
+    for (const event of parseSseText(text)) {
+      const what = `event ${index++} (${event.event})`;
+      if (!declaredEvents.includes(event.event)) {
+        problems.push(`${what} is not declared (${declaredEvents.join(', ')})`);
+        continue;
+      }
+      problems.push(...this.checkJson(`${contentPointer}/x-sse-events/${pointerEscape(event.event)}`, event.data, what));
+    }
+    if (index === 0) problems.push('the event stream holds no event');
+    return problems;
   }
 }

@@ -17,6 +17,9 @@ export interface SchemaConstraints {
   readonly properties?: { readonly [name: string]: SchemaConstraints };
   readonly items?: SchemaConstraints;
   readonly additionalProperties?: boolean | SchemaConstraints;
+  readonly anyOf?: readonly SchemaConstraints[];
+  readonly oneOf?: readonly SchemaConstraints[];
+  readonly allOf?: readonly SchemaConstraints[];
 }
 
 export interface ParameterMeta {
@@ -31,7 +34,8 @@ export interface OperationMeta {
   readonly path: string;
   readonly parameters: readonly ParameterMeta[];
   readonly requestBody?: { readonly required: boolean; readonly schema: SchemaConstraints };
-  readonly responses: { readonly [status: string]: { readonly json: boolean } };
+  /** Declared statuses and the media types each may carry (none for an empty body). */
+  readonly responses: { readonly [status: string]: { readonly mediaTypes: readonly string[] } };
 }
 
 export type OperationTable = { readonly [operationId: string]: OperationMeta };

@@ -29,6 +29,14 @@ function matchesType(expected: string, value: unknown): boolean {
 
 /** The first way `value` breaks `schema`, or undefined when it fits. */
 export function findViolation(schema: SchemaConstraints, value: unknown, at: string): string | undefined {
+  for (const sub of schema.allOf ?? []) {
+    const problem = findViolation(sub, value, at);
+    if (problem) return problem;
+  }
+  const alternatives = schema.anyOf ?? schema.oneOf;
+  if (alternatives && alternatives.every((sub) => findViolation(sub, value, at) !== undefined)) {
+    return `${at} matches none of its allowed forms, got ${show(value)}`;
+  }
   if (schema.type !== undefined) {
     const types = typeof schema.type === 'string' ? [schema.type] : schema.type;
     if (!types.some((t) => matchesType(t, value))) {
@@ -65,9 +73,12 @@ export function findViolation(schema: SchemaConstraints, value: unknown, at: str
     for (const name of schema.required ?? []) {
       if (record[name] === undefined) return `${at}.${name} is required`;
     }
-    for (const [name, sub] of Object.entries(schema.properties ?? {})) {
-      if (record[name] === undefined) continue;
-      const problem = findViolation(sub, record[name], `${at}.${name}`);
+    for (const [name, item] of Object.entries(record)) {
+      if (item === undefined) continue;
+      const sub = schema.properties?.[name] ?? schema.additionalProperties;
+      if (sub === false) return `${at}.${name} is not allowed`;
+      if (sub === undefined || sub === true) continue;
+      const problem = findViolation(sub, item, `${at}.${name}`);
       if (problem) return problem;
     }
   }

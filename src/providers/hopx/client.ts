@@ -1,11 +1,26 @@
 // HopX's VM agent process API, in the vocabulary of its own SDKs.
-import type { components, operations as Operations, paths } from '../../../generated/hopx.js';
+import type { components, paths } from '../../../generated/hopx.js';
 import { operations } from '../../../generated/hopx.operations.js';
 import { ValidationError } from '../../errors.js';
-import { createTransport, type ClientOptions } from '../../core/transport.js';
+import type { ClientOptions } from '../../core/options.js';
+import { createTransport } from '../../core/transport.js';
+import type { SandboxProcesses } from '../../processes.js';
+import { hopxProcesses } from './processes.js';
 
-export type HopxProcessId = components['schemas']['ProcessId'];
-export type HopxKillResult = Operations['kill_process']['responses'][200]['content']['application/json'];
+type Schemas = components['schemas'];
+export type HopxProcessId = Schemas['ProcessId'];
+export type HopxKillResult = Schemas['KillProcessResponse'];
+export type HopxExecuteRequest = Schemas['ExecuteRequest'];
+export type HopxExecuteResult = Schemas['ExecuteResponse'];
+export type HopxBackgroundRequest = Schemas['BackgroundExecuteRequest'];
+export type HopxBackgroundStarted = Schemas['BackgroundExecuteResponse'];
+export type HopxBackgroundProcess = Schemas['BackgroundProcess'];
+export type HopxBackgroundStatus = Schemas['BackgroundStatus'];
+export type HopxCommandRequest = Schemas['RunCommandRequest'];
+export type HopxCommandResult = Schemas['RunCommandResponse'];
+export type HopxCommandStarted = Schemas['CommandBackgroundResponse'];
+export type HopxSystemProcess = Schemas['SystemProcess'];
+export type HopxHealth = Schemas['HealthResponse'];
 
 /**
  * The three kill requests found in the wild (see specs/hopx.yaml, x-forms):
@@ -21,14 +36,21 @@ export interface HopxClientOptions extends ClientOptions {
   killForm?: HopxKillForm;
 }
 
-export interface HopxProcesses {
-  /** Kill a background process. Throws NotFoundError when it is unknown or already finished. */
-  kill(processId: HopxProcessId, options?: { form?: HopxKillForm }): Promise<HopxKillResult>;
-}
-
 export interface HopxClient {
   readonly provider: 'hopx';
-  readonly processes: HopxProcesses;
+  /** Run code and wait for it; a non-zero exit is a result with `success: false`, not an error. */
+  runCode(request: HopxExecuteRequest): Promise<HopxExecuteResult>;
+  runCodeBackground(request: HopxBackgroundRequest): Promise<HopxBackgroundStarted>;
+  listProcesses(): Promise<HopxBackgroundProcess[]>;
+  /** Kill a background process. Throws NotFoundError when it is unknown or already finished. */
+  killProcess(processId: HopxProcessId, options?: { form?: HopxKillForm }): Promise<HopxKillResult>;
+  runCommand(request: HopxCommandRequest): Promise<HopxCommandResult>;
+  runCommandBackground(request: HopxCommandRequest): Promise<HopxCommandStarted>;
+  /** The VM's operating system processes. */
+  listSystemProcesses(): Promise<HopxSystemProcess[]>;
+  getHealth(): Promise<HopxHealth>;
+  /** The provider-neutral interface over this client. */
+  readonly processes: SandboxProcesses<HopxBackgroundProcess>;
 }
 
 export function hopxSandboxHost(sandbox: string): string {
@@ -38,29 +60,42 @@ export function hopxSandboxHost(sandbox: string): string {
 export function createHopxClient(options: HopxClientOptions): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
   const { api, call } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost);
-  return {
+
+  const client: Omit<HopxClient, 'processes'> = {
     provider: 'hopx',
-    processes: {
-      async kill(processId, killOptions) {
-        const form = checkForm(killOptions?.form ?? defaultForm, 'kill_process');
-        const process_id = processId;
-        switch (form) {
-          case 'body':
-            return call<HopxKillResult>('kill_process', { body: { process_id } }, (init) =>
-              api.DELETE('/execute/kill', { body: { process_id }, ...init }),
-            );
-          case 'query':
-            return call<HopxKillResult>('kill_process', { query: { process_id } }, (init) =>
-              api.DELETE('/execute/kill', { params: { query: { process_id } }, ...init }),
-            );
-          case 'path':
-            return call<HopxKillResult>('kill_process_by_path', { path: { process_id } }, (init) =>
-              api.POST('/execute/kill/{process_id}', { params: { path: { process_id } }, ...init }),
-            );
-        }
-      },
+    runCode: (body) => call('execute_code', { body }, (init) => api.POST('/execute', { body, ...init })),
+    runCodeBackground: (body) =>
+      call('execute_code_background', { body }, (init) => api.POST('/execute/background', { body, ...init })),
+    listProcesses: async () => {
+      const list = await call<Schemas['ProcessList']>('list_processes', {}, (init) => api.GET('/execute/processes', init));
+      return list.processes;
     },
+    async killProcess(processId, killOptions) {
+      const form = checkForm(killOptions?.form ?? defaultForm, 'kill_process');
+      const process_id = processId;
+      switch (form) {
+        case 'body':
+          return call('kill_process', { body: { process_id } }, (init) => api.DELETE('/execute/kill', { body: { process_id }, ...init }));
+        case 'query':
+          return call('kill_process', { query: { process_id } }, (init) =>
+            api.DELETE('/execute/kill', { params: { query: { process_id } }, ...init }),
+          );
+        case 'path':
+          return call('kill_process_by_path', { path: { process_id } }, (init) =>
+            api.POST('/execute/kill/{process_id}', { params: { path: { process_id } }, ...init }),
+          );
+      }
+    },
+    runCommand: (body) => call('run_command', { body }, (init) => api.POST('/commands/run', { body, ...init })),
+    runCommandBackground: (body) =>
+      call('run_command_background', { body }, (init) => api.POST('/commands/background', { body, ...init })),
+    listSystemProcesses: async () => {
+      const list = await call<Schemas['SystemProcessList']>('list_system_processes', {}, (init) => api.GET('/processes', init));
+      return list.processes;
+    },
+    getHealth: () => call('get_health', {}, (init) => api.GET('/health', init)),
   };
+  return { ...client, processes: hopxProcesses(client) };
 }
 
 function checkForm(form: unknown, operation: string): HopxKillForm {

@@ -1,36 +1,173 @@
 // Tensorlake's sandbox process API, in the vocabulary of its own SDKs.
-import type { operations as Operations, paths } from '../../../generated/tensorlake.js';
+import type { components, paths } from '../../../generated/tensorlake.js';
 import { operations } from '../../../generated/tensorlake.operations.js';
-import { createTransport, type ClientOptions } from '../../core/transport.js';
+import { UnexpectedResponseError, ValidationError } from '../../errors.js';
+import type { ClientOptions } from '../../core/options.js';
+import type { JsonEvent } from '../../core/sse.js';
+import { createTransport } from '../../core/transport.js';
+import type { SandboxProcesses } from '../../processes.js';
+import { tensorlakeProcesses } from './processes.js';
 
+type Schemas = components['schemas'];
 /** The operating system PID of a process in the sandbox (a positive int32). */
-export type TensorlakePid = Operations['sandbox_process_kill']['parameters']['path']['pid'];
+export type TensorlakePid = components['parameters']['Pid'];
+export type TensorlakeProcessInfo = Schemas['ProcessInfo'];
+export type TensorlakeProcessStatus = Schemas['ProcessStatus'];
+export type TensorlakeStartProcessRequest = Schemas['StartProcessRequest'];
+export type TensorlakeSignalResult = Schemas['SignalResponse'];
+export type TensorlakeOutput = Schemas['OutputResponse'];
+export type TensorlakeHealth = Schemas['HealthResponse'];
+export type TensorlakeInfo = Schemas['InfoResponse'];
+export type TensorlakeFollowEvent = ({ type: 'output' } & Schemas['OutputEvent']) | { type: 'eof' };
+export type TensorlakeRunEvent =
+  | ({ type: 'started' } & Schemas['RunStartedEvent'])
+  | ({ type: 'output' } & Schemas['RunOutputEvent'])
+  | ({ type: 'exit' } & Schemas['RunExitEvent']);
 
 export type TensorlakeClientOptions = ClientOptions;
 
-export interface TensorlakeProcesses {
-  /** SIGKILL the process. Throws NotFoundError when no such process exists. */
-  kill(pid: TensorlakePid): Promise<void>;
-}
-
 export interface TensorlakeClient {
   readonly provider: 'tensorlake';
-  readonly processes: TensorlakeProcesses;
+  startProcess(request: TensorlakeStartProcessRequest): Promise<TensorlakeProcessInfo>;
+  listProcesses(): Promise<TensorlakeProcessInfo[]>;
+  /** Throws NotFoundError when no such process exists. */
+  getProcess(pid: TensorlakePid): Promise<TensorlakeProcessInfo>;
+  sendSignal(pid: TensorlakePid, signal: number): Promise<TensorlakeSignalResult>;
+  /** SIGKILL the process. Throws NotFoundError when no such process exists. */
+  killProcess(pid: TensorlakePid): Promise<void>;
+  /** Write bytes (a string is sent as UTF-8) to a process started with `stdin_mode: 'pipe'`. */
+  writeStdin(pid: TensorlakePid, data: string | Uint8Array): Promise<void>;
+  closeStdin(pid: TensorlakePid): Promise<void>;
+  getStdout(pid: TensorlakePid): Promise<TensorlakeOutput>;
+  getStderr(pid: TensorlakePid): Promise<TensorlakeOutput>;
+  getOutput(pid: TensorlakePid): Promise<TensorlakeOutput>;
+  /** Captured then live lines; ends after the `eof` event. The request goes out on the first iteration. */
+  followStdout(pid: TensorlakePid): AsyncGenerator<TensorlakeFollowEvent>;
+  followStderr(pid: TensorlakePid): AsyncGenerator<TensorlakeFollowEvent>;
+  followOutput(pid: TensorlakePid): AsyncGenerator<TensorlakeFollowEvent>;
+  /**
+   * Start a process and stream it to its end: `started`, `output`..., `exit`.
+   * A stream that ends without the exit frame throws UnexpectedResponseError (INCOMPLETE_STREAM).
+   */
+  run(request: TensorlakeStartProcessRequest): AsyncGenerator<TensorlakeRunEvent>;
+  health(): Promise<TensorlakeHealth>;
+  info(): Promise<TensorlakeInfo>;
+  /** The provider-neutral interface over this client. */
+  readonly processes: SandboxProcesses<TensorlakeProcessInfo>;
 }
 
 export function tensorlakeSandboxHost(sandbox: string): string {
   return `https://${sandbox}.sandbox.tensorlake.ai`;
 }
 
+// A stream exists only after a declared 200, hence the status.
+function incomplete(operation: string, what: string): UnexpectedResponseError {
+  return new UnexpectedResponseError(`the stream ended without its ${what}`, { provider: 'tensorlake', operation, status: 200, code: 'INCOMPLETE_STREAM' });
+}
+
+function classifyRunFrame(data: unknown): TensorlakeRunEvent | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  const frame = data as Record<string, unknown>;
+  if ('exit_code' in frame || 'signal' in frame) return { type: 'exit', ...(frame as Schemas['RunExitEvent']) };
+  if ('line' in frame) return { type: 'output', ...(frame as Schemas['RunOutputEvent']) };
+  if ('pid' in frame && 'started_at' in frame) return { type: 'started', ...(frame as Schemas['RunStartedEvent']) };
+  return undefined;
+}
+
 export function createTensorlakeClient(options: TensorlakeClientOptions): TensorlakeClient {
-  const { api, call } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
-  return {
+  const { api, call, events } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
+  const at = (pid: TensorlakePid) => ({ path: { pid } });
+
+  async function* follow(
+    operation: 'sandbox_process_follow_stdout' | 'sandbox_process_follow_stderr' | 'sandbox_process_follow_output',
+    stream: Iterable<JsonEvent> | AsyncIterable<JsonEvent>,
+  ): AsyncGenerator<TensorlakeFollowEvent> {
+    for await (const { event, data } of stream) {
+      if (event === 'eof') {
+        yield { type: 'eof' };
+        return;
+      }
+      // Unknown event names are skipped: the standard lets servers add them.
+      if (event === 'output') yield { type: 'output', ...(data as Schemas['OutputEvent']) };
+    }
+    throw incomplete(operation, 'eof event');
+  }
+
+  const client: Omit<TensorlakeClient, 'processes'> = {
     provider: 'tensorlake',
-    processes: {
-      async kill(pid) {
-        const params = { path: { pid } };
-        await call<void>('sandbox_process_kill', params, (init) => api.DELETE('/api/v1/processes/{pid}', { params, ...init }));
-      },
+    startProcess: (body) =>
+      call('sandbox_process_start', { body }, (init) => api.POST('/api/v1/processes', { body, ...init })),
+    listProcesses: async () => {
+      const list = await call<Schemas['ProcessList']>('sandbox_process_list', {}, (init) => api.GET('/api/v1/processes', init));
+      return list.processes;
     },
+    getProcess: (pid) =>
+      call('sandbox_process_get', at(pid), (init) => api.GET('/api/v1/processes/{pid}', { params: at(pid), ...init })),
+    sendSignal: (pid, signal) => {
+      const body = { signal };
+      return call('sandbox_process_signal', { ...at(pid), body }, (init) =>
+        api.POST('/api/v1/processes/{pid}/signal', { params: at(pid), body, ...init }),
+      );
+    },
+    killProcess: (pid) =>
+      call('sandbox_process_kill', at(pid), (init) => api.DELETE('/api/v1/processes/{pid}', { params: at(pid), ...init })),
+    writeStdin: async (pid, data) => {
+      if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+        throw new ValidationError('data must be a string or a Uint8Array', { provider: 'tensorlake', operation: 'sandbox_process_write_stdin' });
+      }
+      await call<void>('sandbox_process_write_stdin', at(pid), (init) =>
+        api.POST('/api/v1/processes/{pid}/stdin', {
+          params: at(pid),
+          // Raw bytes, not JSON: openapi-fetch passes the body through untouched.
+          body: data as unknown as string,
+          bodySerializer: (raw: unknown) => raw as BodyInit,
+          headers: { 'Content-Type': 'application/octet-stream' },
+          ...init,
+        }),
+      );
+    },
+    closeStdin: (pid) =>
+      call('sandbox_process_close_stdin', at(pid), (init) => api.POST('/api/v1/processes/{pid}/stdin/close', { params: at(pid), ...init })),
+    getStdout: (pid) =>
+      call('sandbox_process_stdout', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stdout', { params: at(pid), ...init })),
+    getStderr: (pid) =>
+      call('sandbox_process_stderr', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stderr', { params: at(pid), ...init })),
+    getOutput: (pid) =>
+      call('sandbox_process_output', at(pid), (init) => api.GET('/api/v1/processes/{pid}/output', { params: at(pid), ...init })),
+    followStdout: (pid) =>
+      follow(
+        'sandbox_process_follow_stdout',
+        events('sandbox_process_follow_stdout', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stdout/follow', { params: at(pid), ...init })),
+      ),
+    followStderr: (pid) =>
+      follow(
+        'sandbox_process_follow_stderr',
+        events('sandbox_process_follow_stderr', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stderr/follow', { params: at(pid), ...init })),
+      ),
+    followOutput: (pid) =>
+      follow(
+        'sandbox_process_follow_output',
+        events('sandbox_process_follow_output', at(pid), (init) => api.GET('/api/v1/processes/{pid}/output/follow', { params: at(pid), ...init })),
+      ),
+    async *run(body) {
+      const stream = events('sandbox_process_run', { body }, (init) => api.POST('/api/v1/processes/run', { body, ...init }));
+      for await (const { data } of stream) {
+        const event = classifyRunFrame(data);
+        if (!event) {
+          throw new UnexpectedResponseError('a run frame is neither a start, an output nor an exit frame', {
+            provider: 'tensorlake',
+            operation: 'sandbox_process_run',
+            status: 200,
+            code: 'INVALID_EVENT',
+          });
+        }
+        yield event;
+        if (event.type === 'exit') return;
+      }
+      throw incomplete('sandbox_process_run', 'exit frame');
+    },
+    health: () => call('sandbox_health', {}, (init) => api.GET('/api/v1/health', init)),
+    info: () => call('sandbox_info', {}, (init) => api.GET('/api/v1/info', init)),
   };
+  return { ...client, processes: tensorlakeProcesses(client) };
 }

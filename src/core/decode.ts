@@ -1,0 +1,93 @@
+// Decoding a response against the operation's declared responses.
+import { UnexpectedResponseError, errorClassForStatus, type ProviderName } from '../errors.js';
+import type { OperationMeta } from './operation.js';
+
+/** Parses JSON text, reporting failure instead of throwing. */
+export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function field(body: unknown, name: string): string | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A server may echo the request back; what we put in an error must not carry the key. */
+function redact(value: unknown, secret: string): unknown {
+  if (typeof value === 'string') return value.split(secret).join('[REDACTED]');
+  if (Array.isArray(value)) return value.map((item) => redact(item, secret));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redact(item, secret)]));
+  }
+  return value;
+}
+
+/** What openapi-fetch returns: parsed JSON or raw text for errors, the body as `parseAs` asked for successes. */
+export interface RawResult {
+  data?: unknown;
+  error?: unknown;
+  response: Response;
+}
+
+export interface Decoded {
+  status: number;
+  /** The success body as received (text, or a stream with parseAs 'stream'); undefined when none is declared. */
+  body: unknown;
+  mediaType: string;
+}
+
+/**
+ * Turns a response into what the spec promises or a typed error: an undeclared
+ * status, a declared error status, or a success whose content type is not
+ * declared all throw.
+ */
+export function decode(provider: ProviderName, operation: string, meta: OperationMeta, raw: RawResult, apiKey: string): Decoded {
+  const { response } = raw;
+  const status = response.status;
+  const requestId = response.headers.get('x-request-id') ?? undefined;
+  const declared = meta.responses[String(status)] ?? meta.responses[`${String(status)[0]}XX`] ?? meta.responses.default;
+  // openapi-fetch hands success bodies over as text (parseAs) and error bodies as parsed JSON when they parse.
+  const body = response.ok ? raw.data : raw.error;
+  const unexpected = (message: string, code: string, received: unknown = response.ok ? undefined : body) => {
+    const safe = redact(received, apiKey);
+    return new UnexpectedResponseError(message, {
+      provider,
+      operation,
+      status,
+      code: field(safe, 'code') ?? code,
+      requestId: field(safe, 'request_id') ?? requestId,
+      body: safe,
+    });
+  };
+
+  if (!declared) throw unexpected(`the spec declares no ${status} response for this operation`, 'UNDECLARED_STATUS');
+
+  const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (response.ok) {
+    if (declared.mediaTypes.length === 0) return { status, body: undefined, mediaType };
+    if (!declared.mediaTypes.includes(mediaType)) {
+      throw unexpected(`content type ${mediaType || '(none)'} is not declared (${declared.mediaTypes.join(', ')})`, 'UNDECLARED_CONTENT_TYPE', undefined);
+    }
+    if (body === undefined || body === '') throw unexpected(`expected a ${mediaType} body, got none`, 'EMPTY_BODY');
+    return { status, body, mediaType };
+  }
+
+  if (declared.mediaTypes.includes('application/json') && (body === null || typeof body !== 'object')) {
+    throw unexpected(body === undefined ? 'expected a JSON error body, got none' : 'the error body is not JSON', body === undefined ? 'EMPTY_BODY' : 'INVALID_JSON');
+  }
+  const safe = redact(body, apiKey);
+  const ErrorClass = errorClassForStatus(status);
+  throw new ErrorClass(field(safe, 'error') ?? (response.statusText || 'request failed'), {
+    provider,
+    operation,
+    status,
+    code: field(safe, 'code'),
+    requestId: field(safe, 'request_id') ?? requestId,
+    body: safe,
+  });
+}

@@ -1,0 +1,53 @@
+// The options every provider client takes, and the checks they get at creation.
+import { ValidationError, type ProviderName } from '../errors.js';
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
+
+export interface ClientOptions {
+  /** Sent as `Authorization: Bearer <apiKey>`; never logged, never put in an error. */
+  apiKey: string;
+  /** The sandbox's own base URL. Takes precedence over `sandbox`. */
+  baseUrl?: string;
+  /** The sandbox ID (or name), from which the provider's documented host is derived. */
+  sandbox?: string;
+  /** A fetch to use instead of the global one (e.g. with a keep-alive agent). */
+  fetch?: (request: Request) => Promise<Response>;
+  /** Time limit per call, headers and body included; for a stream, its headers. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Longest silence a stream may keep before it fails with TimeoutError. Default 300 000 ms. */
+  streamIdleTimeoutMs?: number;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const DNS_LABEL = /^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/i;
+
+export function resolveBaseUrl(provider: ProviderName, options: ClientOptions, hostFor: (sandbox: string) => string): string {
+  const invalid = (message: string) => new ValidationError(message, { provider, operation: 'createClient' });
+  if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') throw invalid('apiKey must be a non-empty string');
+  for (const name of ['timeoutMs', 'streamIdleTimeoutMs'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw invalid(`${name} must be a positive number`);
+  }
+  let raw = options.baseUrl;
+  if (raw === undefined) {
+    if (options.sandbox === undefined) throw invalid('give baseUrl or sandbox');
+    if (!DNS_LABEL.test(options.sandbox)) throw invalid('sandbox must be a sandbox ID or name usable as a host label');
+    raw = hostFor(options.sandbox);
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid('baseUrl must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('baseUrl must be an absolute http(s) URL');
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    throw invalid('refusing to send an API key over plain http:// to a non-loopback host; use https://');
+  }
+  if (url.username || url.password) throw invalid('baseUrl must not carry credentials');
+  return url.href.replace(/\/+$/, '');
+}
+

@@ -1,0 +1,61 @@
+// The provider-neutral process interface, for code that must not care which
+// provider it runs on. Each provider client exposes one as `client.processes`.
+import type { ProviderName } from './errors.js';
+
+/** Where a process is in its life, the same words for every provider. */
+export type ProcessStatus = 'queued' | 'running' | 'exited' | 'signaled' | 'failed' | 'timeout' | 'unknown';
+
+export interface ProcessRecord<Raw = unknown> {
+  /** The provider's id as a string (Tensorlake: the PID; HopX: the process_id). */
+  id: string;
+  status: ProcessStatus;
+  /** True while the process may still produce output or be killed. */
+  running: boolean;
+  /** Set once the process has exited on its own; null while running or when a signal ended it. */
+  exitCode: number | null;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  /** The provider's own record, as received. */
+  raw: Raw;
+}
+
+export interface StartProcessSpec {
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+}
+
+export interface ProcessCapabilities {
+  /** `signal()` works (Tensorlake); otherwise it throws UnsupportedOperationError. */
+  signals: boolean;
+  /** `get()` asks the provider for one process; otherwise it lists and picks. */
+  directGet: boolean;
+}
+
+export interface SandboxProcesses<Raw = unknown> {
+  readonly provider: ProviderName;
+  readonly capabilities: ProcessCapabilities;
+  start(spec: StartProcessSpec): Promise<ProcessRecord<Raw>>;
+  list(): Promise<ProcessRecord<Raw>[]>;
+  /** The process, or undefined when the provider does not know it. */
+  get(id: string | number): Promise<ProcessRecord<Raw> | undefined>;
+  /** Kill the process: true when it was killed, false when it was already gone. */
+  kill(id: string | number): Promise<boolean>;
+  /** Send a signal (e.g. 15). Throws UnsupportedOperationError where `capabilities.signals` is false. */
+  signal(id: string | number, signal: number): Promise<void>;
+}
+
+const RUNNING: ReadonlySet<ProcessStatus> = new Set(['queued', 'running']);
+
+export function isRunning(status: ProcessStatus): boolean {
+  return RUNNING.has(status);
+}
+
+/** A Date from epoch milliseconds or an ISO string; null for anything else. */
+export function toDate(value: unknown): Date | null {
+  if (typeof value !== 'number' && typeof value !== 'string') return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}

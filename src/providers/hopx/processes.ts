@@ -1,0 +1,70 @@
+// The provider-neutral interface over a HopX client. HopX has no signals and no
+// get-by-id: `get` lists and picks, `signal` is unsupported.
+import { NotFoundError, UnsupportedOperationError } from '../../errors.js';
+import { isRunning, toDate, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
+import type { HopxBackgroundProcess, HopxClient } from './client.js';
+
+const STATUS: Record<string, ProcessStatus> = {
+  queued: 'queued',
+  running: 'running',
+  completed: 'exited',
+  failed: 'failed',
+  killed: 'signaled',
+  timeout: 'timeout',
+};
+
+export function toProcessRecord(process: HopxBackgroundProcess): ProcessRecord<HopxBackgroundProcess> {
+  const status = STATUS[process.status] ?? 'unknown';
+  return {
+    id: process.process_id,
+    status,
+    running: isRunning(status),
+    exitCode: process.exit_code ?? null,
+    // The docs and the agent spec name the times differently; take whichever came.
+    startedAt: toDate(process.started_at ?? process.start_time),
+    endedAt: toDate(process.completed_at ?? process.end_time),
+    raw: process,
+  };
+}
+
+/** One POSIX shell word. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function hopxProcesses(client: Omit<HopxClient, 'processes'>): SandboxProcesses<HopxBackgroundProcess> {
+  return {
+    provider: 'hopx',
+    capabilities: { signals: false, directGet: false },
+    async start({ command, args = [], env, cwd }) {
+      // Background processes are code executions: run the command line with bash.
+      const started = await client.runCodeBackground({
+        code: [command, ...args].map(shellQuote).join(' '),
+        language: 'bash',
+        ...(env && { env }),
+        ...(cwd !== undefined && { workdir: cwd }),
+      });
+      return toProcessRecord(started);
+    },
+    async list() {
+      return (await client.listProcesses()).map(toProcessRecord);
+    },
+    async get(id) {
+      const wanted = String(id);
+      const found = (await client.listProcesses()).find((p) => p.process_id === wanted);
+      return found && toProcessRecord(found);
+    },
+    async kill(id) {
+      try {
+        await client.killProcess(String(id));
+        return true;
+      } catch (error) {
+        if (error instanceof NotFoundError) return false;
+        throw error;
+      }
+    },
+    async signal() {
+      throw new UnsupportedOperationError('HopX has no signal endpoint; use kill', { provider: 'hopx', operation: 'signal' });
+    },
+  };
+}

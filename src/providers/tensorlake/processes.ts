@@ -1,0 +1,65 @@
+// The provider-neutral interface over a Tensorlake client.
+import { NotFoundError } from '../../errors.js';
+import { isRunning, toDate, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
+import type { TensorlakeClient, TensorlakeProcessInfo, TensorlakePid } from './client.js';
+
+const STATUS: Record<string, ProcessStatus> = {
+  running: 'running',
+  exited: 'exited',
+  signaled: 'signaled',
+  oom_killed: 'signaled',
+};
+
+export function toProcessRecord(info: TensorlakeProcessInfo): ProcessRecord<TensorlakeProcessInfo> {
+  const status = STATUS[info.status] ?? 'unknown';
+  return {
+    id: String(info.pid),
+    status,
+    running: isRunning(status),
+    exitCode: info.exit_code ?? null,
+    startedAt: toDate(info.started_at),
+    endedAt: toDate(info.ended_at),
+    raw: info,
+  };
+}
+
+/** A neutral id back to a PID; anything that is not one is passed on for the spec's validation to refuse. */
+function pidOf(id: string | number): TensorlakePid {
+  return (typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id) as TensorlakePid;
+}
+
+async function unlessGone<T>(promise: Promise<T>, gone: T): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof NotFoundError) return gone;
+    throw error;
+  }
+}
+
+export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes'>): SandboxProcesses<TensorlakeProcessInfo> {
+  return {
+    provider: 'tensorlake',
+    capabilities: { signals: true, directGet: true },
+    async start({ command, args, env, cwd }) {
+      const info = await client.startProcess({ command, ...(args && { args }), ...(env && { env }), ...(cwd !== undefined && { working_dir: cwd }) });
+      return toProcessRecord(info);
+    },
+    async list() {
+      return (await client.listProcesses()).map(toProcessRecord);
+    },
+    async get(id) {
+      const info = await unlessGone(client.getProcess(pidOf(id)), undefined);
+      return info && toProcessRecord(info);
+    },
+    async kill(id) {
+      return unlessGone(
+        client.killProcess(pidOf(id)).then(() => true),
+        false,
+      );
+    },
+    async signal(id, signal) {
+      await client.sendSignal(pidOf(id), signal);
+    },
+  };
+}
