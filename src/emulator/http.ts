@@ -1,0 +1,215 @@
+// The HTTP side every emulator shares: a node:http server on loopback, routes
+// compiled from the spec's operation table, bearer auth, a request body cap,
+// request validation from the spec's own constraints, JSON and SSE replies.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { OperationMeta, OperationTable } from '../core/operation.js';
+import { findRequestViolation } from '../core/validate-input.js';
+
+export interface EmulatorRequest {
+  operationId: string;
+  /** Path parameters, integers already parsed where the spec says integer. */
+  params: Record<string, string | number>;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  /** The JSON body, already validated against the spec; undefined when none was sent. */
+  json: unknown;
+  requestId: string;
+}
+
+export interface SseWriter {
+  send(data: unknown, event?: string): void;
+  end(): void;
+  /** Called once when the client goes away before end(). */
+  onClose(listener: () => void): void;
+}
+
+export interface Reply {
+  json(status: number, body: unknown): void;
+  empty(status: number): void;
+  error(status: number, message: string, code?: string): void;
+  sse(): SseWriter;
+}
+
+export type Handler = (request: EmulatorRequest, reply: Reply) => void | Promise<void>;
+
+export interface ServeOptions {
+  operations: OperationTable;
+  handlers: Record<string, Handler>;
+  /** The provider's error body for a status, message and code. */
+  errorBody(message: string, code: string | undefined, requestId: string): unknown;
+  /** Operations that need no credentials (HopX's /health). */
+  publicOperations?: ReadonlySet<string>;
+  token: string;
+  port?: number;
+  /** Request bodies above this are refused with 400. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Interval of SSE keep-alive comments. Default 15 s. */
+  keepAliveMs?: number;
+}
+
+export interface HttpEmulator {
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  operationId: string;
+  meta: OperationMeta;
+}
+
+function compileRoutes(operations: OperationTable): Route[] {
+  return Object.entries(operations)
+    .map(([operationId, meta]) => {
+      const names: string[] = [];
+      const source = meta.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      });
+      return { method: meta.method.toUpperCase(), pattern: new RegExp(`^${source}$`), names, operationId, meta };
+    })
+    .sort((a, b) => a.names.length - b.names.length);
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function serveOperations(options: ServeOptions): Promise<HttpEmulator> {
+  const routes = compileRoutes(options.operations);
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const keepAliveMs = options.keepAliveMs ?? 15_000;
+  const expectedAuth = `Bearer ${options.token}`;
+
+  function replyFor(res: ServerResponse, requestId: string): Reply {
+    const send = (status: number, body?: unknown) => {
+      if (res.headersSent) return;
+      const headers: Record<string, string> = { 'x-request-id': requestId };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      res.writeHead(status, headers);
+      res.end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    return {
+      json: send,
+      empty: (status) => send(status),
+      error: (status, message, code) => send(status, options.errorBody(message, code, requestId)),
+      sse() {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': requestId });
+        res.flushHeaders();
+        const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
+        const closeListeners: Array<() => void> = [];
+        res.on('close', () => {
+          clearInterval(keepAlive);
+          if (!res.writableEnded) for (const listener of closeListeners) listener();
+        });
+        return {
+          send(data, event) {
+            if (res.writableEnded) return;
+            res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
+          },
+          end() {
+            clearInterval(keepAlive);
+            if (!res.writableEnded) res.end();
+          },
+          onClose: (listener) => closeListeners.push(listener),
+        };
+      },
+    };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = `req_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const reply = replyFor(res, requestId);
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    let route: Route | undefined;
+    let match: RegExpExecArray | null = null;
+    for (const candidate of routes) {
+      if (candidate.method !== req.method) continue;
+      match = candidate.pattern.exec(url.pathname);
+      if (match) {
+        route = candidate;
+        break;
+      }
+    }
+    if (!route || !match) return reply.error(404, `no route for ${req.method} ${url.pathname}`, 'NOT_FOUND');
+    if (!options.publicOperations?.has(route.operationId) && req.headers.authorization !== expectedAuth) {
+      return reply.error(401, 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
+    }
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) return reply.error(400, `request body exceeds ${maxBodyBytes} bytes`, 'INVALID_REQUEST');
+      throw error;
+    }
+
+    const params: Record<string, string | number> = {};
+    route.names.forEach((name, i) => {
+      const raw = decodeURIComponent(match![i + 1]!);
+      const schema = route!.meta.parameters.find((p) => p.name === name)?.schema;
+      params[name] = schema?.type === 'integer' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    });
+    // A path that names no valid resource is a resource that does not exist.
+    const pathProblem = findRequestViolation({ ...route.meta, requestBody: undefined, parameters: route.meta.parameters.filter((p) => p.in === 'path') }, { path: params });
+    if (pathProblem) return reply.error(404, `not found: ${pathProblem}`, 'NOT_FOUND');
+
+    let json: unknown;
+    const isJson = (req.headers['content-type'] ?? '').split(';')[0]!.trim() === 'application/json';
+    if (route.meta.requestBody && body.length > 0) {
+      if (!isJson) return reply.error(400, 'the body must be application/json', 'INVALID_REQUEST');
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        return reply.error(400, 'the body is not valid JSON', 'INVALID_JSON');
+      }
+    }
+    const query = Object.fromEntries(url.searchParams);
+    const problem = findRequestViolation(route.meta, { path: params, query, ...(json === undefined ? {} : { body: json }) });
+    if (problem) return reply.error(400, problem, 'INVALID_REQUEST');
+
+    await options.handlers[route.operationId]!({ operationId: route.operationId, params, query: url.searchParams, headers: req.headers, body, json, requestId }, reply);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const requestId = 'req_internal';
+      if (!res.headersSent) replyFor(res, requestId).error(500, `internal error: ${(error as Error).message}`, 'INTERNAL_ERROR');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
