@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProviderName } from './errors.js';
 import { ansi, plain, renderTable, summarize, toJson } from './contract/report.js';
-import { runScenarios, startPrismTarget, type RunningTarget } from './contract/run.js';
+import { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget, type RunningTarget } from './contract/run.js';
+import { startEmulator } from './emulator/index.js';
 import { providers, scenariosFor } from './contract/scenarios.js';
 import { packageRoot } from './specs.js';
 
@@ -14,17 +15,26 @@ export const EXIT = { ok: 0, failed: 1, cannotRun: 2 } as const;
 const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sandboxes
 
 Usage:
-  sandbox-procs check [--provider NAME]... [--json]
+  sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json]
+  sandbox-procs emulate --provider NAME [--port N] [--token T]
   sandbox-procs --help | --version
 
 Commands:
-  check   Start Prism mocks of the bundled specs and run every contract scenario
-          through the typed client. Exit 0 when all pass, 1 when any fails,
-          2 when the check cannot run.
+  check     Run every contract scenario through the typed client against local
+            stand-ins of the providers, and check each response against the spec.
+            --target prism (default): Prism mocks of the bundled specs, every
+            declared status. --target emulator: the local emulators, with real
+            processes, the scenarios a real server can be brought to answer.
+            Exit 0 when all pass, 1 when any fails, 2 when the check cannot run.
+  emulate   Serve a provider's process API on 127.0.0.1 over real local
+            processes until interrupted (Ctrl-C); prints its base URL.
 
 Options:
-  -p, --provider NAME   Only this provider (${providers.join(', ')}); repeatable.
-      --json            Print the results as JSON instead of a table.
+  -p, --provider NAME   ${providers.join(' or ')}; repeatable for check, required for emulate.
+  -t, --target NAME     check: prism or emulator.
+      --json            check: print the results as JSON instead of a table.
+      --port N          emulate: the port (default: a free one).
+      --token T         emulate: the bearer token to accept (default: a random one, printed).
   -h, --help            Show this help.
   -v, --version         Show the version.
 `;
@@ -56,6 +66,7 @@ async function check(args: string[], io: Io): Promise<number> {
     args,
     options: {
       provider: { type: 'string', short: 'p', multiple: true },
+      target: { type: 'string', short: 't', default: 'prism' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -67,35 +78,38 @@ async function check(args: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   const selected = parseProviders(values.provider);
-  const scenarios = scenariosFor(selected);
+  const targetName = values.target;
+  if (targetName !== 'prism' && targetName !== 'emulator') throw new UsageError(`unknown target "${targetName}" (choose prism or emulator)`);
+  const starting = targetName === 'prism' ? 'Prism mocks' : 'emulators';
   const wallStart = performance.now();
 
   // Installed before Prism starts: an interrupt at any point stops what is running.
   // Mocks still starting are killed by prism.ts's exit hook when we exit.
   let running: RunningTarget | undefined;
   const stopOnSignal = (signal: NodeJS.Signals) => {
-    io.err(`\nInterrupted (${signal}); stopping Prism mocks.\n`);
+    io.err(`\nInterrupted (${signal}); stopping the ${starting}.\n`);
     void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(128 + constants.signals[signal]));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
 
-  io.err(`Starting Prism mocks for ${selected.join(', ')}...\n`);
+  io.err(`Starting ${starting} for ${selected.join(', ')}...\n`);
   try {
-    running = await startPrismTarget(selected);
+    running = await (targetName === 'prism' ? startPrismTarget(selected) : startEmulatorTarget(selected));
   } catch (error) {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
-    io.err(`error: could not start Prism: ${(error as Error).message}\n`);
+    io.err(`error: could not start the ${starting}: ${(error as Error).message}\n`);
     return EXIT.cannotRun;
   }
+  const scenarios = runnableOn(running.target, scenariosFor(selected));
 
   try {
-    io.err(`Prism ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; running ${scenarios.length} scenarios\n`);
+    io.err(`Ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; running ${scenarios.length} scenarios against ${running.target.name}\n`);
     const results = await runScenarios(scenarios, running.target);
     const summary = summarize(results, performance.now() - wallStart);
     if (values.json) {
-      io.out(`${JSON.stringify({ ...toJson(results), summary }, null, 2)}\n`);
+      io.out(`${JSON.stringify({ target: running.target.name, ...toJson(results), summary }, null, 2)}\n`);
     } else {
       const style = io.color ? ansi : plain;
       io.out(`${renderTable(results, style)}\n\n${results.every((r) => r.passed) ? style.pass(summary) : style.fail(summary)}\n`);
@@ -108,6 +122,42 @@ async function check(args: string[], io: Io): Promise<number> {
   }
 }
 
+async function emulate(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      provider: { type: 'string', short: 'p' },
+      port: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    io.out(HELP);
+    return EXIT.ok;
+  }
+  if (!values.provider) throw new UsageError('emulate needs --provider');
+  const [provider] = parseProviders([values.provider]);
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port must be a port number, got "${values.port}"`);
+  if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token must not be empty');
+
+  const emulator = await startEmulator(provider!, { port, ...(values.token !== undefined && { token: values.token }) });
+  io.out(`${provider} emulator listening on ${emulator.baseUrl}\n`);
+  // A token the user chose is theirs and not echoed; a generated one must be shown to be usable.
+  io.out(values.token === undefined ? `token: ${emulator.token}\n` : 'token: the one given with --token\n');
+  io.out('Press Ctrl-C to stop; every process it started is stopped with it.\n');
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  io.err(`\n${signal}: stopping the ${provider} emulator.\n`);
+  await emulator.stop();
+  return EXIT.ok;
+}
+
 function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -118,6 +168,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     switch (command) {
       case 'check':
         return await check(rest, io);
+      case 'emulate':
+        return await emulate(rest, io);
       case '-v':
       case '--version':
         io.out(`${version()}\n`);

@@ -72,6 +72,8 @@ export class UnexpectedResponseError extends SandboxProcsError {}
 export class TimeoutError extends SandboxProcsError {}
 /** The connection failed: refused, reset, DNS, TLS. */
 export class NetworkError extends SandboxProcsError {}
+/** The caller's AbortSignal fired before the work was done. */
+export class AbortedError extends SandboxProcsError {}
 /** The provider has no such capability (see `processes.capabilities`); nothing was sent. */
 export class UnsupportedOperationError extends SandboxProcsError {}
 

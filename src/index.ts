@@ -37,3 +37,5 @@ export type {
 export type { ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec } from './processes.js';
 export { DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions } from './core/options.js';
 export * from './errors.js';
+export { killAll, runWithTimeout, terminate, waitForExit } from './flows.js';
+export type { RunWithTimeoutResult, TerminateResult, WaitOptions } from './flows.js';

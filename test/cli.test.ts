@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from '../src/cli.js';
+import { runnableOn } from '../src/contract/run.js';
 import { scenariosFor } from '../src/contract/scenarios.js';
+import { createHopxClient, createTensorlakeClient } from '../src/index.js';
 import { childrenOf, isAlive, waitFor } from './support/processes.js';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
@@ -56,6 +58,44 @@ describe('sandbox-procs check (built bin)', () => {
   });
 });
 
+describe('sandbox-procs check --target emulator (built bin)', () => {
+  it('runs the reachable scenarios against the emulators and exits 0', async () => {
+    const { code, stdout, stderr } = await runBin(['check', '--target', 'emulator']).done;
+    expect(stderr).toContain('against emulator');
+    const rows = stdout.split('\n').filter((line) => /^(tensorlake|hopx) /.test(line));
+    const expected = runnableOn({ kind: 'stateful' }, scenariosFor()).length;
+    expect(rows).toHaveLength(expected);
+    expect(stdout).toMatch(new RegExp(`^${expected} passed, 0 failed`, 'm'));
+    expect(code).toBe(0);
+  });
+});
+
+describe('sandbox-procs emulate (built bin)', () => {
+  it('serves until SIGINT, then stops with every process it started', async () => {
+    const run = runBin(['emulate', '--provider', 'tensorlake', '--token', 'cli-token']);
+    expect(await waitFor(() => /listening on (http:\S+)/.test(run.output()), 10_000)).toBe(true);
+    const baseUrl = /listening on (http:\S+)/.exec(run.output())![1]!;
+    expect(run.output()).not.toContain('cli-token');
+    const client = createTensorlakeClient({ apiKey: 'cli-token', baseUrl });
+    const { pid } = await client.startProcess({ command: 'sleep', args: ['30'] });
+    expect(isAlive(pid)).toBe(true);
+    run.child.kill('SIGINT');
+    const { code } = await run.done;
+    expect(code).toBe(0);
+    expect(await waitFor(() => !isAlive(pid), 5_000)).toBe(true);
+  });
+
+  it('prints the token it generated, which then works', async () => {
+    const run = runBin(['emulate', '--provider', 'hopx']);
+    expect(await waitFor(() => /token: (emu_\w+)/.test(run.output()), 10_000)).toBe(true);
+    const baseUrl = /listening on (http:\S+)/.exec(run.output())![1]!;
+    const token = /token: (emu_\w+)/.exec(run.output())![1]!;
+    expect(await createHopxClient({ apiKey: token, baseUrl }).listProcesses()).toEqual([]);
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
+  });
+});
+
 describe('the installed bin', () => {
   it('runs when started through a symlink, as node_modules/.bin and npx start it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sandbox-procs-bin-'));
@@ -89,6 +129,9 @@ describe('sandbox-procs flags (in process)', () => {
     [['check', '--provider', 'e2b'], /unknown provider "e2b"/],
     [['check', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['deploy'], /unknown command "deploy"/],
+    [['check', '--target', 'live'], /unknown target "live"/],
+    [['emulate'], /emulate needs --provider/],
+    [['emulate', '--provider', 'hopx', '--port', 'x'], /--port must be a port number/],
     [[], /Usage:/],
   ])('%j exits 2 with a clear message', async (argv, message) => {
     const io = capture();

@@ -1,7 +1,7 @@
 // The contract suite: the same scenario list `sandbox-procs check` runs, through
 // the facade, against Prism mocks of our specs.
-import { describe, expect, inject, it } from 'vitest';
-import { runScenarios, type Target } from '../src/contract/run.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runnableOn, runScenarios, startEmulatorTarget, type RunningTarget, type Target } from '../src/contract/run.js';
 import { providers, scenariosFor } from '../src/contract/scenarios.js';
 import { scenarioLabel } from '../src/contract/scenario.js';
 import { SpecValidator } from '../src/contract/validate.js';
@@ -9,6 +9,7 @@ import { startServer, json } from './support/servers.js';
 
 const prism: Target = {
   name: 'prism',
+  kind: 'mock',
   baseUrls: inject('prismBaseUrls'),
   headersFor: (scenario) => ({ Prefer: `code=${scenario.status}` }),
 };
@@ -31,6 +32,23 @@ describe.each(providers)('%s contract against Prism', (provider) => {
   });
 });
 
+describe('contract against the emulators (real processes behind the API)', () => {
+  let running: RunningTarget;
+  beforeAll(async () => {
+    running = await startEmulatorTarget(providers);
+  });
+  afterAll(() => running?.stop());
+
+  it.each(providers)('%s: every scenario a real server can be brought to answer passes, and every response validates', async (provider) => {
+    const scenarios = runnableOn(running.target, scenariosFor([provider]));
+    // Only the statuses nothing can provoke on purpose are left out (a server fault, a request the facade will not send).
+    expect(scenarios.length).toBeGreaterThan(scenariosFor([provider]).length * 0.75);
+    const results = await runScenarios(scenarios, running.target);
+    expect(results.filter((r) => !r.passed).map((r) => `${r.scenario.operation} ${r.scenario.status} ${r.label}: ${r.problems.join('; ')}`)).toEqual([]);
+    expect(results).toHaveLength(scenarios.length);
+  });
+});
+
 describe('the contract engine catches a provider that breaks the contract', () => {
   it('reports an undeclared status, an undeclared content type and the wrong error class', async () => {
     const server = await startServer((_req, res) => {
@@ -39,7 +57,7 @@ describe('the contract engine catches a provider that breaks the contract', () =
     });
     try {
       const [scenario] = scenariosFor(['tensorlake']).filter((s) => s.status === 404);
-      const [result] = await runScenarios([scenario!], { name: 'broken', baseUrls: { tensorlake: server.baseUrl } });
+      const [result] = await runScenarios([scenario!], { name: 'broken', kind: 'mock', baseUrls: { tensorlake: server.baseUrl } });
       expect(result!.passed).toBe(false);
       expect(result!.status).toBe(502);
       expect(result!.outcome).toBe('UnexpectedResponseError');
@@ -54,7 +72,7 @@ describe('the contract engine catches a provider that breaks the contract', () =
     const server = await startServer((_req, res) => json(res, 404, { message: 'gone', code: 7 }));
     try {
       const [scenario] = scenariosFor(['hopx']).filter((s) => s.status === 404 && s.input.form === 'body');
-      const [result] = await runScenarios([scenario!], { name: 'drifted', baseUrls: { hopx: server.baseUrl } });
+      const [result] = await runScenarios([scenario!], { name: 'drifted', kind: 'mock', baseUrls: { hopx: server.baseUrl } });
       expect(result!.passed).toBe(false);
       expect(result!.outcome).toBe('NotFoundError');
       expect(result!.problems).toContain("body must have required property 'error'");

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import * as errors from '../errors.js';
 import type { ProviderName } from '../errors.js';
+import { startEmulator } from '../emulator/index.js';
 import { startPrism, type PrismServer } from '../prism.js';
 import { specPath } from '../specs.js';
 import { scenarioLabel, type Scenario } from './scenario.js';
@@ -13,9 +14,21 @@ import { SpecValidator, type ObservedResponse } from './validate.js';
 
 export interface Target {
   readonly name: string;
+  /**
+   * `mock`: stateless, answers any declared status on request (Prism).
+   * `stateful`: a real implementation; scenarios need fixtures, and mock-only ones are skipped.
+   */
+  readonly kind: 'mock' | 'stateful';
   readonly baseUrls: Partial<Record<ProviderName, string>>;
+  /** The credentials each provider accepts; a mock takes any (a fresh random key is used). */
+  readonly apiKeys?: Partial<Record<ProviderName, string>>;
   /** Extra request headers for a scenario (Prism: which declared response to serve). */
   headersFor?(scenario: Scenario): Record<string, string>;
+}
+
+/** The scenarios a target can run: all of them on a mock, the reachable ones on a stateful target. */
+export function runnableOn(target: Pick<Target, 'kind'>, scenarios: readonly Scenario[]): Scenario[] {
+  return scenarios.filter((scenario) => target.kind === 'mock' || scenario.only !== 'mock');
 }
 
 export interface ScenarioResult {
@@ -54,6 +67,20 @@ async function runScenario(
   const baseUrl = target.baseUrls[scenario.provider];
   const label = scenarioLabel(scenario);
   if (!baseUrl) throw new Error(`target ${target.name} has no base URL for ${scenario.provider}`);
+
+  let input = scenario.input;
+  if (target.kind === 'stateful' && scenario.fixture) {
+    const make = contract.fixtures[scenario.fixture];
+    if (!make) throw new Error(`${scenario.provider} has no "${scenario.fixture}" fixture`);
+    // Fixtures are made by a client of their own, so that only the scenario's request is recorded.
+    const setup = contract.createClient({ apiKey, baseUrl, fetch: (request) => fetch(request), timeoutMs });
+    try {
+      input = { ...input, ...(await make(setup)) };
+    } catch (error) {
+      const problem = `could not make the "${scenario.fixture}" fixture: ${error instanceof Error ? error.message : String(error)}`;
+      return { scenario, label, passed: false, status: undefined, outcome: 'fixture failed', problems: [problem], ms: 0 };
+    }
+  }
   const exchanges: Exchange[] = [];
   const extraHeaders = target.headersFor?.(scenario) ?? {};
 
@@ -72,7 +99,7 @@ async function runScenario(
   let settled: { ok: true } | { ok: false; error: unknown };
   try {
     const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs });
-    await contract.invoke(client, scenario.operation, scenario.input);
+    await contract.invoke(client, scenario.operation, input);
     settled = { ok: true };
   } catch (error) {
     settled = { ok: false, error };
@@ -106,19 +133,31 @@ async function runScenario(
 }
 
 export async function runScenarios(scenarios: readonly Scenario[], target: Target, options: RunOptions = {}): Promise<ScenarioResult[]> {
-  // A fresh key per run: any place it shows up later is a leak we can find.
-  const apiKey = `sp-test-${randomUUID()}`;
+  // On a mock, a fresh key per run: any place it shows up later is a leak we can find.
+  const randomKey = `sp-test-${randomUUID()}`;
+  const keyFor = (provider: ProviderName) => target.apiKeys?.[provider] ?? randomKey;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const validators = new Map<ProviderName, SpecValidator>();
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios) {
-    let validator = validators.get(scenario.provider);
-    if (!validator) {
-      validator = new SpecValidator(scenario.provider);
-      validators.set(scenario.provider, validator);
+  try {
+    for (const scenario of runnableOn(target, scenarios)) {
+      let validator = validators.get(scenario.provider);
+      if (!validator) {
+        validator = new SpecValidator(scenario.provider);
+        validators.set(scenario.provider, validator);
+      }
+      const result = await runScenario(scenario, target, validator, keyFor(scenario.provider), timeoutMs);
+      options.onResult?.(result);
+      results.push(result);
     }
-    const result = await runScenario(scenario, target, validator, apiKey, options.timeoutMs ?? 10_000);
-    options.onResult?.(result);
-    results.push(result);
+  } finally {
+    if (target.kind === 'stateful') {
+      for (const provider of validators.keys()) {
+        const contract = contracts[provider];
+        const client = contract.createClient({ apiKey: keyFor(provider), baseUrl: target.baseUrls[provider]!, fetch: (r) => fetch(r), timeoutMs });
+        await contract.cleanup(client).catch(() => undefined);
+      }
+    }
   }
   return results;
 }
@@ -144,8 +183,32 @@ export async function startPrismTarget(selected: readonly ProviderName[]): Promi
   return {
     target: {
       name: 'prism',
+      kind: 'mock',
       baseUrls,
       headersFor: (scenario) => ({ Prefer: `code=${scenario.status}` }),
+    },
+    stop,
+  };
+}
+
+/** Local emulators of the providers' APIs over real processes, started in parallel. */
+export async function startEmulatorTarget(selected: readonly ProviderName[]): Promise<RunningTarget> {
+  const started = await Promise.allSettled(selected.map((provider) => startEmulator(provider)));
+  const emulators = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(emulators.map((emulator) => emulator.stop()));
+  };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return {
+    target: {
+      name: 'emulator',
+      kind: 'stateful',
+      baseUrls: Object.fromEntries(emulators.map((e) => [e.provider, e.baseUrl])),
+      apiKeys: Object.fromEntries(emulators.map((e) => [e.provider, e.token])),
     },
     stop,
   };

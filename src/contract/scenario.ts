@@ -22,7 +22,19 @@ export interface Scenario {
   status: number;
   /** A typed result, or the error class the facade must throw. */
   expect: Expectation;
+  /**
+   * On a stateful target (emulator, live provider), the state this scenario needs,
+   * made before it runs; its fields replace those of `input`. Mocks use `input` as is.
+   */
+  fixture?: FixtureName;
+  /** `mock`: only a mock can be asked for this status (e.g. a 500, or a 400 the facade refuses to send). */
+  only?: 'mock';
 }
+
+/** States a stateful target can be put in before a scenario. */
+export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown';
+
+export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => Promise<Record<string, unknown>>>>;
 
 /** How the contract engine calls one provider's facade. */
 export interface ProviderContract<Client = unknown> {
@@ -30,6 +42,10 @@ export interface ProviderContract<Client = unknown> {
   createClient(options: { apiKey: string; baseUrl: string; fetch: (request: Request) => Promise<Response>; timeoutMs: number }): Client;
   invoke(client: Client, operation: string, input: Readonly<Record<string, unknown>>): Promise<unknown>;
   scenarios: readonly Scenario[];
+  /** How to make each fixture on a stateful target, through the facade. */
+  fixtures: Fixtures<Client>;
+  /** Removes what scenarios and fixtures left running on a stateful target. */
+  cleanup(client: Client): Promise<void>;
 }
 
 /** One operation's facade call and the input its scenarios send. */
@@ -51,12 +67,28 @@ export const EXPECTED_BY_STATUS: Readonly<Record<number, Expectation>> = {
   500: 'ServerError',
 };
 
-/** The scenarios of one operation, one per status; a 401 is provoked by leaving the credentials out. */
-export function statusScenarios(provider: ProviderName, operation: string, input: Readonly<Record<string, unknown>>, statuses: number[]): Scenario[] {
-  return statuses.map((status) => {
+export type StatusCase = number | [number, Pick<Scenario, 'fixture' | 'only'> & { input?: Readonly<Record<string, unknown>> }];
+
+export const MOCK_ONLY = { only: 'mock' } as const;
+
+/**
+ * The scenarios of one operation, one per status; a 401 is provoked by leaving
+ * the credentials out. A status may carry its fixture, its own input, or `only`.
+ */
+export function statusScenarios(provider: ProviderName, operation: string, input: Readonly<Record<string, unknown>>, cases: StatusCase[]): Scenario[] {
+  return cases.map((entry) => {
+    const [status, extra] = typeof entry === 'number' ? [entry, {}] : entry;
     const expect = EXPECTED_BY_STATUS[status];
     if (!expect) throw new Error(`${provider} ${operation}: no expectation for status ${status}`);
-    return { provider, operation, input, status, expect, ...(status === 401 ? { credentials: 'missing' as const } : {}) };
+    return {
+      provider,
+      operation,
+      status,
+      expect,
+      ...(status === 401 ? { credentials: 'missing' as const } : {}),
+      ...extra,
+      input: { ...input, ...extra.input },
+    };
   });
 }
 
@@ -81,5 +113,6 @@ export function scenarioLabel(scenario: Scenario): string {
     .filter(([key]) => key === 'form')
     .map(([key, value]) => `${key}=${String(value)}`);
   if (scenario.credentials === 'missing') parts.push('no credentials');
+  if (scenario.fixture) parts.push(`${scenario.fixture} process`);
   return parts.join(', ');
 }

@@ -41,6 +41,8 @@ export interface RunningEmulator {
   readonly provider: ProviderName;
   readonly baseUrl: string;
   readonly token: string;
+  /** Where processes run unless a request names a working directory; removed on stop. */
+  readonly workdir: string;
   /** Stops the server and every process it started, and removes its working directory. */
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     provider: emulator.provider,
     baseUrl: server.baseUrl,
     token,
+    workdir,
     stop() {
       stopping ??= (async () => {
         await supervisor.stopAll();

@@ -34,3 +34,18 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, inter
   }
   return predicate();
 }
+
+/** Live processes whose environment holds `name=value`. */
+export function processesWithEnv(name: string, value: string): number[] {
+  const wanted = `${name}=${value}`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return isAlive(pid) && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(wanted);
+      } catch {
+        return false;
+      }
+    });
+}

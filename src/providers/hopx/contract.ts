@@ -1,40 +1,64 @@
-// HopX's part of the contract scenarios: how to call each operation, and one
-// scenario per declared (operation, status), for every kill form, so that the
-// check tells which forms an agent honours.
-import { invokeFrom, statusScenarios, type OperationCall, type ProviderContract } from '../../contract/scenario.js';
-import { createHopxClient, type HopxClient, type HopxCommandRequest, type HopxKillForm } from './client.js';
+// HopX's part of the contract scenarios: how to call each operation, one
+// scenario per declared (operation, status) for every kill form (so the check
+// tells which forms an agent honours), and the fixtures that make each reachable
+// on a real (stateful) target.
+import { invokeFrom, MOCK_ONLY, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { killAll } from '../../flows.js';
+import {
+  createHopxClient,
+  type HopxBackgroundRequest,
+  type HopxClient,
+  type HopxCommandRequest,
+  type HopxExecuteRequest,
+  type HopxKillForm,
+} from './client.js';
 
-const command: HopxCommandRequest = { command: 'sleep', args: ['60'] };
-const kill = (form: HopxKillForm) => ({ process_id: 'proc_abc123', form });
+const request = <T>(input: Readonly<Record<string, unknown>>) => input.request as T;
+const sleeper: HopxBackgroundRequest = { code: 'sleep 60', language: 'bash', name: 'sleeper' };
+const NOT_INSTALLED = { request: { command: '/nonexistent/sandbox-procs-probe' } };
 
 const calls: Record<string, OperationCall<HopxClient>> = {
-  execute_code: { input: {}, invoke: (c) => c.runCode({ code: 'print(1)', language: 'python' }) },
-  execute_code_background: { input: {}, invoke: (c) => c.runCodeBackground({ code: 'sleep 60', language: 'bash', name: 'sleeper' }) },
+  execute_code: { input: { request: { code: 'echo 1', language: 'bash' } }, invoke: (c, i) => c.runCode(request<HopxExecuteRequest>(i)) },
+  execute_code_background: { input: { request: sleeper }, invoke: (c, i) => c.runCodeBackground(request<HopxBackgroundRequest>(i)) },
   list_processes: { input: {}, invoke: (c) => c.listProcesses() },
-  kill_process: { input: kill('body'), invoke: (c, i) => c.killProcess(i.process_id as string, { form: i.form as HopxKillForm }) },
-  kill_process_by_path: { input: kill('path'), invoke: (c, i) => c.killProcess(i.process_id as string, { form: 'path' }) },
-  run_command: { input: {}, invoke: (c) => c.runCommand(command) },
-  run_command_background: { input: {}, invoke: (c) => c.runCommandBackground(command) },
+  kill_process: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: i.form as HopxKillForm }) },
+  kill_process_by_path: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: 'path' }) },
+  run_command: { input: { request: { command: 'echo', args: ['1'] } }, invoke: (c, i) => c.runCommand(request<HopxCommandRequest>(i)) },
+  run_command_background: { input: { request: { command: 'sleep', args: ['60'] } }, invoke: (c, i) => c.runCommandBackground(request<HopxCommandRequest>(i)) },
   list_system_processes: { input: {}, invoke: (c) => c.listSystemProcesses() },
   get_health: { input: {}, invoke: (c) => c.getHealth() },
 };
 
-const killStatuses = [200, 400, 401, 404];
+const killCases: StatusCase[] = [[200, { fixture: 'running' }], [400, MOCK_ONLY], 401, [404, { fixture: 'unknown' }]];
+const kill = (form: HopxKillForm) => ({ process_id: 'proc_abc123', form });
 
 export const hopxContract: ProviderContract<HopxClient> = {
   provider: 'hopx',
   createClient: createHopxClient,
   invoke: invokeFrom(calls, 'hopx'),
   scenarios: [
-    ...statusScenarios('hopx', 'execute_code', {}, [200, 400, 401, 408, 500]),
-    ...statusScenarios('hopx', 'execute_code_background', {}, [200, 400, 401, 500]),
+    ...statusScenarios('hopx', 'execute_code', calls.execute_code!.input, [
+      200,
+      [400, MOCK_ONLY],
+      401,
+      [408, { input: { request: { code: 'sleep 5', language: 'bash', timeout: 1 } } }],
+      [500, MOCK_ONLY],
+    ]),
+    ...statusScenarios('hopx', 'execute_code_background', calls.execute_code_background!.input, [200, [400, MOCK_ONLY], 401, [500, MOCK_ONLY]]),
     ...statusScenarios('hopx', 'list_processes', {}, [200, 401]),
-    ...statusScenarios('hopx', 'kill_process', kill('body'), killStatuses),
-    ...statusScenarios('hopx', 'kill_process', kill('query'), killStatuses),
-    ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [200, 401, 404]),
-    ...statusScenarios('hopx', 'run_command', {}, [200, 400, 401, 500]),
-    ...statusScenarios('hopx', 'run_command_background', {}, [200, 400, 401, 500]),
+    ...statusScenarios('hopx', 'kill_process', kill('body'), killCases),
+    ...statusScenarios('hopx', 'kill_process', kill('query'), killCases),
+    ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [[200, { fixture: 'running' }], 401, [404, { fixture: 'unknown' }]]),
+    ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [500, { input: NOT_INSTALLED }]]),
+    ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401]),
     ...statusScenarios('hopx', 'get_health', {}, [200]),
   ],
+  fixtures: {
+    running: async (client) => ({ process_id: (await client.runCodeBackground(sleeper)).process_id }),
+    unknown: async () => ({ process_id: 'proc_000000000000' }),
+  },
+  cleanup: async (client) => {
+    await killAll(client.processes);
+  },
 };

@@ -1,16 +1,22 @@
-// Tensorlake's part of the contract scenarios: how to call each operation, and
-// one scenario per declared (operation, status).
-import { drain, invokeFrom, statusScenarios, type OperationCall, type ProviderContract } from '../../contract/scenario.js';
+// Tensorlake's part of the contract scenarios: how to call each operation, one
+// scenario per declared (operation, status), and the fixtures that make each
+// reachable on a real (stateful) target.
+import { drain, invokeFrom, MOCK_ONLY, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { killAll, waitForExit } from '../../flows.js';
 import { createTensorlakeClient, type TensorlakeClient, type TensorlakeStartProcessRequest } from './client.js';
 
 const pid = { pid: 42 };
-const start: TensorlakeStartProcessRequest = { command: 'sleep', args: ['60'] };
+const sleeper: TensorlakeStartProcessRequest = { command: 'sleep', args: ['60'] };
 const pidOf = (input: Readonly<Record<string, unknown>>) => input.pid as number;
+const request = (input: Readonly<Record<string, unknown>>) => input.request as TensorlakeStartProcessRequest;
+/** No PID can be this high on Linux (pid_max is at most 2^22). */
+const UNKNOWN_PID = 2_147_483_646;
+const SPAWN_FAILURE = { request: { command: '/nonexistent/sandbox-procs-probe' } };
 
 const calls: Record<string, OperationCall<TensorlakeClient>> = {
   sandbox_process_list: { input: {}, invoke: (c) => c.listProcesses() },
-  sandbox_process_start: { input: { request: start }, invoke: (c, i) => c.startProcess(i.request as TensorlakeStartProcessRequest) },
-  sandbox_process_run: { input: { request: start }, invoke: (c, i) => drain(c.run(i.request as TensorlakeStartProcessRequest)) },
+  sandbox_process_start: { input: { request: sleeper }, invoke: (c, i) => c.startProcess(request(i)) },
+  sandbox_process_run: { input: { request: { command: 'echo', args: ['hello'] } }, invoke: (c, i) => drain(c.run(request(i))) },
   sandbox_process_get: { input: pid, invoke: (c, i) => c.getProcess(pidOf(i)) },
   sandbox_process_kill: { input: pid, invoke: (c, i) => c.killProcess(pidOf(i)) },
   sandbox_process_signal: { input: { ...pid, signal: 15 }, invoke: (c, i) => c.sendSignal(pidOf(i), i.signal as number) },
@@ -26,21 +32,24 @@ const calls: Record<string, OperationCall<TensorlakeClient>> = {
   sandbox_info: { input: {}, invoke: (c) => c.info() },
 };
 
-const statuses: Record<keyof typeof calls, number[]> = {
+const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
+const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], 401, unknown, [500, MOCK_ONLY]];
+
+const cases: Record<keyof typeof calls, StatusCase[]> = {
   sandbox_process_list: [200, 401],
-  sandbox_process_start: [201, 400, 401, 500],
-  sandbox_process_run: [200, 400, 401],
-  sandbox_process_get: [200, 401, 404],
-  sandbox_process_kill: [204, 401, 404, 500],
-  sandbox_process_signal: [200, 400, 401, 404],
-  sandbox_process_write_stdin: [204, 400, 401, 404],
-  sandbox_process_close_stdin: [204, 400, 401, 404],
-  sandbox_process_stdout: [200, 401, 404, 500],
-  sandbox_process_stderr: [200, 401, 404, 500],
-  sandbox_process_output: [200, 401, 404, 500],
-  sandbox_process_follow_stdout: [200, 401, 404, 500],
-  sandbox_process_follow_stderr: [200, 401, 404, 500],
-  sandbox_process_follow_output: [200, 401, 404, 500],
+  sandbox_process_start: [201, [400, MOCK_ONLY], 401, [500, { input: SPAWN_FAILURE }]],
+  sandbox_process_run: [200, [400, MOCK_ONLY], 401],
+  sandbox_process_get: [[200, { fixture: 'running' }], 401, unknown],
+  sandbox_process_kill: [[204, { fixture: 'running' }], 401, unknown, [500, MOCK_ONLY]],
+  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], 401, unknown],
+  sandbox_process_write_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], 401, unknown],
+  sandbox_process_close_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], 401, unknown],
+  sandbox_process_stdout: readOutput,
+  sandbox_process_stderr: readOutput,
+  sandbox_process_output: readOutput,
+  sandbox_process_follow_stdout: readOutput,
+  sandbox_process_follow_stderr: readOutput,
+  sandbox_process_follow_output: readOutput,
   sandbox_health: [200, 401],
   sandbox_info: [200, 401],
 };
@@ -49,5 +58,18 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
   provider: 'tensorlake',
   createClient: createTensorlakeClient,
   invoke: invokeFrom(calls, 'tensorlake'),
-  scenarios: Object.entries(statuses).flatMap(([operation, list]) => statusScenarios('tensorlake', operation, calls[operation]!.input, list)),
+  scenarios: Object.entries(cases).flatMap(([operation, list]) => statusScenarios('tensorlake', operation, calls[operation]!.input, list)),
+  fixtures: {
+    running: async (client) => ({ pid: (await client.startProcess(sleeper)).pid }),
+    stdin: async (client) => ({ pid: (await client.startProcess({ command: 'cat', stdin_mode: 'pipe' })).pid }),
+    exited: async (client) => {
+      const { pid } = await client.startProcess({ command: 'echo', args: ['fixture'] });
+      await waitForExit(client.processes, pid, { timeoutMs: 10_000 });
+      return { pid };
+    },
+    unknown: async () => ({ pid: UNKNOWN_PID }),
+  },
+  cleanup: async (client) => {
+    await killAll(client.processes);
+  },
 };

@@ -1,0 +1,126 @@
+// Flows built on the provider-neutral interface only: they work the same on
+// every provider. Polling is bounded (interval and total time) and cancellable.
+import { AbortedError, TimeoutError } from './errors.js';
+import type { ProcessRecord, SandboxProcesses, StartProcessSpec } from './processes.js';
+
+export interface WaitOptions {
+  /** Give up after this long with TimeoutError. Default 60 000 ms. */
+  timeoutMs?: number;
+  /** First poll interval; it doubles up to maxIntervalMs. Default 50 ms. */
+  intervalMs?: number;
+  /** Default 1 000 ms. */
+  maxIntervalMs?: number;
+  /** Cancels the wait with AbortedError. */
+  signal?: AbortSignal;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Polls until the process is no longer running. Resolves with its last record,
+ * or undefined when the provider no longer knows it.
+ */
+export async function waitForExit<Raw>(
+  processes: SandboxProcesses<Raw>,
+  id: string | number,
+  options: WaitOptions = {},
+): Promise<ProcessRecord<Raw> | undefined> {
+  const { timeoutMs = 60_000, maxIntervalMs = 1_000, signal } = options;
+  const context = { provider: processes.provider, operation: 'waitForExit' };
+  const deadline = Date.now() + timeoutMs;
+  let interval = Math.max(1, options.intervalMs ?? 50);
+  for (;;) {
+    if (signal?.aborted) throw new AbortedError('the wait was cancelled', { ...context, cause: signal.reason });
+    const record = await processes.get(id);
+    if (!record || !record.running) return record;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TimeoutError(`process ${id} still running after ${timeoutMs} ms`, context);
+    try {
+      await sleep(Math.min(interval, left), signal);
+    } catch (reason) {
+      throw new AbortedError('the wait was cancelled', { ...context, cause: reason });
+    }
+    interval = Math.min(interval * 2, maxIntervalMs);
+  }
+}
+
+export interface TerminateResult<Raw> {
+  /** `exited`: it stopped within the grace period; `killed`: it was killed; `gone`: it was not there. */
+  outcome: 'exited' | 'killed' | 'gone';
+  record: ProcessRecord<Raw> | undefined;
+}
+
+/**
+ * Stops a process gracefully where the provider can: SIGTERM, up to `graceMs`
+ * for it to exit, then kill (Tensorlake's advice). Without signals (HopX): kill.
+ */
+export async function terminate<Raw>(
+  processes: SandboxProcesses<Raw>,
+  id: string | number,
+  options: { graceMs?: number; signal?: AbortSignal } = {},
+): Promise<TerminateResult<Raw>> {
+  const { graceMs = 5_000, signal } = options;
+  if (processes.capabilities.signals) {
+    const before = await processes.get(id);
+    if (!before) return { outcome: 'gone', record: undefined };
+    if (!before.running) return { outcome: 'exited', record: before };
+    await processes.signal(id, 15);
+    try {
+      const record = await waitForExit(processes, id, { timeoutMs: graceMs, intervalMs: 20, maxIntervalMs: 200, ...(signal && { signal }) });
+      return { outcome: record ? 'exited' : 'gone', record };
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+    }
+  }
+  const killed = await processes.kill(id);
+  if (!killed) return { outcome: 'gone', record: undefined };
+  const record = await waitForExit(processes, id, { timeoutMs: 10_000, intervalMs: 20, maxIntervalMs: 200, ...(signal && { signal }) });
+  return { outcome: 'killed', record };
+}
+
+/** Kills every running process that `filter` accepts; resolves with the ids it killed. */
+export async function killAll<Raw>(
+  processes: SandboxProcesses<Raw>,
+  filter: (record: ProcessRecord<Raw>) => boolean = () => true,
+): Promise<string[]> {
+  const targets = (await processes.list()).filter((record) => record.running && filter(record));
+  const results = await Promise.all(targets.map(async (record) => ((await processes.kill(record.id)) ? record.id : undefined)));
+  return results.filter((id): id is string => id !== undefined);
+}
+
+export interface RunWithTimeoutResult<Raw> {
+  record: ProcessRecord<Raw> | undefined;
+  /** True when the process outlived `timeoutMs` and was terminated. */
+  timedOut: boolean;
+}
+
+/** Starts a process and waits for it; past `timeoutMs` it is terminated (grace, then kill). */
+export async function runWithTimeout<Raw>(
+  processes: SandboxProcesses<Raw>,
+  spec: StartProcessSpec,
+  options: { timeoutMs: number; graceMs?: number; signal?: AbortSignal },
+): Promise<RunWithTimeoutResult<Raw>> {
+  const started = await processes.start(spec);
+  try {
+    const record = await waitForExit(processes, started.id, { timeoutMs: options.timeoutMs, ...(options.signal && { signal: options.signal }) });
+    return { record, timedOut: false };
+  } catch (error) {
+    if (!(error instanceof TimeoutError || error instanceof AbortedError)) throw error;
+    const { record } = await terminate(processes, started.id, { graceMs: options.graceMs ?? 1_000 });
+    if (error instanceof AbortedError) throw error;
+    return { record, timedOut: true };
+  }
+}
