@@ -1,9 +1,12 @@
 // `sandbox-procs`: thin on purpose. It parses flags and calls the contract engine.
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProviderName } from './errors.js';
+import { DriftCannotRunError, runDrift, type DriftReport } from './contract/drift.js';
+import { renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
 import { ansi, plain, renderTable, summarize, toJson } from './contract/report.js';
 import { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget, type RunningTarget } from './contract/run.js';
 import { startEmulator } from './emulator/index.js';
@@ -16,6 +19,8 @@ const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sa
 
 Usage:
   sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json]
+  sandbox-procs drift --provider NAME --base-url URL [--token-env VAR] [--json FILE]
+                      [--junit FILE] [--allow-mutations] [--timeout-ms N]
   sandbox-procs emulate --provider NAME [--port N] [--token T]
   sandbox-procs --help | --version
 
@@ -26,13 +31,23 @@ Commands:
             declared status. --target emulator: the local emulators, with real
             processes, the scenarios a real server can be brought to answer.
             Exit 0 when all pass, 1 when any fails, 2 when the check cannot run.
+  drift     Check a live sandbox against the spec: reads, calls that must fail
+            in a declared way (unknown ids, no credentials, malformed requests),
+            and with --allow-mutations a short lifecycle of its own processes.
+            Exit 0 no drift, 1 drift found, 2 could not run.
   emulate   Serve a provider's process API on 127.0.0.1 over real local
             processes until interrupted (Ctrl-C); prints its base URL.
 
 Options:
   -p, --provider NAME   ${providers.join(' or ')}; repeatable for check, required for emulate.
   -t, --target NAME     check: prism or emulator.
-      --json            check: print the results as JSON instead of a table.
+      --json [FILE]     check: print JSON instead of a table. drift: write the report to FILE.
+      --junit FILE      drift: write JUnit XML to FILE.
+      --base-url URL    drift: the sandbox's base URL.
+      --token-env VAR   drift: the environment variable holding the token
+                        (default TENSORLAKE_API_KEY or HOPX_AUTH_TOKEN). Never a flag.
+      --allow-mutations drift: also start, signal and kill processes of its own.
+      --timeout-ms N    drift: time limit per request (default 10000).
       --port N          emulate: the port (default: a free one).
       --token T         emulate: the bearer token to accept (default: a random one, printed).
   -h, --help            Show this help.
@@ -122,6 +137,71 @@ async function check(args: string[], io: Io): Promise<number> {
   }
 }
 
+const TOKEN_ENV: Record<ProviderName, string> = { tensorlake: 'TENSORLAKE_API_KEY', hopx: 'HOPX_AUTH_TOKEN' };
+
+async function drift(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      provider: { type: 'string', short: 'p' },
+      'base-url': { type: 'string' },
+      'token-env': { type: 'string' },
+      json: { type: 'string' },
+      junit: { type: 'string' },
+      'allow-mutations': { type: 'boolean', default: false },
+      'timeout-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    io.out(HELP);
+    return EXIT.ok;
+  }
+  if (!values.provider) throw new UsageError('drift needs --provider');
+  const [provider] = parseProviders([values.provider]);
+  if (!values['base-url']) throw new UsageError('drift needs --base-url');
+  const timeoutMs = values['timeout-ms'] === undefined ? 10_000 : Number(values['timeout-ms']);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout-ms must be a positive whole number, got "${values['timeout-ms']}"`);
+  const tokenEnv = values['token-env'] ?? TOKEN_ENV[provider!];
+  const token = process.env[tokenEnv];
+  if (!token) throw new UsageError(`the token variable ${tokenEnv} is not set (the token is read from the environment, never from a flag)`);
+  // Last line of defence: whatever we print or write, the token is not in it.
+  const redact = (text: string) => text.split(token).join('[REDACTED]');
+
+  io.err(`Checking ${provider} at ${values['base-url']}${values['allow-mutations'] ? ' (mutations allowed)' : ''}...\n`);
+  let report: DriftReport;
+  try {
+    let done = 0;
+    report = await runDrift({
+      provider: provider!,
+      baseUrl: values['base-url'],
+      token,
+      allowMutations: values['allow-mutations'],
+      timeoutMs,
+      toolVersion: version(),
+      onCheck: (check) => {
+        done++;
+        if (check.outcome === 'drift') io.err(redact(`  drift: ${check.operation} ${check.case}\n`));
+        else if (done % 10 === 0) io.err(`  ${done} checks done\n`);
+      },
+    });
+  } catch (error) {
+    if (error instanceof DriftCannotRunError) {
+      io.err(redact(`error: could not run the drift check: ${error.message}\n`));
+      return EXIT.cannotRun;
+    }
+    throw error;
+  }
+  const style = io.color ? ansi : plain;
+  const summary = summarizeDrift(report);
+  io.out(redact(`${renderDriftTable(report, style)}\n\n${report.summary.drift > 0 ? style.fail(summary) : style.pass(summary)}\n`));
+  if (values.json) await writeFile(values.json, redact(`${JSON.stringify(report, null, 2)}\n`));
+  if (values.junit) await writeFile(values.junit, redact(renderJunit(report)));
+  return report.summary.drift > 0 ? EXIT.failed : EXIT.ok;
+}
+
 async function emulate(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -168,6 +248,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     switch (command) {
       case 'check':
         return await check(rest, io);
+      case 'drift':
+        return await drift(rest, io);
       case 'emulate':
         return await emulate(rest, io);
       case '-v':

@@ -1,16 +1,16 @@
-// Runs contract scenarios through the facade against a target (today: Prism mocks
-// of our specs) and checks three things per scenario: the status, the facade's
-// typed outcome, and the raw response against the spec's schema.
+// Runs contract scenarios against a target (Prism mocks, the emulators, a live
+// provider) and checks, per scenario: the status, the typed client's outcome, and
+// the raw response against the spec (findings, breaking or warning).
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import * as errors from '../errors.js';
 import type { ProviderName } from '../errors.js';
 import { startEmulator } from '../emulator/index.js';
 import { startPrism, type PrismServer } from '../prism.js';
-import { specPath } from '../specs.js';
+import { loadSpec, specPath } from '../specs.js';
 import { scenarioLabel, type Scenario } from './scenario.js';
 import { contracts } from './scenarios.js';
-import { SpecValidator, type ObservedResponse } from './validate.js';
+import { SpecValidator, type Finding, type ObservedResponse } from './validate.js';
 
 export interface Target {
   readonly name: string;
@@ -37,9 +37,14 @@ export interface ScenarioResult {
   passed: boolean;
   /** The status the provider answered, when it answered. */
   status: number | undefined;
-  /** What the facade produced: `result`, or the error class name. */
+  /** What the typed client produced: `result`, the error class name, or `raw` for a raw probe. */
   outcome: string;
+  /** How the response departs from the spec (schema, status, content type). */
+  findings: Finding[];
+  /** Every breaking problem, findings and client-side ones alike; empty when passed. */
   problems: string[];
+  /** What departs from the spec without breaking a client built on it. */
+  warnings: string[];
   ms: number;
 }
 
@@ -49,42 +54,57 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-interface Exchange extends ObservedResponse {}
-
 function outcomeOf(value: { ok: true } | { ok: false; error: unknown }): string {
   if (value.ok) return 'result';
   return value.error instanceof Error ? value.error.constructor.name : typeof value.error;
 }
 
-async function runScenario(
-  scenario: Scenario,
-  target: Target,
-  validator: SpecValidator,
-  apiKey: string,
-  timeoutMs: number,
-): Promise<ScenarioResult> {
+function methodOf(provider: ProviderName, operation: string): string {
+  for (const item of Object.values(loadSpec(provider).paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if ((op as { operationId?: string })?.operationId === operation) return method;
+    }
+  }
+  throw new Error(`${provider}: no operation ${operation} in the spec`);
+}
+
+export { methodOf as operationMethod };
+
+interface RunState {
+  target: Target;
+  validator: SpecValidator;
+  apiKey: string;
+  timeoutMs: number;
+  /** Ids of processes the run started, to stop at the end. */
+  started: Set<string>;
+}
+
+async function runScenario(scenario: Scenario, state: RunState): Promise<ScenarioResult> {
+  const { target, validator, apiKey, timeoutMs } = state;
   const contract = contracts[scenario.provider];
   const baseUrl = target.baseUrls[scenario.provider];
   const label = scenarioLabel(scenario);
   if (!baseUrl) throw new Error(`target ${target.name} has no base URL for ${scenario.provider}`);
+  const failed = (problem: string): ScenarioResult => ({ scenario, label, passed: false, status: undefined, outcome: 'not run', findings: [], problems: [problem], warnings: [], ms: 0 });
 
   let input = scenario.input;
   if (target.kind === 'stateful' && scenario.fixture) {
     const make = contract.fixtures[scenario.fixture];
-    if (!make) throw new Error(`${scenario.provider} has no "${scenario.fixture}" fixture`);
+    if (!make) return failed(`${scenario.provider} has no "${scenario.fixture}" fixture`);
     // Fixtures are made by a client of their own, so that only the scenario's request is recorded.
     const setup = contract.createClient({ apiKey, baseUrl, fetch: (request) => fetch(request), timeoutMs });
     try {
       input = { ...input, ...(await make(setup)) };
+      const id = contract.idOf(input);
+      if (id !== undefined && scenario.fixture !== 'unknown') state.started.add(id);
     } catch (error) {
-      const problem = `could not make the "${scenario.fixture}" fixture: ${error instanceof Error ? error.message : String(error)}`;
-      return { scenario, label, passed: false, status: undefined, outcome: 'fixture failed', problems: [problem], ms: 0 };
+      return failed(`could not make the "${scenario.fixture}" fixture: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  const exchanges: Exchange[] = [];
-  const extraHeaders = target.headersFor?.(scenario) ?? {};
 
-  // A real fetch that records what went over the wire, independently of the facade.
+  const exchanges: ObservedResponse[] = [];
+  const extraHeaders = target.headersFor?.(scenario) ?? {};
+  // A real fetch that records what went over the wire, independently of the client.
   const recordingFetch = async (request: Request): Promise<Response> => {
     const outgoing = new Request(request);
     for (const [name, value] of Object.entries(extraHeaders)) outgoing.headers.set(name, value);
@@ -98,8 +118,17 @@ async function runScenario(
   const started = performance.now();
   let settled: { ok: true } | { ok: false; error: unknown };
   try {
-    const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs });
-    await contract.invoke(client, scenario.operation, input);
+    if (scenario.raw) {
+      const { method, path, body } = scenario.raw;
+      const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      await recordingFetch(
+        new Request(`${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(timeoutMs) }),
+      );
+    } else {
+      const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs });
+      await contract.invoke(client, scenario.operation, input);
+    }
     settled = { ok: true };
   } catch (error) {
     settled = { ok: false, error };
@@ -108,15 +137,25 @@ async function runScenario(
 
   const problems: string[] = [];
   const exchange = exchanges[0];
-  if (exchanges.length !== 1) problems.push(`expected exactly one request, the facade sent ${exchanges.length}`);
+  if (exchanges.length !== 1) problems.push(`expected exactly one request, the client sent ${exchanges.length}`);
   if (exchange && exchange.status !== scenario.status) problems.push(`expected status ${scenario.status}, got ${exchange.status}`);
-  if (exchange) problems.push(...validator.check(scenario.operation, exchange));
-
-  const outcome = outcomeOf(settled);
-  if (outcome !== scenario.expect) {
-    const detail = settled.ok ? '' : `: ${settled.error instanceof Error ? settled.error.message : String(settled.error)}`;
-    problems.push(`expected ${scenario.expect}, the facade gave ${outcome}${detail}`);
+  const findings = exchange ? validator.check(scenario.operation, exchange) : [];
+  problems.push(...findings.filter((f) => f.severity === 'breaking').map((f) => f.message));
+  const warnings = findings.filter((f) => f.severity === 'warning').map((f) => f.message);
+  if (exchange && exchange.status < 300 && target.kind === 'stateful') {
+    try {
+      for (const id of contract.startedIds(scenario.operation, JSON.parse(exchange.bodyText))) state.started.add(id);
+    } catch {
+      // not JSON (a stream): it starts nothing that outlives it
+    }
   }
+
+  const outcome = scenario.raw ? (settled.ok ? 'raw' : outcomeOf(settled)) : outcomeOf(settled);
+  if (!scenario.raw && outcome !== scenario.expect) {
+    const detail = settled.ok ? '' : `: ${settled.error instanceof Error ? settled.error.message : String(settled.error)}`;
+    problems.push(`expected ${scenario.expect}, the client gave ${outcome}${detail}`);
+  }
+  if (scenario.raw && !settled.ok) problems.push(`the raw request failed: ${String(settled.error)}`);
   if (!settled.ok) {
     const error = settled.error;
     if (error instanceof errors.SandboxProcsError) {
@@ -129,7 +168,7 @@ async function runScenario(
     if (rendered.includes(apiKey)) problems.push('the API key appears in the error');
   }
 
-  return { scenario, label, passed: problems.length === 0, status: exchange?.status, outcome, problems, ms };
+  return { scenario, label, passed: problems.length === 0, status: exchange?.status, outcome, findings, problems, warnings, ms };
 }
 
 export async function runScenarios(scenarios: readonly Scenario[], target: Target, options: RunOptions = {}): Promise<ScenarioResult[]> {
@@ -137,26 +176,26 @@ export async function runScenarios(scenarios: readonly Scenario[], target: Targe
   const randomKey = `sp-test-${randomUUID()}`;
   const keyFor = (provider: ProviderName) => target.apiKeys?.[provider] ?? randomKey;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const validators = new Map<ProviderName, SpecValidator>();
+  const states = new Map<ProviderName, RunState>();
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of runnableOn(target, scenarios)) {
-      let validator = validators.get(scenario.provider);
-      if (!validator) {
-        validator = new SpecValidator(scenario.provider);
-        validators.set(scenario.provider, validator);
+      let state = states.get(scenario.provider);
+      if (!state) {
+        state = { target, validator: new SpecValidator(scenario.provider), apiKey: keyFor(scenario.provider), timeoutMs, started: new Set() };
+        states.set(scenario.provider, state);
       }
-      const result = await runScenario(scenario, target, validator, keyFor(scenario.provider), timeoutMs);
+      const result = await runScenario(scenario, state);
       options.onResult?.(result);
       results.push(result);
     }
   } finally {
-    if (target.kind === 'stateful') {
-      for (const provider of validators.keys()) {
-        const contract = contracts[provider];
-        const client = contract.createClient({ apiKey: keyFor(provider), baseUrl: target.baseUrls[provider]!, fetch: (r) => fetch(r), timeoutMs });
-        await contract.cleanup(client).catch(() => undefined);
-      }
+    // Stop what this run started, and nothing else: a live sandbox may hold the user's own processes.
+    for (const [provider, state] of states) {
+      if (state.started.size === 0) continue;
+      const contract = contracts[provider];
+      const client = contract.createClient({ apiKey: state.apiKey, baseUrl: target.baseUrls[provider]!, fetch: (r) => fetch(r), timeoutMs });
+      await contract.cleanup(client, [...state.started]).catch(() => undefined);
     }
   }
   return results;
@@ -167,42 +206,36 @@ export interface RunningTarget {
   stop(): Promise<void>;
 }
 
-/** Prism mocks of our own specs, one per provider, started in parallel. */
-export async function startPrismTarget(selected: readonly ProviderName[]): Promise<RunningTarget> {
-  const started = await Promise.allSettled(selected.map((provider) => startPrism(specPath(provider))));
-  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const stop = async () => {
-    await Promise.all(servers.map((server: PrismServer) => server.stop()));
-  };
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+async function startAll<T>(starts: Array<Promise<T>>, stopOne: (started: T) => Promise<void>): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
-    await stop();
+    await Promise.all(started.map(stopOne));
     throw failed.reason;
   }
-  const baseUrls = Object.fromEntries(selected.map((provider, i) => [provider, servers[i]!.baseUrl]));
+  return started;
+}
+
+/** Prism mocks of our own specs, one per provider, started in parallel. */
+export async function startPrismTarget(selected: readonly ProviderName[]): Promise<RunningTarget> {
+  const servers = await startAll(selected.map((provider) => startPrism(specPath(provider))), (s: PrismServer) => s.stop());
   return {
     target: {
       name: 'prism',
       kind: 'mock',
-      baseUrls,
+      baseUrls: Object.fromEntries(selected.map((provider, i) => [provider, servers[i]!.baseUrl])),
       headersFor: (scenario) => ({ Prefer: `code=${scenario.status}` }),
     },
-    stop,
+    stop: async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+    },
   };
 }
 
 /** Local emulators of the providers' APIs over real processes, started in parallel. */
 export async function startEmulatorTarget(selected: readonly ProviderName[]): Promise<RunningTarget> {
-  const started = await Promise.allSettled(selected.map((provider) => startEmulator(provider)));
-  const emulators = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const stop = async () => {
-    await Promise.all(emulators.map((emulator) => emulator.stop()));
-  };
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
-    await stop();
-    throw failed.reason;
-  }
+  const emulators = await startAll(selected.map((provider) => startEmulator(provider)), (e) => e.stop());
   return {
     target: {
       name: 'emulator',
@@ -210,6 +243,8 @@ export async function startEmulatorTarget(selected: readonly ProviderName[]): Pr
       baseUrls: Object.fromEntries(emulators.map((e) => [e.provider, e.baseUrl])),
       apiKeys: Object.fromEntries(emulators.map((e) => [e.provider, e.token])),
     },
-    stop,
+    stop: async () => {
+      await Promise.all(emulators.map((emulator) => emulator.stop()));
+    },
   };
 }

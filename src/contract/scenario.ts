@@ -3,6 +3,7 @@
 // (operation, input) into the facade call.
 import type * as errors from '../errors.js';
 import type { ProviderName } from '../errors.js';
+import type { SandboxProcesses } from '../processes.js';
 
 export type ErrorClassName = {
   [K in keyof typeof errors]: (typeof errors)[K] extends abstract new (...args: never[]) => errors.SandboxProcsError ? K : never;
@@ -29,6 +30,28 @@ export interface Scenario {
   fixture?: FixtureName;
   /** `mock`: only a mock can be asked for this status (e.g. a 500, or a 400 the facade refuses to send). */
   only?: 'mock';
+  /**
+   * Sent as is, bypassing the typed client, which would refuse it: a malformed
+   * request that must get the declared 400. `expect` is not checked for these.
+   */
+  raw?: RawRequest;
+}
+
+export interface RawRequest {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+
+/**
+ * True when a scenario changes nothing on a real server even if the server is
+ * broken: reads, requests that name a process that cannot exist, and malformed
+ * requests, none of them needing a process made first. Everything else runs
+ * against a live provider only when allowed.
+ */
+export function isHarmless(scenario: Scenario, method: string): boolean {
+  if (scenario.fixture !== undefined && scenario.fixture !== 'unknown') return false;
+  return method.toLowerCase() === 'get' || scenario.fixture === 'unknown' || scenario.raw !== undefined;
 }
 
 /** States a stateful target can be put in before a scenario. */
@@ -44,8 +67,16 @@ export interface ProviderContract<Client = unknown> {
   scenarios: readonly Scenario[];
   /** How to make each fixture on a stateful target, through the facade. */
   fixtures: Fixtures<Client>;
-  /** Removes what scenarios and fixtures left running on a stateful target. */
-  cleanup(client: Client): Promise<void>;
+  /** The ids of the processes a successful response says were started (to clean up). */
+  startedIds(operation: string, body: unknown): string[];
+  /** The id a fixture's input names. */
+  idOf(input: Readonly<Record<string, unknown>>): string | undefined;
+  /** Stops the processes with these ids, and nothing else. */
+  cleanup(client: Client, ids: readonly string[]): Promise<void>;
+  /** A cheap authenticated read: can the target be reached, and does it take the token? */
+  preflight(client: Client): Promise<unknown>;
+  /** The provider-neutral interface over a client (for the drift check's lifecycle). */
+  neutral(client: Client): SandboxProcesses;
 }
 
 /** One operation's facade call and the input its scenarios send. */
@@ -101,6 +132,11 @@ export function invokeFrom<Client>(table: Readonly<Record<string, OperationCall<
   };
 }
 
+/** The raw probes of one operation: malformed requests that must get its declared 400. */
+export function rawScenarios(provider: ProviderName, operation: string, requests: RawRequest[]): Scenario[] {
+  return requests.map((raw) => ({ provider, operation, input: {}, status: 400, expect: 'InvalidRequestError', raw }));
+}
+
 /** Drains an async iterable, so a stream counts as a result only once it ended well. */
 export async function drain(events: AsyncIterable<unknown>): Promise<unknown[]> {
   const all: unknown[] = [];
@@ -109,6 +145,7 @@ export async function drain(events: AsyncIterable<unknown>): Promise<unknown[]> 
 }
 
 export function scenarioLabel(scenario: Scenario): string {
+  if (scenario.raw) return `raw ${scenario.raw.method} ${scenario.raw.path}${scenario.raw.body === undefined ? '' : ` ${JSON.stringify(scenario.raw.body)}`}`;
   const parts = Object.entries(scenario.input)
     .filter(([key]) => key === 'form')
     .map(([key, value]) => `${key}=${String(value)}`);

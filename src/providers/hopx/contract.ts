@@ -2,7 +2,7 @@
 // scenario per declared (operation, status) for every kill form (so the check
 // tells which forms an agent honours), and the fixtures that make each reachable
 // on a real (stateful) target.
-import { invokeFrom, MOCK_ONLY, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { invokeFrom, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
 import { killAll } from '../../flows.js';
 import {
   createHopxClient,
@@ -29,7 +29,10 @@ const calls: Record<string, OperationCall<HopxClient>> = {
   get_health: { input: {}, invoke: (c) => c.getHealth() },
 };
 
-const killCases: StatusCase[] = [[200, { fixture: 'running' }], [400, MOCK_ONLY], 401, [404, { fixture: 'unknown' }]];
+const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
+// Without credentials, and naming no process: harmless even on an agent that forgot to check.
+const noAuth = [401, { fixture: 'unknown' }] as const satisfies StatusCase;
+const killCases: StatusCase[] = [[200, { fixture: 'running' }], [400, MOCK_ONLY], noAuth, unknown];
 const kill = (form: HopxKillForm) => ({ process_id: 'proc_abc123', form });
 
 export const hopxContract: ProviderContract<HopxClient> = {
@@ -48,17 +51,25 @@ export const hopxContract: ProviderContract<HopxClient> = {
     ...statusScenarios('hopx', 'list_processes', {}, [200, 401]),
     ...statusScenarios('hopx', 'kill_process', kill('body'), killCases),
     ...statusScenarios('hopx', 'kill_process', kill('query'), killCases),
-    ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [[200, { fixture: 'running' }], 401, [404, { fixture: 'unknown' }]]),
+    ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [[200, { fixture: 'running' }], noAuth, unknown]),
     ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401]),
     ...statusScenarios('hopx', 'get_health', {}, [200]),
+    // Malformed requests the typed client refuses to send: the agent must answer its declared 400.
+    ...rawScenarios('hopx', 'kill_process', [{ method: 'DELETE', path: '/execute/kill', body: {} }]),
+    ...rawScenarios('hopx', 'execute_code', [{ method: 'POST', path: '/execute', body: { language: 'bash' } }]),
   ],
   fixtures: {
     running: async (client) => ({ process_id: (await client.runCodeBackground(sleeper)).process_id }),
     unknown: async () => ({ process_id: 'proc_000000000000' }),
   },
-  cleanup: async (client) => {
-    await killAll(client.processes);
+  startedIds: (operation, body) =>
+    operation === 'execute_code_background' || operation === 'run_command_background' ? [(body as { process_id: string }).process_id] : [],
+  idOf: (input) => (typeof input.process_id === 'string' ? input.process_id : undefined),
+  preflight: (client) => client.listProcesses(),
+  neutral: (client) => client.processes,
+  cleanup: async (client, ids) => {
+    await killAll(client.processes, (p) => ids.includes(p.id));
   },
 };

@@ -1,7 +1,7 @@
 // Tensorlake's part of the contract scenarios: how to call each operation, one
 // scenario per declared (operation, status), and the fixtures that make each
 // reachable on a real (stateful) target.
-import { drain, invokeFrom, MOCK_ONLY, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { drain, invokeFrom, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
 import { killAll, waitForExit } from '../../flows.js';
 import { createTensorlakeClient, type TensorlakeClient, type TensorlakeStartProcessRequest } from './client.js';
 
@@ -33,17 +33,19 @@ const calls: Record<string, OperationCall<TensorlakeClient>> = {
 };
 
 const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
-const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], 401, unknown, [500, MOCK_ONLY]];
+// Without credentials, and naming no process: harmless even on a server that forgot to check.
+const noAuth = [401, { fixture: 'unknown' }] as const satisfies StatusCase;
+const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], noAuth, unknown, [500, MOCK_ONLY]];
 
 const cases: Record<keyof typeof calls, StatusCase[]> = {
   sandbox_process_list: [200, 401],
   sandbox_process_start: [201, [400, MOCK_ONLY], 401, [500, { input: SPAWN_FAILURE }]],
   sandbox_process_run: [200, [400, MOCK_ONLY], 401],
-  sandbox_process_get: [[200, { fixture: 'running' }], 401, unknown],
-  sandbox_process_kill: [[204, { fixture: 'running' }], 401, unknown, [500, MOCK_ONLY]],
-  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], 401, unknown],
-  sandbox_process_write_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], 401, unknown],
-  sandbox_process_close_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], 401, unknown],
+  sandbox_process_get: [[200, { fixture: 'running' }], noAuth, unknown],
+  sandbox_process_kill: [[204, { fixture: 'running' }], noAuth, unknown, [500, MOCK_ONLY]],
+  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], noAuth, unknown],
+  sandbox_process_write_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], noAuth, unknown],
+  sandbox_process_close_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], noAuth, unknown],
   sandbox_process_stdout: readOutput,
   sandbox_process_stderr: readOutput,
   sandbox_process_output: readOutput,
@@ -58,7 +60,12 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
   provider: 'tensorlake',
   createClient: createTensorlakeClient,
   invoke: invokeFrom(calls, 'tensorlake'),
-  scenarios: Object.entries(cases).flatMap(([operation, list]) => statusScenarios('tensorlake', operation, calls[operation]!.input, list)),
+  scenarios: [
+    ...Object.entries(cases).flatMap(([operation, list]) => statusScenarios('tensorlake', operation, calls[operation]!.input, list)),
+    // Malformed requests the typed client refuses to send: a real server must answer its declared 400.
+    ...rawScenarios('tensorlake', 'sandbox_process_start', [{ method: 'POST', path: '/api/v1/processes', body: { args: ['no command'] } }]),
+    ...rawScenarios('tensorlake', 'sandbox_process_run', [{ method: 'POST', path: '/api/v1/processes/run', body: {} }]),
+  ],
   fixtures: {
     running: async (client) => ({ pid: (await client.startProcess(sleeper)).pid }),
     stdin: async (client) => ({ pid: (await client.startProcess({ command: 'cat', stdin_mode: 'pipe' })).pid }),
@@ -69,7 +76,11 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
     },
     unknown: async () => ({ pid: UNKNOWN_PID }),
   },
-  cleanup: async (client) => {
-    await killAll(client.processes);
+  startedIds: (operation, body) => (operation === 'sandbox_process_start' ? [String((body as { pid: number }).pid)] : []),
+  idOf: (input) => (input.pid === undefined ? undefined : String(input.pid)),
+  preflight: (client) => client.health(),
+  neutral: (client) => client.processes,
+  cleanup: async (client, ids) => {
+    await killAll(client.processes, (p) => ids.includes(p.id));
   },
 };

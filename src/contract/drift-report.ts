@@ -1,0 +1,78 @@
+// The drift report for people (a table and a summary) and for CI (JUnit XML).
+// The JSON form is the report itself; its schema is schemas/drift-report.schema.json.
+import type { DriftCheck, DriftReport } from './drift.js';
+import { plain, type Style } from './report.js';
+
+function pad(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - text.length));
+}
+
+export function renderDriftTable(report: DriftReport, style: Style = plain): string {
+  const header = ['OPERATION', 'CASE', 'STATUS', 'RESULT', 'TIME'];
+  const rows = report.checks.map((c) => [
+    c.operation,
+    c.case,
+    c.status === c.expectedStatus ? String(c.status ?? '-') : `${c.expectedStatus ?? '-'}->${c.status ?? 'none'}`,
+    c.outcome === 'pass' ? 'ok' : c.outcome === 'warning' ? 'warning' : 'DRIFT',
+    `${c.durationMs.toFixed(1)} ms`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const lines = [style.dim(header.map((h, i) => pad(h, widths[i]!)).join('  ').trimEnd())];
+  rows.forEach((row, index) => {
+    const check = report.checks[index]!;
+    const line = row.map((cell, i) => pad(cell, widths[i]!)).join('  ').trimEnd();
+    lines.push(check.outcome === 'drift' ? style.fail(line) : line);
+    for (const f of check.findings) lines.push(`    - ${f.severity === 'warning' ? 'warning' : 'breaking'} ${f.kind}: ${f.message}`);
+  });
+  return lines.join('\n');
+}
+
+export function summarizeDrift(report: DriftReport): string {
+  const { checks, passed, drift, warnings } = report.summary;
+  const verdict = drift > 0 ? `DRIFT in ${drift} of ${checks} checks` : `no drift in ${checks} checks`;
+  const forms = report.killForms
+    ? `; kill forms: ${Object.entries(report.killForms)
+        .map(([form, v]) => `${form} ${v}`)
+        .join(', ')}`
+    : '';
+  return `${report.provider} at ${report.baseUrl}: ${verdict} (${passed} ok, ${warnings} with warnings)${forms} in ${(report.durationMs / 1000).toFixed(1)} s`;
+}
+
+function xml(text: string): string {
+  return text
+    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+function testcase(report: DriftReport, check: DriftCheck): string {
+  const name = `${check.expectedStatus ?? ''} ${check.case}`.trim();
+  const open = `    <testcase classname="${xml(`${report.provider}.${check.operation}`)}" name="${xml(name)}" time="${(check.durationMs / 1000).toFixed(3)}"`;
+  const breaking = check.findings.filter((f) => f.severity === 'breaking');
+  const warnings = check.findings.filter((f) => f.severity === 'warning');
+  if (breaking.length === 0 && warnings.length === 0) return `${open}/>`;
+  const parts = [`${open}>`];
+  if (breaking.length > 0) {
+    parts.push(`      <failure message="${xml(breaking[0]!.message)}" type="${xml(breaking[0]!.kind)}">${xml(breaking.map((f) => `${f.kind}: ${f.message}`).join('\n'))}</failure>`);
+  }
+  if (warnings.length > 0) parts.push(`      <system-out>${xml(warnings.map((f) => `warning ${f.kind}: ${f.message}`).join('\n'))}</system-out>`);
+  parts.push('    </testcase>');
+  return parts.join('\n');
+}
+
+/** JUnit XML, one testcase per check, as CI systems display it natively. */
+export function renderJunit(report: DriftReport): string {
+  const { checks, drift } = report.summary;
+  const seconds = (report.durationMs / 1000).toFixed(3);
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="sandbox-procs drift" tests="${checks}" failures="${drift}" errors="0" time="${seconds}">`,
+    `  <testsuite name="${xml(`${report.provider} drift`)}" tests="${checks}" failures="${drift}" errors="0" skipped="0" time="${seconds}" timestamp="${report.startedAt}">`,
+    ...report.checks.map((check) => testcase(report, check)),
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
