@@ -12,6 +12,10 @@ export interface ErrorDetails {
   requestId?: string | undefined;
   /** The response body as received (parsed JSON when it was JSON). */
   body?: unknown;
+  /** How many times the request was retried before this error. */
+  retries?: number;
+  /** The response's Retry-After, in milliseconds, when it had one. */
+  retryAfterMs?: number | undefined;
   cause?: unknown;
 }
 
@@ -22,6 +26,10 @@ export class SandboxProcsError extends Error {
   readonly code: string | undefined;
   readonly requestId: string | undefined;
   readonly body: unknown;
+  /** How many times the request was retried before this error (0 when it was not). */
+  retries: number;
+  /** The response's Retry-After, in milliseconds, when it had one (e.g. on a RateLimitError). */
+  readonly retryAfterMs: number | undefined;
 
   constructor(message: string, details: ErrorDetails) {
     super(describe(message, details), details.cause === undefined ? undefined : { cause: details.cause });
@@ -32,6 +40,8 @@ export class SandboxProcsError extends Error {
     this.code = details.code;
     this.requestId = details.requestId;
     this.body = details.body;
+    this.retries = details.retries ?? 0;
+    this.retryAfterMs = details.retryAfterMs;
   }
 
   toJSON(): Record<string, unknown> {
@@ -43,6 +53,7 @@ export class SandboxProcsError extends Error {
       status: this.status,
       code: this.code,
       requestId: this.requestId,
+      retries: this.retries,
     };
   }
 }

@@ -35,7 +35,8 @@ export type {
   HopxSystemProcess,
 } from './providers/hopx/client.js';
 export type { ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec } from './processes.js';
-export { DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions } from './core/options.js';
+export { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions, type RequestOptions } from './core/options.js';
+export { DEFAULT_RETRY, type RetryOptions } from './core/retry.js';
 export * from './errors.js';
 export { killAll, runWithTimeout, terminate, waitForExit } from './flows.js';
 export type { RunWithTimeoutResult, TerminateResult, WaitOptions } from './flows.js';

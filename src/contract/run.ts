@@ -126,7 +126,8 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
         new Request(`${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(timeoutMs) }),
       );
     } else {
-      const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs });
+      // No retries: the contract is about what one request gets.
+      const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs, retry: { maxRetries: 0 } });
       await contract.invoke(client, scenario.operation, input);
     }
     settled = { ok: true };

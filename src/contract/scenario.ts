@@ -62,7 +62,7 @@ export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => P
 /** How the contract engine calls one provider's facade. */
 export interface ProviderContract<Client = unknown> {
   provider: ProviderName;
-  createClient(options: { apiKey: string; baseUrl: string; fetch: (request: Request) => Promise<Response>; timeoutMs: number }): Client;
+  createClient(options: { apiKey: string; baseUrl: string; fetch: (request: Request) => Promise<Response>; timeoutMs: number; retry?: { maxRetries: number } }): Client;
   invoke(client: Client, operation: string, input: Readonly<Record<string, unknown>>): Promise<unknown>;
   scenarios: readonly Scenario[];
   /** How to make each fixture on a stateful target, through the facade. */

@@ -1,6 +1,7 @@
 // Decoding a response against the operation's declared responses.
-import { UnexpectedResponseError, errorClassForStatus, type ProviderName } from '../errors.js';
+import { RateLimitError, UnexpectedResponseError, errorClassForStatus, type ProviderName } from '../errors.js';
 import type { OperationMeta } from './operation.js';
+import { parseRetryAfter } from './retry.js';
 
 /** Parses JSON text, reporting failure instead of throwing. */
 export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
@@ -50,6 +51,7 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
   const { response } = raw;
   const status = response.status;
   const requestId = response.headers.get('x-request-id') ?? undefined;
+  const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
   const declared = meta.responses[String(status)] ?? meta.responses[`${String(status)[0]}XX`] ?? meta.responses.default;
   // openapi-fetch hands success bodies over as text (parseAs) and error bodies as parsed JSON when they parse.
   const body = response.ok ? raw.data : raw.error;
@@ -62,10 +64,18 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
       code: field(safe, 'code') ?? code,
       requestId: field(safe, 'request_id') ?? requestId,
       body: safe,
+      retryAfterMs,
     });
   };
 
-  if (!declared) throw unexpected(`the spec declares no ${status} response for this operation`, 'UNDECLARED_STATUS');
+  if (!declared) {
+    // Rate limiting is a transport fact whatever the spec says: let callers branch on it.
+    if (status === 429) {
+      const safe = redact(body, apiKey);
+      throw new RateLimitError(field(safe, 'error') ?? 'rate limited', { provider, operation, status, code: field(safe, 'code') ?? 'RATE_LIMITED', requestId, body: safe, retryAfterMs });
+    }
+    throw unexpected(`the spec declares no ${status} response for this operation`, 'UNDECLARED_STATUS');
+  }
 
   const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   if (response.ok) {
@@ -89,5 +99,6 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
     code: field(safe, 'code'),
     requestId: field(safe, 'request_id') ?? requestId,
     body: safe,
+    retryAfterMs,
   });
 }

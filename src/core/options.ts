@@ -1,5 +1,6 @@
 // The options every provider client takes, and the checks they get at creation.
 import { ValidationError, type ProviderName } from '../errors.js';
+import type { RetryOptions } from './retry.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
@@ -19,7 +20,20 @@ export interface ClientOptions {
   streamIdleTimeoutMs?: number;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
+  /** Retries of idempotent calls on connection errors, 429, 502, 503, 504. See RetryOptions. */
+  retry?: RetryOptions;
+  /** A response body larger than this fails with UnexpectedResponseError BODY_TOO_LARGE. Default 16 MiB. */
+  maxResponseBytes?: number;
 }
+
+/** Per call: cancel it, or opt a non-idempotent call into retries. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Retry this call even if it is not idempotent (e.g. a start you know is safe to repeat). */
+  retryNonIdempotent?: boolean;
+}
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 const DNS_LABEL = /^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/i;
@@ -27,10 +41,12 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/i;
 export function resolveBaseUrl(provider: ProviderName, options: ClientOptions, hostFor: (sandbox: string) => string): string {
   const invalid = (message: string) => new ValidationError(message, { provider, operation: 'createClient' });
   if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') throw invalid('apiKey must be a non-empty string');
-  for (const name of ['timeoutMs', 'streamIdleTimeoutMs'] as const) {
+  for (const name of ['timeoutMs', 'streamIdleTimeoutMs', 'maxResponseBytes'] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw invalid(`${name} must be a positive number`);
   }
+  const retries = options.retry?.maxRetries;
+  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 10)) throw invalid('retry.maxRetries must be a whole number from 0 to 10');
   let raw = options.baseUrl;
   if (raw === undefined) {
     if (options.sandbox === undefined) throw invalid('give baseUrl or sandbox');

@@ -1,18 +1,29 @@
 // What every provider client shares: one openapi-fetch client with auth, a time
-// limit on every exchange, input validation before sending, and decoding of any
+// limit and an optional AbortSignal on every exchange, bounded retries of
+// idempotent calls, input validation before sending, and decoding of any
 // response into a typed result or a typed error.
 import createClient, { type Client } from 'openapi-fetch';
-import { NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, type ProviderName } from '../errors.js';
+import { AbortedError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, type ProviderName } from '../errors.js';
 import { decode, parseJson, type Decoded, type RawResult } from './decode.js';
+import { guardedFetch } from './guarded-fetch.js';
 import type { OperationMeta, OperationTable, RequestInput } from './operation.js';
-import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, resolveBaseUrl, type ClientOptions } from './options.js';
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  resolveBaseUrl,
+  type ClientOptions,
+  type RequestOptions,
+} from './options.js';
+import { DEFAULT_RETRY, RETRYABLE_STATUSES, retryDelay } from './retry.js';
 import { readJsonEvents, type JsonEvent } from './sse.js';
 import { findRequestViolation } from './validate-input.js';
 
 export type CallInit<P extends 'text' | 'stream'> = {
   signal: AbortSignal;
   parseAs: P;
-}
+  fetch: (request: Request) => Promise<Response>;
+};
 
 type Send<P extends 'text' | 'stream'> = (init: CallInit<P>) => Promise<RawResult>;
 
@@ -20,21 +31,21 @@ export interface Transport<Paths extends {}, Ops extends OperationTable> {
   readonly provider: ProviderName;
   readonly api: Client<Paths>;
   /**
-   * Validates `input` against the operation's spec, runs `send`, and decodes the
-   * response: the parsed JSON body of a declared success (undefined for an empty
-   * one), else a typed error.
+   * Validates `input` against the operation's spec, runs `send` (again, on a
+   * retryable failure of an idempotent call), and decodes the response: the
+   * parsed JSON body of a declared success (undefined for an empty one), else a typed error.
    */
-  call<T>(operation: keyof Ops & string, input: RequestInput, send: Send<'text'>): Promise<T>;
+  call<T>(operation: keyof Ops & string, input: RequestInput, send: Send<'text'>, options?: RequestOptions): Promise<T>;
   /**
    * Like call, for a streamed success body: resolves with the open body once the
    * headers are in. The time limit covers the headers; `stop()` ends the stream.
    */
-  openStream(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>): Promise<OpenStream>;
+  openStream(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, options?: RequestOptions): Promise<OpenStream>;
   /**
    * The JSON events of a Server-Sent Events response. Lazy: nothing is sent
    * until the first event is asked for; the connection closes when iteration ends.
    */
-  events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>): AsyncGenerator<JsonEvent>;
+  events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, options?: RequestOptions): AsyncGenerator<JsonEvent>;
 }
 
 export interface OpenStream {
@@ -43,59 +54,122 @@ export interface OpenStream {
   stop(): void;
 }
 
+const IDEMPOTENT_METHODS = new Set(['get', 'head', 'put', 'delete', 'options']);
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export function createTransport<Paths extends {}, Ops extends OperationTable>(
   provider: ProviderName,
   operations: Ops,
   options: ClientOptions,
   hostFor: (sandbox: string) => string,
+  /** Operations that are idempotent although their method is not (e.g. a kill sent as POST). */
+  idempotentOperations: ReadonlySet<string> = new Set(),
 ): Transport<Paths, Ops> {
   const baseUrl = resolveBaseUrl(provider, options, hostFor);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const idleTimeoutMs = options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  const baseFetch = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const api = createClient<Paths>({
     baseUrl,
-    fetch: options.fetch ?? ((request: Request) => globalThis.fetch(request)),
+    fetch: baseFetch,
     headers: { ...options.headers, Authorization: `Bearer ${options.apiKey}` },
   });
 
-  async function exchange<P extends 'text' | 'stream'>(
+  /** One attempt: its own time limit, the caller's signal, the guarded fetch. */
+  async function attempt<P extends 'text' | 'stream'>(
     operation: string,
-    input: RequestInput,
+    meta: OperationMeta,
     parseAs: P,
     send: Send<P>,
+    userSignal: AbortSignal | undefined,
   ): Promise<{ decoded: Decoded; controller: AbortController }> {
-    const meta = operations[operation] as OperationMeta;
-    const problem = findRequestViolation(meta, input);
-    if (problem) throw new ValidationError(problem, { provider, operation });
-
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
+    const onUserAbort = () => controller.abort(userSignal?.reason);
+    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    const emptyStatuses = new Set(
+      Object.entries(meta.responses)
+        .filter(([, r]) => r.mediaTypes.length === 0)
+        .map(([status]) => Number(status)),
+    );
+    const fetch = guardedFetch({ provider, operation, fetch: baseFetch, maxBytes: parseAs === 'text' ? maxResponseBytes : undefined, emptyStatuses });
     try {
-      const raw = await send({ signal: controller.signal, parseAs });
+      const raw = await send({ signal: controller.signal, parseAs, fetch });
       return { decoded: decode(provider, operation, meta, raw, options.apiKey), controller };
     } catch (cause) {
       if (cause instanceof SandboxProcsError) throw cause;
+      if (userSignal?.aborted) throw new AbortedError('the call was cancelled', { provider, operation, cause: userSignal.reason });
       if (timedOut) throw new TimeoutError(`no complete response within ${timeoutMs} ms`, { provider, operation, cause });
       throw new NetworkError(`request failed: ${describeCause(cause)}`, { provider, operation, cause });
     } finally {
       clearTimeout(timer);
+      userSignal?.removeEventListener('abort', onUserAbort);
     }
   }
 
-  async function openStream(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>): Promise<OpenStream> {
-    const { decoded, controller } = await exchange(operation, input, 'stream', send);
+  async function exchange<P extends 'text' | 'stream'>(
+    operation: string,
+    input: RequestInput,
+    parseAs: P,
+    send: Send<P>,
+    requestOptions: RequestOptions = {},
+  ): Promise<{ decoded: Decoded; controller: AbortController }> {
+    const meta = operations[operation] as OperationMeta;
+    const problem = findRequestViolation(meta, input);
+    if (problem) throw new ValidationError(problem, { provider, operation });
+    const { signal } = requestOptions;
+    if (signal?.aborted) throw new AbortedError('the call was cancelled before it was sent', { provider, operation, cause: signal.reason });
+
+    const idempotent = IDEMPOTENT_METHODS.has(meta.method) || idempotentOperations.has(operation);
+    const maxRetries = idempotent || retry.nonIdempotent || requestOptions.retryNonIdempotent ? retry.maxRetries : 0;
+    for (let retries = 0; ; retries++) {
+      let failure: SandboxProcsError;
+      try {
+        return await attempt(operation, meta, parseAs, send, signal);
+      } catch (error) {
+        failure = error as SandboxProcsError;
+      }
+      failure.retries = retries;
+      const retryable =
+        failure instanceof NetworkError || failure instanceof TimeoutError || (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
+      if (!retryable || retries >= maxRetries || signal?.aborted) throw failure;
+      try {
+        await sleep(retryDelay(retries + 1, failure.retryAfterMs, retry), signal);
+      } catch (reason) {
+        throw new AbortedError('the call was cancelled while waiting to retry', { provider, operation, status: failure.status, retries, cause: reason });
+      }
+    }
+  }
+
+  async function openStream(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, requestOptions?: RequestOptions): Promise<OpenStream> {
+    const { decoded, controller } = await exchange(operation, input, 'stream', send, requestOptions);
     return { status: decoded.status, body: decoded.body as ReadableStream<Uint8Array>, stop: () => controller.abort() };
   }
 
   return {
     provider,
     api,
-    async call<T>(operation: keyof Ops & string, input: RequestInput, send: Send<'text'>): Promise<T> {
-      const { decoded } = await exchange(operation, input, 'text', send);
+    async call<T>(operation: keyof Ops & string, input: RequestInput, send: Send<'text'>, requestOptions?: RequestOptions): Promise<T> {
+      const { decoded } = await exchange(operation, input, 'text', send, requestOptions);
       if (decoded.body === undefined || decoded.mediaType !== 'application/json') return decoded.body as T;
       const parsed = parseJson(decoded.body as string);
       if (!parsed.ok) {
@@ -104,8 +178,8 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
       return parsed.value as T;
     },
     openStream,
-    async *events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>): AsyncGenerator<JsonEvent> {
-      const stream = await openStream(operation, input, send);
+    async *events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, requestOptions?: RequestOptions): AsyncGenerator<JsonEvent> {
+      const stream = await openStream(operation, input, send, requestOptions);
       yield* readJsonEvents(stream, { provider, operation, status: stream.status, idleTimeoutMs });
     },
   };

@@ -2,7 +2,7 @@
 import type { components, paths } from '../../../generated/hopx.js';
 import { operations } from '../../../generated/hopx.operations.js';
 import { ValidationError } from '../../errors.js';
-import type { ClientOptions } from '../../core/options.js';
+import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import { createTransport } from '../../core/transport.js';
 import type { SandboxProcesses } from '../../processes.js';
 import { hopxProcesses } from './processes.js';
@@ -39,16 +39,16 @@ export interface HopxClientOptions extends ClientOptions {
 export interface HopxClient {
   readonly provider: 'hopx';
   /** Run code and wait for it; a non-zero exit is a result with `success: false`, not an error. */
-  runCode(request: HopxExecuteRequest): Promise<HopxExecuteResult>;
-  runCodeBackground(request: HopxBackgroundRequest): Promise<HopxBackgroundStarted>;
-  listProcesses(): Promise<HopxBackgroundProcess[]>;
+  runCode(request: HopxExecuteRequest, options?: RequestOptions): Promise<HopxExecuteResult>;
+  runCodeBackground(request: HopxBackgroundRequest, options?: RequestOptions): Promise<HopxBackgroundStarted>;
+  listProcesses(options?: RequestOptions): Promise<HopxBackgroundProcess[]>;
   /** Kill a background process. Throws NotFoundError when it is unknown or already finished. */
-  killProcess(processId: HopxProcessId, options?: { form?: HopxKillForm }): Promise<HopxKillResult>;
-  runCommand(request: HopxCommandRequest): Promise<HopxCommandResult>;
-  runCommandBackground(request: HopxCommandRequest): Promise<HopxCommandStarted>;
+  killProcess(processId: HopxProcessId, options?: RequestOptions & { form?: HopxKillForm }): Promise<HopxKillResult>;
+  runCommand(request: HopxCommandRequest, options?: RequestOptions): Promise<HopxCommandResult>;
+  runCommandBackground(request: HopxCommandRequest, options?: RequestOptions): Promise<HopxCommandStarted>;
   /** The VM's operating system processes. */
-  listSystemProcesses(): Promise<HopxSystemProcess[]>;
-  getHealth(): Promise<HopxHealth>;
+  listSystemProcesses(options?: RequestOptions): Promise<HopxSystemProcess[]>;
+  getHealth(options?: RequestOptions): Promise<HopxHealth>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<HopxBackgroundProcess>;
 }
@@ -59,15 +59,16 @@ export function hopxSandboxHost(sandbox: string): string {
 
 export function createHopxClient(options: HopxClientOptions): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
-  const { api, call } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost);
+  // The SDK form of kill is a POST, but killing twice is as good as once: safe to retry.
+  const { api, call } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path']));
 
   const client: Omit<HopxClient, 'processes'> = {
     provider: 'hopx',
-    runCode: (body) => call('execute_code', { body }, (init) => api.POST('/execute', { body, ...init })),
-    runCodeBackground: (body) =>
-      call('execute_code_background', { body }, (init) => api.POST('/execute/background', { body, ...init })),
-    listProcesses: async () => {
-      const list = await call<Schemas['ProcessList']>('list_processes', {}, (init) => api.GET('/execute/processes', init));
+    runCode: (body, options) => call('execute_code', { body }, (init) => api.POST('/execute', { body, ...init }), options),
+    runCodeBackground: (body, options) =>
+      call('execute_code_background', { body }, (init) => api.POST('/execute/background', { body, ...init }), options),
+    listProcesses: async (options) => {
+      const list = await call<Schemas['ProcessList']>('list_processes', {}, (init) => api.GET('/execute/processes', init), options);
       return list.processes;
     },
     async killProcess(processId, killOptions) {
@@ -75,25 +76,31 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
       const process_id = processId;
       switch (form) {
         case 'body':
-          return call('kill_process', { body: { process_id } }, (init) => api.DELETE('/execute/kill', { body: { process_id }, ...init }));
+          return call('kill_process', { body: { process_id } }, (init) => api.DELETE('/execute/kill', { body: { process_id }, ...init }), killOptions);
         case 'query':
-          return call('kill_process', { query: { process_id } }, (init) =>
-            api.DELETE('/execute/kill', { params: { query: { process_id } }, ...init }),
+          return call(
+            'kill_process',
+            { query: { process_id } },
+            (init) => api.DELETE('/execute/kill', { params: { query: { process_id } }, ...init }),
+            killOptions,
           );
         case 'path':
-          return call('kill_process_by_path', { path: { process_id } }, (init) =>
-            api.POST('/execute/kill/{process_id}', { params: { path: { process_id } }, ...init }),
+          return call(
+            'kill_process_by_path',
+            { path: { process_id } },
+            (init) => api.POST('/execute/kill/{process_id}', { params: { path: { process_id } }, ...init }),
+            killOptions,
           );
       }
     },
-    runCommand: (body) => call('run_command', { body }, (init) => api.POST('/commands/run', { body, ...init })),
-    runCommandBackground: (body) =>
-      call('run_command_background', { body }, (init) => api.POST('/commands/background', { body, ...init })),
-    listSystemProcesses: async () => {
-      const list = await call<Schemas['SystemProcessList']>('list_system_processes', {}, (init) => api.GET('/processes', init));
+    runCommand: (body, options) => call('run_command', { body }, (init) => api.POST('/commands/run', { body, ...init }), options),
+    runCommandBackground: (body, options) =>
+      call('run_command_background', { body }, (init) => api.POST('/commands/background', { body, ...init }), options),
+    listSystemProcesses: async (options) => {
+      const list = await call<Schemas['SystemProcessList']>('list_system_processes', {}, (init) => api.GET('/processes', init), options);
       return list.processes;
     },
-    getHealth: () => call('get_health', {}, (init) => api.GET('/health', init)),
+    getHealth: (options) => call('get_health', {}, (init) => api.GET('/health', init), options),
   };
   return { ...client, processes: hopxProcesses(client) };
 }

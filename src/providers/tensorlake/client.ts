@@ -2,7 +2,7 @@
 import type { components, paths } from '../../../generated/tensorlake.js';
 import { operations } from '../../../generated/tensorlake.operations.js';
 import { UnexpectedResponseError, ValidationError } from '../../errors.js';
-import type { ClientOptions } from '../../core/options.js';
+import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import type { JsonEvent } from '../../core/sse.js';
 import { createTransport } from '../../core/transport.js';
 import type { SandboxProcesses } from '../../processes.js';
@@ -28,30 +28,30 @@ export type TensorlakeClientOptions = ClientOptions;
 
 export interface TensorlakeClient {
   readonly provider: 'tensorlake';
-  startProcess(request: TensorlakeStartProcessRequest): Promise<TensorlakeProcessInfo>;
-  listProcesses(): Promise<TensorlakeProcessInfo[]>;
+  startProcess(request: TensorlakeStartProcessRequest, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
+  listProcesses(options?: RequestOptions): Promise<TensorlakeProcessInfo[]>;
   /** Throws NotFoundError when no such process exists. */
-  getProcess(pid: TensorlakePid): Promise<TensorlakeProcessInfo>;
-  sendSignal(pid: TensorlakePid, signal: number): Promise<TensorlakeSignalResult>;
+  getProcess(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
+  sendSignal(pid: TensorlakePid, signal: number, options?: RequestOptions): Promise<TensorlakeSignalResult>;
   /** SIGKILL the process. Throws NotFoundError when no such process exists. */
-  killProcess(pid: TensorlakePid): Promise<void>;
+  killProcess(pid: TensorlakePid, options?: RequestOptions): Promise<void>;
   /** Write bytes (a string is sent as UTF-8) to a process started with `stdin_mode: 'pipe'`. */
-  writeStdin(pid: TensorlakePid, data: string | Uint8Array): Promise<void>;
-  closeStdin(pid: TensorlakePid): Promise<void>;
-  getStdout(pid: TensorlakePid): Promise<TensorlakeOutput>;
-  getStderr(pid: TensorlakePid): Promise<TensorlakeOutput>;
-  getOutput(pid: TensorlakePid): Promise<TensorlakeOutput>;
+  writeStdin(pid: TensorlakePid, data: string | Uint8Array, options?: RequestOptions): Promise<void>;
+  closeStdin(pid: TensorlakePid, options?: RequestOptions): Promise<void>;
+  getStdout(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeOutput>;
+  getStderr(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeOutput>;
+  getOutput(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeOutput>;
   /** Captured then live lines; ends after the `eof` event. The request goes out on the first iteration. */
-  followStdout(pid: TensorlakePid): AsyncGenerator<TensorlakeFollowEvent>;
-  followStderr(pid: TensorlakePid): AsyncGenerator<TensorlakeFollowEvent>;
-  followOutput(pid: TensorlakePid): AsyncGenerator<TensorlakeFollowEvent>;
+  followStdout(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
+  followStderr(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
+  followOutput(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
   /**
    * Start a process and stream it to its end: `started`, `output`..., `exit`.
    * A stream that ends without the exit frame throws UnexpectedResponseError (INCOMPLETE_STREAM).
    */
-  run(request: TensorlakeStartProcessRequest): AsyncGenerator<TensorlakeRunEvent>;
-  health(): Promise<TensorlakeHealth>;
-  info(): Promise<TensorlakeInfo>;
+  run(request: TensorlakeStartProcessRequest, options?: RequestOptions): AsyncGenerator<TensorlakeRunEvent>;
+  health(options?: RequestOptions): Promise<TensorlakeHealth>;
+  info(options?: RequestOptions): Promise<TensorlakeInfo>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<TensorlakeProcessInfo>;
 }
@@ -95,23 +95,26 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
 
   const client: Omit<TensorlakeClient, 'processes'> = {
     provider: 'tensorlake',
-    startProcess: (body) =>
-      call('sandbox_process_start', { body }, (init) => api.POST('/api/v1/processes', { body, ...init })),
-    listProcesses: async () => {
-      const list = await call<Schemas['ProcessList']>('sandbox_process_list', {}, (init) => api.GET('/api/v1/processes', init));
+    startProcess: (body, options) =>
+      call('sandbox_process_start', { body }, (init) => api.POST('/api/v1/processes', { body, ...init }), options),
+    listProcesses: async (options) => {
+      const list = await call<Schemas['ProcessList']>('sandbox_process_list', {}, (init) => api.GET('/api/v1/processes', init), options);
       return list.processes;
     },
-    getProcess: (pid) =>
-      call('sandbox_process_get', at(pid), (init) => api.GET('/api/v1/processes/{pid}', { params: at(pid), ...init })),
-    sendSignal: (pid, signal) => {
+    getProcess: (pid, options) =>
+      call('sandbox_process_get', at(pid), (init) => api.GET('/api/v1/processes/{pid}', { params: at(pid), ...init }), options),
+    sendSignal: (pid, signal, options) => {
       const body = { signal };
-      return call('sandbox_process_signal', { ...at(pid), body }, (init) =>
-        api.POST('/api/v1/processes/{pid}/signal', { params: at(pid), body, ...init }),
+      return call(
+        'sandbox_process_signal',
+        { ...at(pid), body },
+        (init) => api.POST('/api/v1/processes/{pid}/signal', { params: at(pid), body, ...init }),
+        options,
       );
     },
-    killProcess: (pid) =>
-      call('sandbox_process_kill', at(pid), (init) => api.DELETE('/api/v1/processes/{pid}', { params: at(pid), ...init })),
-    writeStdin: async (pid, data) => {
+    killProcess: (pid, options) =>
+      call('sandbox_process_kill', at(pid), (init) => api.DELETE('/api/v1/processes/{pid}', { params: at(pid), ...init }), options),
+    writeStdin: async (pid, data, options) => {
       if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
         throw new ValidationError('data must be a string or a Uint8Array', { provider: 'tensorlake', operation: 'sandbox_process_write_stdin' });
       }
@@ -124,33 +127,34 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
           headers: { 'Content-Type': 'application/octet-stream' },
           ...init,
         }),
+        options,
       );
     },
-    closeStdin: (pid) =>
-      call('sandbox_process_close_stdin', at(pid), (init) => api.POST('/api/v1/processes/{pid}/stdin/close', { params: at(pid), ...init })),
-    getStdout: (pid) =>
-      call('sandbox_process_stdout', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stdout', { params: at(pid), ...init })),
-    getStderr: (pid) =>
-      call('sandbox_process_stderr', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stderr', { params: at(pid), ...init })),
-    getOutput: (pid) =>
-      call('sandbox_process_output', at(pid), (init) => api.GET('/api/v1/processes/{pid}/output', { params: at(pid), ...init })),
-    followStdout: (pid) =>
+    closeStdin: (pid, options) =>
+      call('sandbox_process_close_stdin', at(pid), (init) => api.POST('/api/v1/processes/{pid}/stdin/close', { params: at(pid), ...init }), options),
+    getStdout: (pid, options) =>
+      call('sandbox_process_stdout', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stdout', { params: at(pid), ...init }), options),
+    getStderr: (pid, options) =>
+      call('sandbox_process_stderr', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stderr', { params: at(pid), ...init }), options),
+    getOutput: (pid, options) =>
+      call('sandbox_process_output', at(pid), (init) => api.GET('/api/v1/processes/{pid}/output', { params: at(pid), ...init }), options),
+    followStdout: (pid, options) =>
       follow(
         'sandbox_process_follow_stdout',
-        events('sandbox_process_follow_stdout', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stdout/follow', { params: at(pid), ...init })),
+        events('sandbox_process_follow_stdout', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stdout/follow', { params: at(pid), ...init }), options),
       ),
-    followStderr: (pid) =>
+    followStderr: (pid, options) =>
       follow(
         'sandbox_process_follow_stderr',
-        events('sandbox_process_follow_stderr', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stderr/follow', { params: at(pid), ...init })),
+        events('sandbox_process_follow_stderr', at(pid), (init) => api.GET('/api/v1/processes/{pid}/stderr/follow', { params: at(pid), ...init }), options),
       ),
-    followOutput: (pid) =>
+    followOutput: (pid, options) =>
       follow(
         'sandbox_process_follow_output',
-        events('sandbox_process_follow_output', at(pid), (init) => api.GET('/api/v1/processes/{pid}/output/follow', { params: at(pid), ...init })),
+        events('sandbox_process_follow_output', at(pid), (init) => api.GET('/api/v1/processes/{pid}/output/follow', { params: at(pid), ...init }), options),
       ),
-    async *run(body) {
-      const stream = events('sandbox_process_run', { body }, (init) => api.POST('/api/v1/processes/run', { body, ...init }));
+    async *run(body, options) {
+      const stream = events('sandbox_process_run', { body }, (init) => api.POST('/api/v1/processes/run', { body, ...init }), options);
       for await (const { data } of stream) {
         const event = classifyRunFrame(data);
         if (!event) {
@@ -166,8 +170,8 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
       }
       throw incomplete('sandbox_process_run', 'exit frame');
     },
-    health: () => call('sandbox_health', {}, (init) => api.GET('/api/v1/health', init)),
-    info: () => call('sandbox_info', {}, (init) => api.GET('/api/v1/info', init)),
+    health: (options) => call('sandbox_health', {}, (init) => api.GET('/api/v1/health', init), options),
+    info: (options) => call('sandbox_info', {}, (init) => api.GET('/api/v1/info', init), options),
   };
   return { ...client, processes: tensorlakeProcesses(client) };
 }
