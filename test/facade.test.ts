@@ -17,8 +17,9 @@ import {
 } from '../src/index.js';
 import { freePort } from '../src/prism.js';
 import { json, startServer, type Handler, type TestServer } from './support/servers.js';
+import { testKey } from './support/secrets.js';
 
-const apiKey = 'sk-facade-test-key';
+const apiKey = testKey('facade');
 const open: TestServer[] = [];
 async function serve(handler: Handler): Promise<TestServer> {
   const server = await startServer(handler);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHopxClient, createTensorlakeClient, HOPX_KILL_FORMS, ValidationError } from '../src/index.js';
 import { json, startServer, type TestServer } from './support/servers.js';
+import { testKey } from './support/secrets.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -16,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const apiKey = 'sk-validation-test';
+const apiKey = testKey('validation');
 
 describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
   const badPids: unknown[] = [0, -1, 2 ** 31, 1.5, 'abc', Number.NaN, Number.POSITIVE_INFINITY, null];

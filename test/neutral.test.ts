@@ -13,6 +13,9 @@ import {
   type SandboxProcesses,
 } from '../src/index.js';
 import type { ProcessStatus } from '../src/processes.js';
+import { testKey } from './support/secrets.js';
+
+const neutralKey = testKey('neutral');
 
 const baseUrls = inject('prismBaseUrls');
 const STATUSES: ProcessStatus[] = ['queued', 'running', 'exited', 'signaled', 'failed', 'timeout', 'unknown'];
@@ -39,7 +42,7 @@ const harnesses: Record<'tensorlake' | 'hopx', Harness> = {
   tensorlake: {
     processes(status) {
       const { fetch, sent } = counting(status);
-      return { processes: createTensorlakeClient({ apiKey: 'k', baseUrl: baseUrls.tensorlake!, fetch }).processes, sent };
+      return { processes: createTensorlakeClient({ apiKey: neutralKey, baseUrl: baseUrls.tensorlake!, fetch }).processes, sent };
     },
     knownId: '42',
     otherKillError: [500, ServerError],
@@ -47,7 +50,7 @@ const harnesses: Record<'tensorlake' | 'hopx', Harness> = {
   hopx: {
     processes(status) {
       const { fetch, sent } = counting(status);
-      return { processes: createHopxClient({ apiKey: 'k', baseUrl: baseUrls.hopx!, fetch }).processes, sent };
+      return { processes: createHopxClient({ apiKey: neutralKey, baseUrl: baseUrls.hopx!, fetch }).processes, sent };
     },
     knownId: 'proc_abc123',
     otherKillError: [400, InvalidRequestError],
@@ -130,6 +133,6 @@ function createUnauthorized(provider: 'tensorlake' | 'hopx'): SandboxProcesses {
     return globalThis.fetch(request);
   };
   return provider === 'tensorlake'
-    ? createTensorlakeClient({ apiKey: 'k', baseUrl: baseUrls.tensorlake!, fetch }).processes
-    : createHopxClient({ apiKey: 'k', baseUrl: baseUrls.hopx!, fetch }).processes;
+    ? createTensorlakeClient({ apiKey: neutralKey, baseUrl: baseUrls.tensorlake!, fetch }).processes
+    : createHopxClient({ apiKey: neutralKey, baseUrl: baseUrls.hopx!, fetch }).processes;
 }
