@@ -101,6 +101,13 @@ export class SpecValidator {
   }
 
   /** Everything about `observed` that breaks the spec; empty when it conforms. */
+  /** How a JSON request body departs from the operation's declared request body schema. */
+  checkRequestBody(operation: string, bodyText: string): Finding[] {
+    const op = this.operations.get(operation);
+    if (!op) throw new Error(`${this.provider}: no operation ${operation} in the spec`);
+    return this.checkJson(`${op.pointer}/requestBody/content/application~1json/schema`, bodyText, 'request body').filter((f) => f.severity === 'breaking');
+  }
+
   /** Everything about `observed` that departs from the spec; empty when it conforms. */
   check(operation: string, observed: ObservedResponse): Finding[] {
     const declared = this.declared(operation, observed.status);

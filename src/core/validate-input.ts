@@ -96,6 +96,8 @@ export function findRequestViolation(meta: OperationMeta, input: RequestInput): 
     }
     const problem = findViolation(param.schema, value, param.name);
     if (problem) return problem;
+    // A lone surrogate cannot be percent-encoded into a URL.
+    if (typeof value === 'string' && /\p{Cs}/u.test(value)) return `${param.name} must be well-formed Unicode`;
     // An encoded "." or ".." still walks up a URL path once it is resolved.
     if (param.in === 'path' && (value === '.' || value === '..')) return `${param.name} must not be "${value}"`;
   }

@@ -1,0 +1,48 @@
+// Property-based tests (fast-check), random statuses, content types and bodies from a real server never produce anything but a result or a typed error.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SandboxProcsError, createHopxClient, createTensorlakeClient, type HopxClient, type TensorlakeClient } from '../src/index.js';
+import { apiKey, drain, server, useAnsweringServer } from './support/property-harness.js';
+import { leakedKeys } from './support/secrets.js';
+
+useAnsweringServer();
+
+describe('random responses', () => {
+  const calls: Array<(t: TensorlakeClient, h: HopxClient) => Promise<unknown>> = [
+    (t) => t.listProcesses(),
+    (t) => t.killProcess(42),
+    (t) => t.getProcess(42),
+    (t) => drain(t.followOutput(42)),
+    (t) => drain(t.run({ command: 'echo' })),
+    (_t, h) => h.killProcess('proc_1'),
+    (_t, h) => h.runCode({ code: 'print(1)' }),
+    (_t, h) => h.listProcesses(),
+  ];
+
+  it('never produce anything but a result or a typed SandboxProcsError', async () => {
+    const tensorlake = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl, retry: { maxRetries: 0 }, streamIdleTimeoutMs: 1_000 });
+    const hopx = createHopxClient({ apiKey, baseUrl: server.baseUrl, retry: { maxRetries: 0 } });
+    const body = fc.oneof(
+      fc.json(),
+      fc.string(),
+      fc.constant(''),
+      fc.constantFrom('{"error":"x"}', '{"error":"x","code":"Y"}', 'event: output\ndata: {"line":"a","timestamp":0}\n\n', 'data: {"exit_code":0}\n\n', '<html>502</html>'),
+    );
+    const contentType = fc.option(fc.constantFrom('application/json', 'text/plain', 'text/html', 'text/event-stream', 'application/json; charset=utf-8'), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 200, max: 599 }), contentType, body, fc.nat({ max: calls.length - 1 }), async (status, type, text, which) => {
+        server.scripted = { status, body: text, ...(type ? { contentType: type } : {}) };
+        const outcome = await calls[which]!(tensorlake, hopx).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (outcome !== undefined) {
+          expect(outcome).toBeInstanceOf(SandboxProcsError);
+          expect(leakedKeys(outcome)).toEqual([]);
+        }
+      }),
+      { numRuns: 3_000 },
+    );
+    server.scripted = undefined;
+  }, 120_000);
+});
