@@ -11,48 +11,11 @@ import { ansi, plain, renderTable, summarize, toJson } from './contract/report.j
 import { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget, type RunningTarget } from './contract/run.js';
 import { startEmulator } from './emulator/index.js';
 import { providers, scenariosFor } from './contract/scenarios.js';
+import { COMMAND_HELP, HELP } from './cli-help.js';
 import { packageRoot } from './specs.js';
 
 export const EXIT = { ok: 0, failed: 1, cannotRun: 2 } as const;
 
-const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sandboxes
-
-Usage:
-  sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json]
-  sandbox-procs drift --provider NAME --base-url URL [--token-env VAR] [--json FILE]
-                      [--junit FILE] [--allow-mutations] [--timeout-ms N]
-  sandbox-procs emulate --provider NAME [--port N] [--token T]
-  sandbox-procs --help | --version
-
-Commands:
-  check     Run every contract scenario through the typed client against local
-            stand-ins of the providers, and check each response against the spec.
-            --target prism (default): Prism mocks of the bundled specs, every
-            declared status. --target emulator: the local emulators, with real
-            processes, the scenarios a real server can be brought to answer.
-            Exit 0 when all pass, 1 when any fails, 2 when the check cannot run.
-  drift     Check a live sandbox against the spec: reads, calls that must fail
-            in a declared way (unknown ids, no credentials, malformed requests),
-            and with --allow-mutations a short lifecycle of its own processes.
-            Exit 0 no drift, 1 drift found, 2 could not run.
-  emulate   Serve a provider's process API on 127.0.0.1 over real local
-            processes until interrupted (Ctrl-C); prints its base URL.
-
-Options:
-  -p, --provider NAME   ${providers.join(' or ')}; repeatable for check, required for emulate.
-  -t, --target NAME     check: prism or emulator.
-      --json [FILE]     check: print JSON instead of a table. drift: write the report to FILE.
-      --junit FILE      drift: write JUnit XML to FILE.
-      --base-url URL    drift: the sandbox's base URL.
-      --token-env VAR   drift: the environment variable holding the token
-                        (default TENSORLAKE_API_KEY or HOPX_AUTH_TOKEN). Never a flag.
-      --allow-mutations drift: also start, signal and kill processes of its own.
-      --timeout-ms N    drift: time limit per request (default 10000).
-      --port N          emulate: the port (default: a free one).
-      --token T         emulate: the bearer token to accept (default: a random one, printed).
-  -h, --help            Show this help.
-  -v, --version         Show the version.
-`;
 
 export interface Io {
   out(text: string): void;
@@ -89,7 +52,7 @@ async function check(args: string[], io: Io): Promise<number> {
     allowPositionals: false,
   });
   if (values.help) {
-    io.out(HELP);
+    io.out(COMMAND_HELP.check);
     return EXIT.ok;
   }
   const selected = parseProviders(values.provider);
@@ -156,7 +119,7 @@ async function drift(args: string[], io: Io): Promise<number> {
     allowPositionals: false,
   });
   if (values.help) {
-    io.out(HELP);
+    io.out(COMMAND_HELP.drift);
     return EXIT.ok;
   }
   if (!values.provider) throw new UsageError('drift needs --provider');
@@ -215,7 +178,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
     allowPositionals: false,
   });
   if (values.help) {
-    io.out(HELP);
+    io.out(COMMAND_HELP.emulate);
     return EXIT.ok;
   }
   if (!values.provider) throw new UsageError('emulate needs --provider');
@@ -256,10 +219,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case '--version':
         io.out(`${version()}\n`);
         return EXIT.ok;
+      case 'help': {
+        const topic = rest[0] as keyof typeof COMMAND_HELP | undefined;
+        if (topic !== undefined && !(topic in COMMAND_HELP)) throw new UsageError(`no help for "${topic}"`);
+        io.out(topic ? COMMAND_HELP[topic] : HELP);
+        return EXIT.ok;
+      }
       case undefined:
       case '-h':
       case '--help':
-      case 'help':
         io.out(HELP);
         return command === undefined ? EXIT.cannotRun : EXIT.ok;
       default:
@@ -267,7 +235,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
   } catch (error) {
     const isUsage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    io.err(`error: ${(error as Error).message}\n${isUsage ? 'Run `sandbox-procs --help` for usage.\n' : ''}`);
+    io.err(`error: ${(error as Error).message}\n${isUsage ? `Run \`sandbox-procs ${command && command in COMMAND_HELP ? `${command} ` : ''}--help\` for usage.\n` : ''}`);
     return EXIT.cannotRun;
   }
 }

@@ -22,7 +22,12 @@ const live = new Set<ChildProcess>();
 
 function prismBin(): string {
   const require = createRequire(import.meta.url);
-  const manifestPath = require.resolve('@stoplight/prism-cli/package.json');
+  let manifestPath: string;
+  try {
+    manifestPath = require.resolve('@stoplight/prism-cli/package.json');
+  } catch {
+    throw new Error('Prism is not installed: npm install --save-dev @stoplight/prism-cli@~5.14.2 (5.15+ needs Node 24)');
+  }
   const manifest = require(manifestPath) as { bin: string | Record<string, string> };
   const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin.prism;
   if (!bin) throw new Error('@stoplight/prism-cli has no prism bin');

@@ -3,19 +3,21 @@
 // when one shows up. Test keys all start with TEST_KEY_PREFIX.
 import type { UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase } from 'vitest/node';
-import { TEST_KEY_PREFIX } from './secrets.js';
+import { ENGINE_KEY_PREFIX, TEST_KEY_PREFIX } from './secrets.js';
+
+const hasKey = (text: string) => text.includes(TEST_KEY_PREFIX) || text.includes(ENGINE_KEY_PREFIX);
 
 export default class SecretScanReporter implements Reporter {
   private readonly leaks: string[] = [];
 
   onUserConsoleLog(log: UserConsoleLog): void {
-    if (log.content.includes(TEST_KEY_PREFIX)) this.leaks.push(`console output: ${log.content.slice(0, 200)}`);
+    if (hasKey(log.content)) this.leaks.push(`console output: ${log.content.slice(0, 200)}`);
   }
 
   onTestCaseResult(testCase: TestCase): void {
     for (const error of testCase.result().errors ?? []) {
       const text = `${error.message ?? ''}\n${error.stack ?? ''}\n${error.diff ?? ''}`;
-      if (text.includes(TEST_KEY_PREFIX)) this.leaks.push(`failure of "${testCase.fullName}"`);
+      if (hasKey(text)) this.leaks.push(`failure of "${testCase.fullName}"`);
     }
   }
 

@@ -4,6 +4,8 @@ import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 
 export const TEST_KEY_PREFIX = 'sk-test-';
+/** The prefix of the random key the contract engine uses against mocks. */
+export const ENGINE_KEY_PREFIX = 'sp-test-';
 
 export function testKey(label: string): string {
   return `${TEST_KEY_PREFIX}${label}-${randomBytes(8).toString('hex')}`;

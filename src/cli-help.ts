@@ -1,0 +1,74 @@
+// The CLI's help texts: one overview, one page per command.
+const PROVIDERS = 'tensorlake or hopx';
+
+export const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sandboxes
+
+Usage:
+  sandbox-procs check   [--target prism|emulator] [--provider NAME]... [--json]
+  sandbox-procs drift   --provider NAME --base-url URL [--token-env VAR] [--json FILE]
+                        [--junit FILE] [--allow-mutations] [--timeout-ms N]
+  sandbox-procs emulate --provider NAME [--port N] [--token T]
+  sandbox-procs help [COMMAND] | --help | --version
+
+Commands:
+  check     Run the contract scenarios through the typed client against local
+            stand-ins of the providers (Prism mocks or the emulators).
+  drift     Check a live sandbox against the spec; for CI.
+  emulate   Serve a provider's process API locally over real processes.
+
+Run \`sandbox-procs COMMAND --help\` for a command's options and exit codes.
+Colour is used on a terminal only, and never when NO_COLOR is set.
+`;
+
+export const COMMAND_HELP = {
+  check: `sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json]
+
+Runs every contract scenario through the typed client, and checks each response
+against the spec (status, content type, schema) and the client's typed outcome.
+
+  -t, --target NAME    prism (default): Prism mocks of the bundled specs; every
+                       declared status is asked for. emulator: the local
+                       emulators over real processes; the scenarios a real
+                       server can be brought to answer.
+  -p, --provider NAME  ${PROVIDERS}; repeatable. Default: both.
+      --json           Print the results as JSON instead of a table.
+  -h, --help           Show this help.
+
+Exit codes: 0 all passed, 1 a scenario failed, 2 the check could not run.
+Needs the optional peer dependencies @stoplight/prism-cli (for prism), ajv and yaml.
+`,
+  drift: `sandbox-procs drift --provider NAME --base-url URL [options]
+
+Checks a live sandbox against the spec: reads, calls that must fail in a
+declared way (unknown ids, no credentials, malformed requests), and with
+--allow-mutations the scenarios that need processes of its own and a lifecycle
+(start, listed, signal, kill, gone). It stops only what it started.
+
+  -p, --provider NAME   ${PROVIDERS}.
+      --base-url URL    The sandbox's base URL (https://, or http:// on loopback).
+      --token-env VAR   The environment variable that holds the token (default
+                        TENSORLAKE_API_KEY or HOPX_AUTH_TOKEN). There is no flag
+                        for the token itself, and it never appears in any output.
+      --json FILE       Write the report as JSON (schema: schemas/drift-report.schema.json).
+      --junit FILE      Write JUnit XML, one testcase per check.
+      --allow-mutations Also start, signal and kill processes of its own.
+      --timeout-ms N    Time limit per request (default 10000).
+  -h, --help            Show this help.
+
+Exit codes: 0 no drift, 1 drift found, 2 could not run (bad flags, token
+variable not set, unreachable host, reset, timeout, TLS failure, token refused).
+Needs the optional peer dependencies ajv and yaml.
+`,
+  emulate: `sandbox-procs emulate --provider NAME [--port N] [--token T]
+
+Serves a provider's process API on 127.0.0.1 over real local processes until
+interrupted (Ctrl-C or SIGTERM), then stops every process it started.
+
+  -p, --provider NAME  ${PROVIDERS}.
+      --port N         The port (default: a free one).
+      --token T        The bearer token to accept (default: a random one, printed).
+  -h, --help           Show this help.
+
+Exit codes: 0 stopped cleanly, 2 could not start.
+`,
+} as const;
