@@ -284,6 +284,16 @@ describe('redirects', () => {
     expect(elsewhere.hits.map((h) => h.authorization)).toEqual([undefined]);
   });
 
+  it('does not resend a request body on a 307/308: a typed error instead', async () => {
+    const { baseUrl, hits } = await http((_req, res) => {
+      res.writeHead(307, { location: '/elsewhere' });
+      res.end();
+    });
+    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).killProcess('proc_1', { form: 'body' }));
+    expect(error).toMatchObject({ status: 307, code: 'REDIRECT_WITH_BODY' });
+    expect(hits).toHaveLength(1);
+  });
+
   it('gives up after too many redirects', async () => {
     const { baseUrl } = await http((req, res) => {
       res.writeHead(302, { location: `${req.url}x` });

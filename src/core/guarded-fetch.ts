@@ -17,8 +17,12 @@ export interface GuardOptions {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function limitBody(response: Response, maxBytes: number, fail: () => Error): Response {
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw fail();
+  const length = response.headers.get('content-length');
+  if (length !== null) {
+    // A declared length is enforced by fetch itself: checking it is enough.
+    if (Number(length) > maxBytes) throw fail();
+    return response;
+  }
   if (!response.body) return response;
   let seen = 0;
   const body = response.body.pipeThrough(
@@ -33,15 +37,17 @@ function limitBody(response: Response, maxBytes: number, fail: () => Error): Res
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
+/**
+ * The per-call fetch. The request must be made with `redirect: 'manual'` (the
+ * transport passes it to openapi-fetch), so that redirects come back here.
+ */
 export function guardedFetch(options: GuardOptions): (request: Request) => Promise<Response> {
   const { provider, operation, maxBytes, emptyStatuses } = options;
   const maxRedirects = options.maxRedirects ?? 5;
   return async (first: Request) => {
     let request = first;
     for (let hop = 0; ; hop++) {
-      // Kept to send again after a 307/308; a clone tees the body stream.
-      const replay = request.body ? request.clone() : request;
-      const response = await options.fetch(new Request(request, { redirect: 'manual' }));
+      const response = await options.fetch(request);
       const location = response.headers.get('location');
       if (!REDIRECTS.has(response.status) || !location) {
         const fail = (message: string, code: string) => new UnexpectedResponseError(message, { provider, operation, status: response.status, code });
@@ -61,17 +67,16 @@ export function guardedFetch(options: GuardOptions): (request: Request) => Promi
       // Credentials stay with the origin they were given for.
       if (target.origin !== new URL(request.url).origin) headers.delete('authorization');
       const keepMethod = response.status === 307 || response.status === 308;
+      // The body was sent and is gone; keeping a copy of every body for a rare redirect is not worth it.
+      if (keepMethod && request.body) {
+        throw new UnexpectedResponseError(`a ${response.status} redirect asks to send the request body again; not followed`, { provider, operation, status: response.status, code: 'REDIRECT_WITH_BODY' });
+      }
       const method = keepMethod ? request.method : request.method === 'HEAD' ? 'HEAD' : 'GET';
       if (!keepMethod) {
         headers.delete('content-type');
         headers.delete('content-length');
       }
-      request = new Request(target, {
-        method,
-        headers,
-        signal: request.signal,
-        ...(keepMethod && replay.body ? { body: replay.body, duplex: 'half' } : {}),
-      } as RequestInit);
+      request = new Request(target, { method, headers, signal: request.signal, redirect: 'manual' });
     }
   };
 }

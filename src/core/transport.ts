@@ -23,6 +23,7 @@ export type CallInit<P extends 'text' | 'stream'> = {
   signal: AbortSignal;
   parseAs: P;
   fetch: (request: Request) => Promise<Response>;
+  redirect: 'manual';
 };
 
 type Send<P extends 'text' | 'stream'> = (init: CallInit<P>) => Promise<RawResult>;
@@ -90,6 +91,23 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     headers: { ...options.headers, Authorization: `Bearer ${options.apiKey}` },
   });
 
+  // Made once per operation and kind of body, not per call.
+  const fetchers = new Map<string, (request: Request) => Promise<Response>>();
+  function fetcherFor(operation: string, meta: OperationMeta, parseAs: 'text' | 'stream') {
+    const key = `${operation} ${parseAs}`;
+    let fetcher = fetchers.get(key);
+    if (!fetcher) {
+      const emptyStatuses = new Set(
+        Object.entries(meta.responses)
+          .filter(([, r]) => r.mediaTypes.length === 0)
+          .map(([status]) => Number(status)),
+      );
+      fetcher = guardedFetch({ provider, operation, fetch: baseFetch, maxBytes: parseAs === 'text' ? maxResponseBytes : undefined, emptyStatuses });
+      fetchers.set(key, fetcher);
+    }
+    return fetcher;
+  }
+
   /** One attempt: its own time limit, the caller's signal, the guarded fetch. */
   async function attempt<P extends 'text' | 'stream'>(
     operation: string,
@@ -106,14 +124,8 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     }, timeoutMs);
     const onUserAbort = () => controller.abort(userSignal?.reason);
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
-    const emptyStatuses = new Set(
-      Object.entries(meta.responses)
-        .filter(([, r]) => r.mediaTypes.length === 0)
-        .map(([status]) => Number(status)),
-    );
-    const fetch = guardedFetch({ provider, operation, fetch: baseFetch, maxBytes: parseAs === 'text' ? maxResponseBytes : undefined, emptyStatuses });
     try {
-      const raw = await send({ signal: controller.signal, parseAs, fetch });
+      const raw = await send({ signal: controller.signal, parseAs, fetch: fetcherFor(operation, meta, parseAs), redirect: 'manual' });
       return { decoded: decode(provider, operation, meta, raw, options.apiKey), controller };
     } catch (cause) {
       if (cause instanceof SandboxProcsError) throw cause;
