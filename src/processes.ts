@@ -1,6 +1,6 @@
 // The provider-neutral process interface, for code that must not care which
 // provider it runs on. Each provider client exposes one as `client.processes`.
-import type { ProviderName } from './errors.js';
+import { NotFoundError, type ProviderName } from './errors.js';
 
 /** Where a process is in its life, the same words for every provider. */
 export type ProcessStatus = 'queued' | 'running' | 'exited' | 'signaled' | 'failed' | 'timeout' | 'unknown';
@@ -58,4 +58,14 @@ export function toDate(value: unknown): Date | null {
   if (typeof value !== 'number' && typeof value !== 'string') return null;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** The value of `promise`, or `gone` when it fails because the process does not exist. */
+export async function unlessGone<T>(promise: Promise<T>, gone: T): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof NotFoundError) return gone;
+    throw error;
+  }
 }

@@ -1,7 +1,7 @@
 // The provider-neutral interface over a HopX client. HopX has no signals and no
 // get-by-id: `get` lists and picks, `signal` is unsupported.
-import { NotFoundError, UnsupportedOperationError } from '../../errors.js';
-import { isRunning, toDate, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
+import { UnsupportedOperationError } from '../../errors.js';
+import { isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
 import type { HopxBackgroundProcess, HopxClient } from './client.js';
 
 const STATUS: Record<string, ProcessStatus> = {
@@ -55,13 +55,10 @@ export function hopxProcesses(client: Omit<HopxClient, 'processes'>): SandboxPro
       return found && toProcessRecord(found);
     },
     async kill(id) {
-      try {
-        await client.killProcess(String(id));
-        return true;
-      } catch (error) {
-        if (error instanceof NotFoundError) return false;
-        throw error;
-      }
+      return unlessGone(
+        client.killProcess(String(id)).then(() => true),
+        false,
+      );
     },
     async signal() {
       throw new UnsupportedOperationError('HopX has no signal endpoint; use kill', { provider: 'hopx', operation: 'signal' });

@@ -1,6 +1,5 @@
 // The provider-neutral interface over a Tensorlake client.
-import { NotFoundError } from '../../errors.js';
-import { isRunning, toDate, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
+import { isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
 import type { TensorlakeClient, TensorlakeProcessInfo, TensorlakePid } from './client.js';
 
 const STATUS: Record<string, ProcessStatus> = {
@@ -26,15 +25,6 @@ export function toProcessRecord(info: TensorlakeProcessInfo): ProcessRecord<Tens
 /** A neutral id back to a PID; anything that is not one is passed on for the spec's validation to refuse. */
 function pidOf(id: string | number): TensorlakePid {
   return (typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id) as TensorlakePid;
-}
-
-async function unlessGone<T>(promise: Promise<T>, gone: T): Promise<T> {
-  try {
-    return await promise;
-  } catch (error) {
-    if (error instanceof NotFoundError) return gone;
-    throw error;
-  }
 }
 
 export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes'>): SandboxProcesses<TensorlakeProcessInfo> {
