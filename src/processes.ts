@@ -1,6 +1,6 @@
 // The provider-neutral process interface, for code that must not care which
 // provider it runs on. Each provider client exposes one as `client.processes`.
-import { NotFoundError, type ProviderName } from './errors.js';
+import { NotFoundError, UnexpectedResponseError, type ProviderName } from './errors.js';
 
 /** Where a process is in its life, the same words for every provider. */
 export type ProcessStatus = 'queued' | 'running' | 'exited' | 'signaled' | 'failed' | 'timeout' | 'unknown';
@@ -68,4 +68,12 @@ export async function unlessGone<T>(promise: Promise<T>, gone: T): Promise<T> {
     if (error instanceof NotFoundError) return gone;
     throw error;
   }
+}
+
+/** A provider record the neutral interface can read; anything else is a typed error, not a TypeError. */
+export function expectRecord<T>(value: T, provider: ProviderName, operation: string): T & object {
+  if (value === null || typeof value !== 'object') {
+    throw new UnexpectedResponseError('the body is not the process record the spec describes', { provider, operation, status: 200, code: 'INVALID_BODY' });
+  }
+  return value as T & object;
 }

@@ -176,6 +176,12 @@ describe('bad responses', () => {
     expect(error.cause).toBeUndefined();
   });
 
+  it.each(['null', '{"processes": null}', '{"processes": [null]}', '[]'])('a list body of the wrong shape (%s): UnexpectedResponseError INVALID_BODY, no TypeError', async (body) => {
+    const { baseUrl } = await respond(200, 'application/json', body);
+    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).processes.list());
+    expect(error).toMatchObject({ status: 200, code: 'INVALID_BODY' });
+  });
+
   it('a 204 that carries a body: UnexpectedResponseError UNEXPECTED_BODY', async () => {
     const baseUrl = await raw((socket) =>
       socket.once('data', () => socket.end('HTTP/1.1 204 No Content\r\ncontent-type: text/plain\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello')),

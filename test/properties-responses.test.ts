@@ -17,6 +17,14 @@ describe('random responses', () => {
     (_t, h) => h.killProcess('proc_1'),
     (_t, h) => h.runCode({ code: 'print(1)' }),
     (_t, h) => h.listProcesses(),
+    (t) => t.processes.list(),
+    (t) => t.processes.start({ command: 'sleep' }),
+    (t) => t.processes.get(42),
+    (t) => t.processes.kill(42),
+    (_t, h) => h.processes.start({ command: 'sleep' }),
+    (_t, h) => h.processes.get('proc_1'),
+    (_t, h) => h.processes.kill('proc_1'),
+    (_t, h) => h.listSystemProcesses(),
   ];
 
   it('never produce anything but a result or a typed SandboxProcsError', async () => {
@@ -41,7 +49,7 @@ describe('random responses', () => {
           expect(leakedKeys(outcome)).toEqual([]);
         }
       }),
-      { numRuns: 3_000 },
+      { numRuns: Number(process.env.RESPONSE_RUNS ?? 3_000) },
     );
     server.scripted = undefined;
   }, 120_000);

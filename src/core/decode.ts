@@ -102,3 +102,15 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
     retryAfterMs,
   });
 }
+
+/**
+ * The array a list response holds at `key`. The client trusts the spec for the
+ * shape of what it returns, but never turns a malformed body into a TypeError.
+ */
+export function listIn<T>(body: unknown, key: string, context: { provider: ProviderName; operation: string }): T[] {
+  const list = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[key] : undefined;
+  if (!Array.isArray(list) || list.some((item) => item === null || typeof item !== 'object')) {
+    throw new UnexpectedResponseError(`the body holds no list of objects at "${key}"`, { ...context, status: 200, code: 'INVALID_BODY' });
+  }
+  return list as T[];
+}

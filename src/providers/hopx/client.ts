@@ -2,6 +2,7 @@
 import type { components, paths } from '../../../generated/hopx.js';
 import { operations } from '../../../generated/hopx.operations.js';
 import { ValidationError } from '../../errors.js';
+import { listIn } from '../../core/decode.js';
 import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import { createTransport } from '../../core/transport.js';
 import type { SandboxProcesses } from '../../processes.js';
@@ -68,8 +69,8 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
     runCodeBackground: (body, options) =>
       call('execute_code_background', { body }, (init) => api.POST('/execute/background', { body, ...init }), options),
     listProcesses: async (options) => {
-      const list = await call<Schemas['ProcessList']>('list_processes', {}, (init) => api.GET('/execute/processes', init), options);
-      return list.processes;
+      const list = await call<unknown>('list_processes', {}, (init) => api.GET('/execute/processes', init), options);
+      return listIn<HopxBackgroundProcess>(list, 'processes', { provider: 'hopx', operation: 'list_processes' });
     },
     async killProcess(processId, killOptions) {
       const form = checkForm(killOptions?.form ?? defaultForm, 'kill_process');
@@ -97,8 +98,8 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
     runCommandBackground: (body, options) =>
       call('run_command_background', { body }, (init) => api.POST('/commands/background', { body, ...init }), options),
     listSystemProcesses: async (options) => {
-      const list = await call<Schemas['SystemProcessList']>('list_system_processes', {}, (init) => api.GET('/processes', init), options);
-      return list.processes;
+      const list = await call<unknown>('list_system_processes', {}, (init) => api.GET('/processes', init), options);
+      return listIn<HopxSystemProcess>(list, 'processes', { provider: 'hopx', operation: 'list_system_processes' });
     },
     getHealth: (options) => call('get_health', {}, (init) => api.GET('/health', init), options),
   };

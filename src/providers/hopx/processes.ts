@@ -1,7 +1,7 @@
 // The provider-neutral interface over a HopX client. HopX has no signals and no
 // get-by-id: `get` lists and picks, `signal` is unsupported.
 import { UnsupportedOperationError } from '../../errors.js';
-import { isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
+import { expectRecord, isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
 import type { HopxBackgroundProcess, HopxClient } from './client.js';
 
 const STATUS: Record<string, ProcessStatus> = {
@@ -13,10 +13,11 @@ const STATUS: Record<string, ProcessStatus> = {
   timeout: 'timeout',
 };
 
-export function toProcessRecord(process: HopxBackgroundProcess): ProcessRecord<HopxBackgroundProcess> {
+export function toProcessRecord(value: HopxBackgroundProcess, operation = 'list_processes'): ProcessRecord<HopxBackgroundProcess> {
+  const process = expectRecord(value, 'hopx', operation);
   const status = STATUS[process.status] ?? 'unknown';
   return {
-    id: process.process_id,
+    id: String(process.process_id),
     status,
     running: isRunning(status),
     exitCode: process.exit_code ?? null,
@@ -44,10 +45,10 @@ export function hopxProcesses(client: Omit<HopxClient, 'processes'>): SandboxPro
         ...(env && { env }),
         ...(cwd !== undefined && { workdir: cwd }),
       });
-      return toProcessRecord(started);
+      return toProcessRecord(started, 'execute_code_background');
     },
     async list() {
-      return (await client.listProcesses()).map(toProcessRecord);
+      return (await client.listProcesses()).map((p) => toProcessRecord(p));
     },
     async get(id) {
       const wanted = String(id);

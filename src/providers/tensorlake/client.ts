@@ -2,6 +2,7 @@
 import type { components, paths } from '../../../generated/tensorlake.js';
 import { operations } from '../../../generated/tensorlake.operations.js';
 import { UnexpectedResponseError, ValidationError } from '../../errors.js';
+import { listIn } from '../../core/decode.js';
 import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import type { JsonEvent } from '../../core/sse.js';
 import { createTransport } from '../../core/transport.js';
@@ -98,8 +99,8 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
     startProcess: (body, options) =>
       call('sandbox_process_start', { body }, (init) => api.POST('/api/v1/processes', { body, ...init }), options),
     listProcesses: async (options) => {
-      const list = await call<Schemas['ProcessList']>('sandbox_process_list', {}, (init) => api.GET('/api/v1/processes', init), options);
-      return list.processes;
+      const list = await call<unknown>('sandbox_process_list', {}, (init) => api.GET('/api/v1/processes', init), options);
+      return listIn<TensorlakeProcessInfo>(list, 'processes', { provider: 'tensorlake', operation: 'sandbox_process_list' });
     },
     getProcess: (pid, options) =>
       call('sandbox_process_get', at(pid), (init) => api.GET('/api/v1/processes/{pid}', { params: at(pid), ...init }), options),

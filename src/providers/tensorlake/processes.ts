@@ -1,5 +1,5 @@
 // The provider-neutral interface over a Tensorlake client.
-import { isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
+import { expectRecord, isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
 import type { TensorlakeClient, TensorlakeProcessInfo, TensorlakePid } from './client.js';
 
 const STATUS: Record<string, ProcessStatus> = {
@@ -9,7 +9,8 @@ const STATUS: Record<string, ProcessStatus> = {
   oom_killed: 'signaled',
 };
 
-export function toProcessRecord(info: TensorlakeProcessInfo): ProcessRecord<TensorlakeProcessInfo> {
+export function toProcessRecord(value: TensorlakeProcessInfo, operation = 'sandbox_process_get'): ProcessRecord<TensorlakeProcessInfo> {
+  const info = expectRecord(value, 'tensorlake', operation);
   const status = STATUS[info.status] ?? 'unknown';
   return {
     id: String(info.pid),
@@ -33,14 +34,14 @@ export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes'>)
     capabilities: { signals: true, directGet: true },
     async start({ command, args, env, cwd }) {
       const info = await client.startProcess({ command, ...(args && { args }), ...(env && { env }), ...(cwd !== undefined && { working_dir: cwd }) });
-      return toProcessRecord(info);
+      return toProcessRecord(info, 'sandbox_process_start');
     },
     async list() {
-      return (await client.listProcesses()).map(toProcessRecord);
+      return (await client.listProcesses()).map((info) => toProcessRecord(info, 'sandbox_process_list'));
     },
     async get(id) {
       const info = await unlessGone(client.getProcess(pidOf(id)), undefined);
-      return info && toProcessRecord(info);
+      return info === undefined ? undefined : toProcessRecord(info);
     },
     async kill(id) {
       return unlessGone(
