@@ -2,6 +2,7 @@
 // every provider. Polling is bounded (interval and total time) and cancellable.
 import { AbortedError, TimeoutError } from './errors.js';
 import type { ProcessRecord, SandboxProcesses, StartProcessSpec } from './processes.js';
+import { sleep } from './core/sleep.js';
 
 export interface WaitOptions {
   /** Give up after this long with TimeoutError. Default 60 000 ms. */
@@ -12,21 +13,6 @@ export interface WaitOptions {
   maxIntervalMs?: number;
   /** Cancels the wait with AbortedError. */
   signal?: AbortSignal;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

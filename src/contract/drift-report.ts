@@ -1,11 +1,7 @@
 // The drift report for people (a table and a summary) and for CI (JUnit XML).
 // The JSON form is the report itself; its schema is schemas/drift-report.schema.json.
 import type { DriftCheck, DriftReport } from './drift.js';
-import { plain, type Style } from './report.js';
-
-function pad(text: string, width: number): string {
-  return text + ' '.repeat(Math.max(0, width - text.length));
-}
+import { pad, plain, type Style } from './report.js';
 
 export function renderDriftTable(report: DriftReport, style: Style = plain): string {
   const header = ['OPERATION', 'CASE', 'STATUS', 'RESULT', 'TIME'];

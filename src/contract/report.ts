@@ -15,7 +15,7 @@ export const ansi: Style = {
   dim: (t) => `\u001b[2m${t}\u001b[22m`,
 };
 
-function pad(text: string, width: number): string {
+export function pad(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - text.length));
 }
 

@@ -18,6 +18,7 @@ import {
 import { DEFAULT_RETRY, RETRYABLE_STATUSES, retryDelay } from './retry.js';
 import { readJsonEvents, type JsonEvent } from './sse.js';
 import { findRequestViolation } from './validate-input.js';
+import { sleep } from './sleep.js';
 
 export type CallInit<P extends 'text' | 'stream'> = {
   signal: AbortSignal;
@@ -56,20 +57,6 @@ export interface OpenStream {
 }
 
 const IDEMPOTENT_METHODS = new Set(['get', 'head', 'put', 'delete', 'options']);
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export function createTransport<Paths extends {}, Ops extends OperationTable>(
   provider: ProviderName,
