@@ -62,8 +62,26 @@ export const operations = {
               {
                 "type": "object",
                 "required": [
+                  "name"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "minLength": 1
+                  },
+                  "gid": {
+                    "type": "integer",
+                    "minimum": 0
+                  }
+                }
+              },
+              {
+                "type": "object",
+                "required": [
                   "uid"
                 ],
+                "additionalProperties": false,
                 "properties": {
                   "uid": {
                     "type": "integer",
@@ -100,7 +118,79 @@ export const operations = {
           },
           "name": {
             "type": "string",
-            "minLength": 1
+            "minLength": 1,
+            "pattern": "^(?![0-9]+$)[^/]+$"
+          },
+          "restart": {
+            "type": "object",
+            "properties": {
+              "policy": {
+                "type": "string",
+                "enum": [
+                  "never",
+                  "on_failure",
+                  "always"
+                ]
+              },
+              "max_restarts": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "minimum": 0
+              },
+              "initial_backoff_ms": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "max_backoff_ms": {
+                "type": "integer",
+                "minimum": 0
+              }
+            }
+          },
+          "health_check": {
+            "type": "object",
+            "required": [
+              "type",
+              "port"
+            ],
+            "properties": {
+              "type": {
+                "type": "string",
+                "enum": [
+                  "http",
+                  "tcp"
+                ]
+              },
+              "port": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 65535
+              },
+              "path": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "initial_delay_ms": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "interval_ms": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "timeout_ms": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "failure_threshold": {
+                "type": "integer",
+                "minimum": 1
+              }
+            }
           }
         }
       }
@@ -113,12 +203,23 @@ export const operations = {
       },
       "400": {
         "mediaTypes": [
-          "application/json"
+          "application/json",
+          "text/plain"
         ]
       },
       "401": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "415": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "422": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "500": {
@@ -135,85 +236,192 @@ export const operations = {
     "requestBody": {
       "required": true,
       "schema": {
-        "type": "object",
-        "required": [
-          "command"
-        ],
-        "properties": {
-          "command": {
-            "type": "string",
-            "minLength": 1
-          },
-          "args": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "env": {
+        "allOf": [
+          {
             "type": "object",
-            "additionalProperties": {
-              "type": "string"
-            }
-          },
-          "working_dir": {
-            "type": "string",
-            "minLength": 1
-          },
-          "user": {
-            "anyOf": [
-              {
+            "required": [
+              "command"
+            ],
+            "properties": {
+              "command": {
                 "type": "string",
                 "minLength": 1
               },
-              {
-                "type": "integer",
-                "minimum": 0
+              "args": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
               },
-              {
+              "env": {
                 "type": "object",
-                "required": [
-                  "uid"
-                ],
-                "properties": {
-                  "uid": {
+                "additionalProperties": {
+                  "type": "string"
+                }
+              },
+              "working_dir": {
+                "type": "string",
+                "minLength": 1
+              },
+              "user": {
+                "anyOf": [
+                  {
+                    "type": "string",
+                    "minLength": 1
+                  },
+                  {
                     "type": "integer",
                     "minimum": 0
                   },
-                  "gid": {
+                  {
+                    "type": "object",
+                    "required": [
+                      "name"
+                    ],
+                    "additionalProperties": false,
+                    "properties": {
+                      "name": {
+                        "type": "string",
+                        "minLength": 1
+                      },
+                      "gid": {
+                        "type": "integer",
+                        "minimum": 0
+                      }
+                    }
+                  },
+                  {
+                    "type": "object",
+                    "required": [
+                      "uid"
+                    ],
+                    "additionalProperties": false,
+                    "properties": {
+                      "uid": {
+                        "type": "integer",
+                        "minimum": 0
+                      },
+                      "gid": {
+                        "type": "integer",
+                        "minimum": 0
+                      }
+                    }
+                  }
+                ]
+              },
+              "stdin_mode": {
+                "type": "string",
+                "enum": [
+                  "closed",
+                  "pipe"
+                ]
+              },
+              "stdout_mode": {
+                "type": "string",
+                "enum": [
+                  "capture",
+                  "discard"
+                ]
+              },
+              "stderr_mode": {
+                "type": "string",
+                "enum": [
+                  "capture",
+                  "discard"
+                ]
+              },
+              "name": {
+                "type": "string",
+                "minLength": 1,
+                "pattern": "^(?![0-9]+$)[^/]+$"
+              },
+              "restart": {
+                "type": "object",
+                "properties": {
+                  "policy": {
+                    "type": "string",
+                    "enum": [
+                      "never",
+                      "on_failure",
+                      "always"
+                    ]
+                  },
+                  "max_restarts": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "minimum": 0
+                  },
+                  "initial_backoff_ms": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "max_backoff_ms": {
                     "type": "integer",
                     "minimum": 0
                   }
                 }
+              },
+              "health_check": {
+                "type": "object",
+                "required": [
+                  "type",
+                  "port"
+                ],
+                "properties": {
+                  "type": {
+                    "type": "string",
+                    "enum": [
+                      "http",
+                      "tcp"
+                    ]
+                  },
+                  "port": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 65535
+                  },
+                  "path": {
+                    "type": [
+                      "string",
+                      "null"
+                    ]
+                  },
+                  "initial_delay_ms": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "interval_ms": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "timeout_ms": {
+                    "type": "integer",
+                    "minimum": 0
+                  },
+                  "failure_threshold": {
+                    "type": "integer",
+                    "minimum": 1
+                  }
+                }
               }
-            ]
+            }
           },
-          "stdin_mode": {
-            "type": "string",
-            "enum": [
-              "closed",
-              "pipe"
-            ]
-          },
-          "stdout_mode": {
-            "type": "string",
-            "enum": [
-              "capture",
-              "discard"
-            ]
-          },
-          "stderr_mode": {
-            "type": "string",
-            "enum": [
-              "capture",
-              "discard"
-            ]
-          },
-          "name": {
-            "type": "string",
-            "minLength": 1
+          {
+            "type": "object",
+            "properties": {
+              "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0
+              },
+              "timeout_secs": {
+                "type": "integer",
+                "minimum": 1
+              }
+            }
           }
-        }
+        ]
       }
     },
     "responses": {
@@ -224,12 +432,23 @@ export const operations = {
       },
       "400": {
         "mediaTypes": [
-          "application/json"
+          "application/json",
+          "text/plain"
         ]
       },
       "401": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "415": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "422": {
+        "mediaTypes": [
+          "text/plain"
         ]
       }
     }
@@ -243,9 +462,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -253,6 +481,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {
@@ -276,15 +509,29 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
     "responses": {
       "204": {
         "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
+        ]
       },
       "401": {
         "mediaTypes": [
@@ -312,9 +559,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -343,7 +599,66 @@ export const operations = {
       },
       "400": {
         "mediaTypes": [
+          "application/json",
+          "text/plain"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
           "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "415": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "422": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      }
+    }
+  },
+  "sandbox_process_restart": {
+    "method": "post",
+    "path": "/api/v1/processes/{pid}/restart",
+    "parameters": [
+      {
+        "name": "pid",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json",
+          "text/plain"
         ]
       },
       "401": {
@@ -367,9 +682,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -379,7 +703,8 @@ export const operations = {
       },
       "400": {
         "mediaTypes": [
-          "application/json"
+          "application/json",
+          "text/plain"
         ]
       },
       "401": {
@@ -403,9 +728,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -415,7 +749,8 @@ export const operations = {
       },
       "400": {
         "mediaTypes": [
-          "application/json"
+          "application/json",
+          "text/plain"
         ]
       },
       "401": {
@@ -439,9 +774,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -449,6 +793,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {
@@ -477,9 +826,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -487,6 +845,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "text/event-stream"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {
@@ -515,9 +878,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -525,6 +897,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {
@@ -553,9 +930,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -563,6 +949,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "text/event-stream"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {
@@ -591,9 +982,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -601,6 +1001,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {
@@ -629,9 +1034,18 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "integer",
-          "format": "int32",
-          "minimum": 1
+          "anyOf": [
+            {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1
+            },
+            {
+              "type": "string",
+              "minLength": 1,
+              "pattern": "^(?![0-9]+$)[^/]+$"
+            }
+          ]
         }
       }
     ],
@@ -639,6 +1053,11 @@ export const operations = {
       "200": {
         "mediaTypes": [
           "text/event-stream"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
         ]
       },
       "401": {

@@ -49,8 +49,8 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
-                pid: number;
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
+                pid: components["parameters"]["Pid"];
             };
             cookie?: never;
         };
@@ -76,7 +76,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -94,12 +94,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/processes/{pid}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
+                pid: components["parameters"]["Pid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restart a managed process
+         * @description Stop a managed process (one started with `name`, `restart` or `health_check`) if it runs, and start it again with the same request. Its PID changes; its name does not.
+         */
+        post: operations["sandbox_process_restart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/processes/{pid}/stdin": {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -122,7 +145,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -145,7 +168,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -168,7 +191,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -191,7 +214,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -214,7 +237,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -237,7 +260,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -260,7 +283,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -322,6 +345,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A plain-text rejection from the daemon's request extractors. */
+        PlainTextError: string;
+        /** @description A PID, or the name a managed process was started with. Names are never all digits and never contain "/" (sdk-rust validate_managed_name). */
+        ProcessRef: number | components["schemas"]["ManagedName"];
+        /** @description Any characters but "/", and not all digits (those are PIDs). */
+        ManagedName: string;
+        /** @description A point in time: epoch milliseconds from the daemon; the SDKs also accept epoch seconds or microseconds (as numbers, told apart by magnitude) and ISO 8601 strings. */
+        Timestamp: number | string;
         SandboxProxyError: {
             error: string;
             /** @description Machine-readable code. Values seen in the sandbox daemon: NOT_FOUND, STDIN_NOT_WRITABLE, PATH_TRAVERSAL, IS_DIRECTORY, NOT_A_DIRECTORY, INTERNAL_ERROR. Some 400s carry none. */
@@ -336,11 +367,7 @@ export interface components {
             stdin_writable: boolean;
             command: string;
             args: string[];
-            /**
-             * Format: int64
-             * @description Milliseconds since the Unix epoch.
-             */
-            started_at: number;
+            started_at: components["schemas"]["Timestamp"];
             /**
              * Format: int32
              * @description Set once the process has exited; null while it runs or when a signal ended it.
@@ -351,26 +378,70 @@ export interface components {
              * @description The signal that ended the process, if one did.
              */
             signal?: number | null;
-            /**
-             * Format: int64
-             * @description Milliseconds since the Unix epoch; null while the process runs.
-             */
-            ended_at?: number | null;
+            /** @description Null while the process runs. */
+            ended_at?: components["schemas"]["Timestamp"] | null;
             /** @description A daemon-assigned handle (newer docs). */
             handle?: number;
             oom_killed?: boolean;
-            /** @description Supervision settings of a process started with a name. */
-            managed?: {
-                [key: string]: unknown;
-            } | null;
+            /** @description Supervision state of a managed process; absent or null otherwise. */
+            managed?: components["schemas"]["ManagedInfo"] | null;
         };
         ProcessList: {
             processes: components["schemas"]["ProcessInfo"][];
         };
-        /** @description A user name, a uid, "uid:gid", or {uid, gid}. Default tl-user. */
+        ManagedInfo: {
+            id: string;
+            name?: string | null;
+            /** @enum {string} */
+            status: "starting" | "running" | "backing_off" | "stopped";
+            restart_count: number;
+            restart?: components["schemas"]["RestartPolicyConfig"];
+            health_check?: components["schemas"]["HealthCheck"] | null;
+            /** @enum {string} */
+            health_status?: "disabled" | "starting" | "healthy" | "unhealthy";
+            consecutive_health_failures?: number;
+            last_exit?: {
+                exit_code?: number | null;
+                signal?: number | null;
+                oom_killed?: boolean;
+                ended_at?: components["schemas"]["Timestamp"];
+            } | null;
+            last_error?: string | null;
+            next_restart_at?: unknown;
+        };
+        /** @description Who runs the process: a user name, a uid, "uid:gid", or an object with a name or a uid (not both) and an optional gid. Without it the sandbox uses the image's USER, falling back to root. */
         ProcessUser: string | number | {
+            name: string;
+            gid?: number;
+        } | {
             uid: number;
             gid?: number;
+        };
+        RestartPolicyConfig: {
+            /**
+             * @default on_failure
+             * @enum {string}
+             */
+            policy?: "never" | "on_failure" | "always";
+            max_restarts?: number | null;
+            /** @default 500 */
+            initial_backoff_ms?: number;
+            /** @default 30000 */
+            max_backoff_ms?: number;
+        };
+        HealthCheck: {
+            /** @enum {string} */
+            type: "http" | "tcp";
+            port: number;
+            path?: string | null;
+            /** @default 5000 */
+            initial_delay_ms?: number;
+            /** @default 1000 */
+            interval_ms?: number;
+            /** @default 500 */
+            timeout_ms?: number;
+            /** @default 3 */
+            failure_threshold?: number;
         };
         /**
          * @default capture
@@ -394,8 +465,19 @@ export interface components {
             stdin_mode?: "closed" | "pipe";
             stdout_mode?: components["schemas"]["OutputMode"];
             stderr_mode?: components["schemas"]["OutputMode"];
-            /** @description Makes the process managed; newer SDKs address it by this name. */
-            name?: string;
+            /** @description Makes the process managed; the SDKs address it by this name as well as by PID. */
+            name?: components["schemas"]["ManagedName"];
+            /** @description Makes the process managed; restarts it as the policy says. */
+            restart?: components["schemas"]["RestartPolicyConfig"];
+            /** @description Makes the process managed. */
+            health_check?: components["schemas"]["HealthCheck"];
+        };
+        /** @description The start fields, plus a time limit. */
+        RunProcessRequest: components["schemas"]["StartProcessRequest"] & {
+            /** @description Seconds; the process is killed when it runs longer. */
+            timeout?: number;
+            /** @description Seconds, as the Rust desktop helper sends it. */
+            timeout_secs?: number;
         };
         SignalRequest: {
             /** Format: int32 */
@@ -412,11 +494,8 @@ export interface components {
         };
         OutputEvent: {
             line: string;
-            /**
-             * Format: int64
-             * @description Milliseconds since the Unix epoch; 0 for replayed lines.
-             */
-            timestamp: number;
+            /** @description 0 for replayed lines. */
+            timestamp: components["schemas"]["Timestamp"];
             stream?: components["schemas"]["StreamName"];
         };
         /**
@@ -427,18 +506,27 @@ export interface components {
         /** @description The stream is over. */
         EofEvent: Record<string, never>;
         /** @description One frame of a run stream. */
-        RunEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["RunOutputEvent"] | components["schemas"]["RunExitEvent"];
+        RunEvent: components["schemas"]["RunStartedEvent"] | components["schemas"]["RunOutputEvent"] | components["schemas"]["RunExitEvent"] | components["schemas"]["RunKeepAliveEvent"];
+        /** @description A frame that only keeps the stream alive; clients skip it. */
+        RunKeepAliveEvent: {
+            /** @enum {unknown} */
+            type: "heartbeat" | "keepalive";
+        } | {
+            /** @enum {unknown} */
+            event: "heartbeat" | "keepalive";
+        } | {
+            /** @enum {unknown} */
+            kind: "heartbeat" | "keepalive";
+        };
         RunStartedEvent: {
             /** Format: int32 */
             pid: number;
             handle?: number;
-            /** Format: int64 */
-            started_at: number;
+            started_at: components["schemas"]["Timestamp"];
         };
         RunOutputEvent: {
             line: string;
-            /** Format: int64 */
-            timestamp: number;
+            timestamp: components["schemas"]["Timestamp"];
             stream: components["schemas"]["StreamName"];
         };
         /** @description The last frame; it carries exit_code, or signal when a signal ended the process. */
@@ -480,7 +568,7 @@ export interface components {
                 "application/json": components["schemas"]["SandboxProxyError"];
             };
         };
-        /** @description The request body is invalid. */
+        /** @description The request body is not valid JSON (text/plain, from the daemon's JSON extractor) or names an invalid value (JSON, no code). */
         InvalidRequest: {
             headers: {
                 [name: string]: unknown;
@@ -492,6 +580,38 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["SandboxProxyError"];
+                /** @example Failed to parse the request body as JSON: EOF while parsing an object at line 1 column 1 */
+                "text/plain": components["schemas"]["PlainTextError"];
+            };
+        };
+        /** @description The body is not sent as application/json. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example Expected request with `Content-Type: application/json` */
+                "text/plain": components["schemas"]["PlainTextError"];
+            };
+        };
+        /** @description The body is JSON but misses a required field or has one of the wrong type. */
+        UnprocessableBody: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example Failed to deserialize the JSON body into the target type: missing field `command` at line 1 column 2 */
+                "text/plain": components["schemas"]["PlainTextError"];
+            };
+        };
+        /** @description The process reference in the path cannot be parsed. */
+        BadProcessRef: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example Invalid URL: Cannot parse `4294967296` to a `u32` */
+                "text/plain": components["schemas"]["PlainTextError"];
             };
         };
         /** @description Process not found */
@@ -522,9 +642,27 @@ export interface components {
                  *     }
                  */
                 "application/json": components["schemas"]["SandboxProxyError"];
+                /** @example Invalid URL: Cannot parse `4294967296` to a `u32` */
+                "text/plain": components["schemas"]["PlainTextError"];
             };
         };
-        /** @description Internal server error */
+        /** @description The process was not started with a stdin pipe (no code) */
+        StdinNotPiped: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "Process 42 has no stdin pipe"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SandboxProxyError"];
+                /** @example Invalid URL: Cannot parse `4294967296` to a `u32` */
+                "text/plain": components["schemas"]["PlainTextError"];
+            };
+        };
+        /** @description Internal server error (the daemon's 500s carry no code) */
         InternalError: {
             headers: {
                 [name: string]: unknown;
@@ -532,8 +670,7 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "error": "failed to read output",
-                 *       "code": "INTERNAL_ERROR"
+                 *       "error": "failed to read output"
                  *     }
                  */
                 "application/json": components["schemas"]["SandboxProxyError"];
@@ -541,8 +678,8 @@ export interface components {
         };
     };
     parameters: {
-        /** @description The operating system PID of the process. */
-        Pid: number;
+        /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
+        Pid: components["schemas"]["ProcessRef"];
     };
     requestBodies: never;
     headers: never;
@@ -637,6 +774,8 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableBody"];
             /** @description The process could not be spawned. */
             500: {
                 headers: {
@@ -645,8 +784,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "error": "failed to spawn process: No such file or directory",
-                     *       "code": "INTERNAL_ERROR"
+                     *       "error": "failed to spawn process: No such file or directory"
                      *     }
                      */
                     "application/json": components["schemas"]["SandboxProxyError"];
@@ -671,7 +809,7 @@ export interface operations {
                  *       ]
                  *     }
                  */
-                "application/json": components["schemas"]["StartProcessRequest"];
+                "application/json": components["schemas"]["RunProcessRequest"];
             };
         };
         responses: {
@@ -693,6 +831,8 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableBody"];
         };
     };
     sandbox_process_get: {
@@ -700,8 +840,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
-                pid: number;
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
+                pid: components["parameters"]["Pid"];
             };
             cookie?: never;
         };
@@ -731,6 +871,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProcessInfo"];
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
         };
@@ -740,8 +881,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
-                pid: number;
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
+                pid: components["parameters"]["Pid"];
             };
             cookie?: never;
         };
@@ -754,6 +895,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadProcessRef"];
             /** @description Missing or invalid API key. */
             401: {
                 headers: {
@@ -791,8 +933,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "error": "failed to kill process",
-                     *       "code": "INTERNAL_ERROR"
+                     *       "error": "Process 42 is not running"
                      *     }
                      */
                     "application/json": components["schemas"]["SandboxProxyError"];
@@ -805,7 +946,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -835,7 +976,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignalResponse"];
                 };
             };
-            /** @description Invalid signal, or the process is not running */
+            /** @description Invalid signal, or the process is not running (JSON, no code); a malformed body or process reference (text/plain, from the daemon's extractors). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -847,6 +988,68 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["SandboxProxyError"];
+                    /** @example Failed to parse the request body as JSON: expected value at line 1 column 1 */
+                    "text/plain": components["schemas"]["PlainTextError"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["ProcessNotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableBody"];
+        };
+    };
+    sandbox_process_restart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
+                pid: components["parameters"]["Pid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process was restarted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "pid": 43,
+                     *       "status": "running",
+                     *       "stdin_writable": false,
+                     *       "command": "python3",
+                     *       "args": [
+                     *         "-m",
+                     *         "http.server",
+                     *         "8080"
+                     *       ],
+                     *       "started_at": 1763900005000,
+                     *       "exit_code": null,
+                     *       "signal": null,
+                     *       "ended_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProcessInfo"];
+                };
+            };
+            /** @description The process is not managed, or the reference is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "process 42 is not a managed process"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SandboxProxyError"];
+                    /** @example Invalid URL: Cannot parse `x/y` to a `u32` */
+                    "text/plain": components["schemas"]["PlainTextError"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -858,7 +1061,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -886,21 +1089,21 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Closed */
+            /** @description Closed (again, for a pipe that was already closed) */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            400: components["responses"]["StdinNotWritable"];
+            400: components["responses"]["StdinNotPiped"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
         };
@@ -910,7 +1113,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -935,6 +1138,7 @@ export interface operations {
                     "application/json": components["schemas"]["OutputResponse"];
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
             500: components["responses"]["InternalError"];
@@ -945,7 +1149,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -968,6 +1172,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
             500: components["responses"]["InternalError"];
@@ -978,7 +1183,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -1003,6 +1208,7 @@ export interface operations {
                     "application/json": components["schemas"]["OutputResponse"];
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
             500: components["responses"]["InternalError"];
@@ -1013,7 +1219,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -1036,6 +1242,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
             500: components["responses"]["InternalError"];
@@ -1046,7 +1253,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -1071,6 +1278,7 @@ export interface operations {
                     "application/json": components["schemas"]["OutputResponse"];
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
             500: components["responses"]["InternalError"];
@@ -1081,7 +1289,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The operating system PID of the process. */
+                /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
                 pid: components["parameters"]["Pid"];
             };
             cookie?: never;
@@ -1104,6 +1312,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            400: components["responses"]["BadProcessRef"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
             500: components["responses"]["InternalError"];

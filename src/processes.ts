@@ -53,21 +53,29 @@ export function isRunning(status: ProcessStatus): boolean {
   return RUNNING.has(status);
 }
 
-/** A Date from epoch milliseconds or an ISO string; null for anything else. */
+/**
+ * A Date from an ISO string or an epoch number in seconds, milliseconds or
+ * microseconds (told apart by magnitude, as the providers' SDKs do); null for anything else.
+ */
 export function toDate(value: unknown): Date | null {
   if (typeof value !== 'number' && typeof value !== 'string') return null;
-  const date = new Date(value);
+  const ms = typeof value === 'number' ? (value > 1e15 ? value / 1000 : value > 1e12 ? value : value * 1000) : value;
+  const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-/** The value of `promise`, or `gone` when it fails because the process does not exist. */
-export async function unlessGone<T>(promise: Promise<T>, gone: T): Promise<T> {
+/** The value of `promise`, or `gone` when it fails because the process does not exist (by default: a NotFoundError). */
+export async function unlessGone<T>(promise: Promise<T>, gone: T, isGone: (error: unknown) => boolean = isNotFound): Promise<T> {
   try {
     return await promise;
   } catch (error) {
-    if (error instanceof NotFoundError) return gone;
+    if (isGone(error)) return gone;
     throw error;
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof NotFoundError;
 }
 
 /** A provider record the neutral interface can read; anything else is a typed error, not a TypeError. */

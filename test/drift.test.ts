@@ -56,8 +56,10 @@ describe('no drift where the contract is kept', () => {
     onTestFinished(() => e.stop());
     const report = await drift({ provider: e.provider, baseUrl: e.baseUrl, token: e.token });
     expect(report.mutations).toBe(false);
-    // Only the malformed start, which a server must refuse, goes out.
-    expect(report.checks.filter((c) => c.operation === 'sandbox_process_start').map((c) => c.case)).toEqual([expect.stringMatching(/^raw POST/)]);
+    // Only the malformed starts, which a server must refuse, go out.
+    const starts = report.checks.filter((c) => c.operation === 'sandbox_process_start').map((c) => c.case);
+    expect(starts.length).toBeGreaterThan(0);
+    expect(starts).toEqual(starts.map(() => expect.stringMatching(/^raw POST/)));
     const list = await fetch(`${e.baseUrl}/api/v1/info`, { headers: { Authorization: `Bearer ${e.token}` } });
     expect(((await list.json()) as { total_processes: number }).total_processes).toBe(0);
   });
@@ -84,7 +86,7 @@ describe('each drift class is reported on the right operation', () => {
       },
       { method: 'GET', path: /^\/processes$/, rewrite: () => ({ status: 200, contentType: 'text/html', body: '<ul><li>init</li></ul>' }) },
       { method: 'POST', path: /^\/execute\/kill\//, rewrite: () => ({ status: 405, contentType: 'text/plain', body: 'Method Not Allowed' }) },
-      { method: 'GET', path: /^\/health$/, rewrite: (u) => json(200, { ...JSON.parse(u.body), uptime: 5 }) },
+      { method: 'GET', path: /^\/health$/, rewrite: (u) => json(200, { ...JSON.parse(u.body), load_average: 0.5 }) },
     ]);
   });
   afterAll(() => Promise.all([tensorlake?.stop(), hopx?.stop()]));

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../src/emulator/index.js';
-import { createHopxClient, createTensorlakeClient, ServerError, waitForExit, type ProviderName } from '../src/index.js';
+import { createHopxClient, createTensorlakeClient, ServerError, waitForExit, type ProviderName, type SandboxProcesses } from '../src/index.js';
 import { childrenOf, isAlive, waitFor } from './support/processes.js';
 
 const running: RunningEmulator[] = [];
@@ -57,10 +57,11 @@ describe('serving', () => {
     const h = await emulator('hopx');
     const tl = await raw(t, '/api/v1/processes/99999999', { headers: auth(t) });
     expect(tl.status).toBe(404);
-    expect(JSON.parse(tl.bodyText)).toEqual({ error: 'process not found', code: 'NOT_FOUND' });
+    expect(JSON.parse(tl.bodyText)).toEqual({ error: 'Process 99999999 not found', code: 'NOT_FOUND' });
     const hx = await raw(h, '/execute/kill', { method: 'DELETE', headers: { ...auth(h), 'content-type': 'application/json' }, body: '{"process_id":"proc_nope"}' });
     expect(hx.status).toBe(404);
     expect(JSON.parse(hx.bodyText)).toMatchObject({ error: 'Process not found', code: 'RESOURCE_NOT_FOUND' });
+    // Not a PID: a managed name, and no process has it.
     expect((await raw(t, '/api/v1/processes/abc', { headers: auth(t) })).status).toBe(404);
   });
 
@@ -75,16 +76,40 @@ describe('serving', () => {
     expect(response.bodyText).toMatch(/exceeds 64 bytes/);
   });
 
-  it('refuses a request that breaks the spec with 400, before running anything', async () => {
+  // As the daemon's axum extractors do: plain text, 422 for a missing field, 400 for broken JSON, 415 for another type.
+  it.each([
+    [422, 'application/json', '{"args":[]}', /missing|required/],
+    [400, 'application/json', '{"command": ', /parse the request body as JSON/],
+    [415, 'text/plain', 'command=ls', /Content-Type: application\/json/],
+  ] as const)('refuses a bad Tensorlake body with %i in plain text, before running anything', async (status, contentType, body, message) => {
     const e = await emulator('tensorlake');
-    const response = await raw(e, '/api/v1/processes', { method: 'POST', headers: { ...auth(e), 'content-type': 'application/json' }, body: '{"args":[]}' });
-    expect(response.status).toBe(400);
+    const response = await raw(e, '/api/v1/processes', { method: 'POST', headers: { ...auth(e), 'content-type': contentType }, body });
+    expect(response).toMatchObject({ status, contentType: expect.stringMatching(/^text\/plain/), bodyText: expect.stringMatching(message) });
     expect(new SpecValidator('tensorlake').check('sandbox_process_start', response)).toEqual([]);
     expect(JSON.parse((await raw(e, '/api/v1/processes', { headers: auth(e) })).bodyText)).toEqual({ processes: [] });
+  });
+
+  it('refuses a HopX request that breaks the spec with its JSON 400', async () => {
+    const e = await emulator('hopx');
+    const response = await raw(e, '/execute/kill', { method: 'DELETE', headers: { ...auth(e), 'content-type': 'application/json' }, body: '{"process_id":5}' });
+    expect(response.status).toBe(400);
+    expect(new SpecValidator('hopx').check('kill_process', response)).toEqual([]);
   });
 });
 
 describe('processes', () => {
+  // Tensorlake answers 500 "not running", HopX 404: the neutral interface hears "already gone" in both.
+  it.each(['tensorlake', 'hopx'] as const)('%s: the neutral kill() of a process that has exited resolves false', async (provider) => {
+    const e = await emulator(provider);
+    const options = { apiKey: e.token, baseUrl: e.baseUrl };
+    const processes: SandboxProcesses = provider === 'tensorlake' ? createTensorlakeClient(options).processes : createHopxClient(options).processes;
+    const started = await processes.start({ command: 'true' });
+    await waitForExit(processes, started.id, { timeoutMs: 10_000 });
+    expect(await processes.kill(started.id)).toBe(false);
+    const running = await processes.start({ command: 'sleep', args: ['30'] });
+    expect(await processes.kill(running.id)).toBe(true);
+  });
+
   it('caps the number of running processes', async () => {
     const e = await emulator('tensorlake', { limits: { maxRunning: 2 } });
     const client = createTensorlakeClient({ apiKey: e.token, baseUrl: e.baseUrl });
@@ -158,7 +183,7 @@ describe('processes', () => {
     for (const { language, command, code } of cases) {
       const outcome = await client.runCode({ code, language }).catch((x: unknown) => x);
       if (installed(command) || language === 'javascript') expect(outcome).toMatchObject({ success: true, stdout: 'hi\n' });
-      else expect(outcome).toMatchObject({ status: 500, code: 'CODE_EXECUTION_ERROR' });
+      else expect(outcome).toMatchObject({ status: 500, code: 'EXECUTION_FAILED' });
     }
   });
 

@@ -19,8 +19,9 @@ afterAll(() => server.close());
 
 const apiKey = testKey('validation');
 
-describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
-  const badPids: unknown[] = [0, -1, 2 ** 31, 1.5, 'abc', Number.NaN, Number.POSITIVE_INFINITY, null];
+describe('Tensorlake kill refuses a pid that is neither a positive int32 nor a managed name', () => {
+  // A name is never empty, never all digits (those are PIDs) and never holds "/".
+  const badPids: unknown[] = [0, -1, 2 ** 31, 1.5, '', '123', 'a/b', Number.NaN, Number.POSITIVE_INFINITY, null];
 
   it.each(badPids.map((pid) => [String(pid), pid]))('pid %s', async (_name, pid) => {
     const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
@@ -28,7 +29,7 @@ describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
     const error = await client.killProcess(pid as number).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error).toMatchObject({ provider: 'tensorlake', operation: 'sandbox_process_kill', status: undefined });
-    expect((error as Error).message).toMatch(/^tensorlake sandbox_process_kill: pid must/);
+    expect((error as Error).message).toMatch(/^tensorlake sandbox_process_kill: pid (must|matches none)/);
     expect(server.received.length).toBe(before);
   });
 
@@ -38,6 +39,12 @@ describe('Tensorlake kill refuses a pid that is not a positive int32', () => {
     await client.killProcess(2 ** 31 - 1);
     expect(server.received.length).toBe(before + 1);
     expect(server.received.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/v1/processes/2147483647' });
+  });
+
+  it('sends a managed name percent-encoded, as the SDKs do', async () => {
+    const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
+    await client.killProcess('web server #1');
+    expect(server.received.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/v1/processes/web%20server%20%231' });
   });
 });
 

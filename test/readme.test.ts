@@ -45,11 +45,11 @@ describe('README examples', () => {
     const wrong = [
       "import { createTensorlakeClient } from 'sandbox-procs';",
       "const client = createTensorlakeClient({ apiKey: 'k', sandbox: 's' });",
-      "await client.killProcess('not-a-pid');",
+      "await client.killProcess({ pid: 42 });",
       "await client.startProcess({ args: ['no command'] });",
     ].join('\n');
     const problems = await typeCheck([wrong]);
-    expect(problems.join('\n')).toMatch(/example-1\.ts:3: Argument of type 'string' is not assignable to parameter of type 'number'/);
+    expect(problems.join('\n')).toMatch(/example-1\.ts:3: Argument of type '\{ pid: number; \}' is not assignable to parameter of type 'string \| number'/);
     expect(problems.join('\n')).toMatch(/example-1\.ts:4: .*command/);
   });
 });

@@ -64,13 +64,18 @@ describe('Tensorlake spec states seed 000 (Kill Process) exactly', () => {
     expect(ours.components.securitySchemes).toEqual(excerpt.components.securitySchemes);
   });
 
-  it('has the pid parameter with the same name, place and type', () => {
+  // The SDKs also address a process by its managed name; the seed's integer PID stays one of the accepted forms.
+  it('has the pid parameter with the same name and place, and still accepts the seed\'s int32 PID', () => {
     const [seedPid] = excerpt.paths[path].parameters;
-    const [ourPid] = ours.paths[path].parameters;
-    expect({ ...ourPid, schema: { type: ourPid.schema.type, format: ourPid.schema.format } }).toEqual(seedPid);
+    const resolve = (node: any): any => (node.$ref ? resolve(node.$ref.slice(2).split('/').reduce((n: any, k: string) => n[k], ours)) : node);
+    const ourPid = resolve(ours.paths[path].parameters[0]);
+    expect({ name: ourPid.name, in: ourPid.in, required: ourPid.required }).toEqual({ name: seedPid.name, in: seedPid.in, required: seedPid.required });
+    const forms = resolve(ourPid.schema).anyOf.map(resolve);
+    expect(forms).toContainEqual(expect.objectContaining(seedPid.schema));
+    expect(JSON.stringify(ours.paths[path].delete['x-disagreements'])).toMatch(/docs-kill.*int32/);
   });
 
-  it('declares every seed status with the same body, plus only an inferred 401', () => {
+  it('declares every seed status with the same body, plus an inferred 401 and the daemon\'s 400', () => {
     const seedResponses = excerpt.paths[path].delete.responses;
     const ourResponses = ours.paths[path].delete.responses;
     for (const [status, response] of Object.entries<any>(seedResponses)) {
@@ -78,8 +83,9 @@ describe('Tensorlake spec states seed 000 (Kill Process) exactly', () => {
       expect(ourResponses[status].content?.['application/json']?.schema).toEqual(response.content?.['application/json']?.schema);
     }
     const extra = Object.keys(ourResponses).filter((s) => !(s in seedResponses));
-    expect(extra).toEqual(['401']);
+    expect(extra.sort()).toEqual(['400', '401']);
     expect(ourResponses['401']['x-inferred']).toBeTruthy();
+    expect(ours.components.responses.BadProcessRef['x-source']).toMatch(/^tensorlakeai\/indexify: /);
   });
 
   it('has the seed error schema', () => {
@@ -135,9 +141,10 @@ describe('HopX spec states seed 003 (Kill Background Process) exactly', () => {
 
   it('declares the other two kill forms, each marked with its source', () => {
     const op = ours.paths['/execute/kill'].delete;
-    expect(op.parameters).toEqual([expect.objectContaining({ name: 'process_id', in: 'query', 'x-source': 'agent-spec' })]);
+    expect(op.parameters).toEqual([expect.objectContaining({ name: 'process_id', in: 'query', 'x-source': 'hopx-ai/hopx: openapi_agent.json:2050' })]);
     expect(Object.keys(op['x-forms'])).toEqual(['body', 'query']);
     const sdkForm = ours.paths['/execute/kill/{process_id}'].post;
-    expect(sdkForm).toMatchObject({ operationId: 'kill_process_by_path', 'x-source': 'sdk' });
+    expect(sdkForm).toMatchObject({ operationId: 'kill_process_by_path' });
+    expect(sdkForm['x-source']).toEqual(expect.arrayContaining(['hopx-ai/hopx: javascript/src/sandbox.ts:947', 'hopx-ai/hopx: python/hopx_ai/sandbox.py:1663']));
   });
 });

@@ -119,12 +119,11 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   let settled: { ok: true } | { ok: false; error: unknown };
   try {
     if (scenario.raw) {
-      const { method, path, body } = scenario.raw;
+      const { method, path, body, bodyText, contentType } = scenario.raw;
+      const text = bodyText ?? (body === undefined ? undefined : JSON.stringify(body));
       const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      await recordingFetch(
-        new Request(`${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(timeoutMs) }),
-      );
+      if (text !== undefined) headers['content-type'] = contentType ?? 'application/json';
+      await recordingFetch(new Request(`${baseUrl}${path}`, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(timeoutMs) }));
     } else {
       // No retries: the contract is about what one request gets.
       const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs, retry: { maxRetries: 0 } });

@@ -40,7 +40,12 @@ export interface Scenario {
 export interface RawRequest {
   method: string;
   path: string;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as is, instead of `body`, with `contentType` (a malformed body). */
+  bodyText?: string;
+  /** Default application/json when a body is sent. */
+  contentType?: string;
 }
 
 /**
@@ -55,7 +60,7 @@ export function isHarmless(scenario: Scenario, method: string): boolean {
 }
 
 /** States a stateful target can be put in before a scenario. */
-export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown';
+export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin';
 
 export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => Promise<Record<string, unknown>>>>;
 
@@ -94,6 +99,8 @@ export const EXPECTED_BY_STATUS: Readonly<Record<number, Expectation>> = {
   401: 'AuthenticationError',
   404: 'NotFoundError',
   408: 'SandboxProcsError',
+  415: 'InvalidRequestError',
+  422: 'InvalidRequestError',
   429: 'RateLimitError',
   500: 'ServerError',
 };
@@ -132,9 +139,9 @@ export function invokeFrom<Client>(table: Readonly<Record<string, OperationCall<
   };
 }
 
-/** The raw probes of one operation: malformed requests that must get its declared 400. */
-export function rawScenarios(provider: ProviderName, operation: string, requests: RawRequest[]): Scenario[] {
-  return requests.map((raw) => ({ provider, operation, input: {}, status: 400, expect: 'InvalidRequestError', raw }));
+/** The raw probes of one operation: malformed requests that must get its declared rejection (400 unless said). */
+export function rawScenarios(provider: ProviderName, operation: string, requests: Array<RawRequest & { status?: number }>): Scenario[] {
+  return requests.map(({ status = 400, ...raw }) => ({ provider, operation, input: {}, status, expect: 'InvalidRequestError', raw }));
 }
 
 /** Drains an async iterable, so a stream counts as a result only once it ended well. */
@@ -145,7 +152,11 @@ export async function drain(events: AsyncIterable<unknown>): Promise<unknown[]> 
 }
 
 export function scenarioLabel(scenario: Scenario): string {
-  if (scenario.raw) return `raw ${scenario.raw.method} ${scenario.raw.path}${scenario.raw.body === undefined ? '' : ` ${JSON.stringify(scenario.raw.body)}`}`;
+  if (scenario.raw) {
+    const { method, path, body, bodyText, contentType } = scenario.raw;
+    const shown = bodyText !== undefined ? ` ${JSON.stringify(bodyText)}` : body === undefined ? '' : ` ${JSON.stringify(body)}`;
+    return `raw ${method} ${path}${shown}${contentType ? ` as ${contentType}` : ''}`;
+  }
   const parts = Object.entries(scenario.input)
     .filter(([key]) => key === 'form')
     .map(([key, value]) => `${key}=${String(value)}`);

@@ -3,6 +3,9 @@ import { RateLimitError, UnexpectedResponseError, errorClassForStatus, type Prov
 import type { OperationMeta } from './operation.js';
 import { parseRetryAfter } from './retry.js';
 
+/** How much of a plain-text error body becomes the error's message (all of it stays in `body`). */
+const MAX_MESSAGE = 500;
+
 /** Parses JSON text, reporting failure instead of throwing. */
 export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
@@ -87,6 +90,13 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
     return { status, body, mediaType };
   }
 
+  // Some servers reject a request before their handler runs, in plain text (Tensorlake's
+  // daemon: axum's extractors); where the spec declares that, the text is the message.
+  if (mediaType === 'text/plain' && declared.mediaTypes.includes('text/plain') && body !== undefined && body !== '') {
+    const text = redact(typeof body === 'string' ? body : JSON.stringify(body), apiKey) as string;
+    const ErrorClass = errorClassForStatus(status);
+    throw new ErrorClass(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}...` : text, { provider, operation, status, requestId, body: text, retryAfterMs });
+  }
   if (declared.mediaTypes.includes('application/json') && (body === null || typeof body !== 'object')) {
     throw unexpected(body === undefined ? 'expected a JSON error body, got none' : 'the error body is not JSON', body === undefined ? 'EMPTY_BODY' : 'INVALID_JSON');
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
-import { serveOperations, type Handler } from './http.js';
+import { serveOperations, type BodyRejection, type Handler } from './http.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
 
 export interface EmulatorContext {
@@ -16,6 +16,8 @@ export interface EmulatorContext {
   workdir: string;
   startedAt: number;
   version: string;
+  /** Aborted when the emulator begins to stop: nothing may be started after it (e.g. by a restart timer). */
+  stopping: AbortSignal;
 }
 
 export interface ProviderEmulator {
@@ -23,6 +25,7 @@ export interface ProviderEmulator {
   operations: OperationTable;
   errorBody(message: string, code: string | undefined, requestId: string): unknown;
   publicOperations?: ReadonlySet<string>;
+  rejectBody?: BodyRejection;
   handlers(context: EmulatorContext): Record<string, Handler>;
 }
 
@@ -53,7 +56,8 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
   const token = options.token ?? `emu_${randomBytes(16).toString('hex')}`;
   const supervisor = createSupervisor(options.limits);
   const workdir = await mkdtemp(join(tmpdir(), `sandbox-procs-${emulator.provider}-`));
-  const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION };
+  const stopSignal = new AbortController();
+  const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal };
   const onExit = () => supervisor.killAllNow();
   process.on('exit', onExit);
   let server;
@@ -63,6 +67,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       handlers: emulator.handlers(context),
       errorBody: emulator.errorBody,
       ...(emulator.publicOperations ? { publicOperations: emulator.publicOperations } : {}),
+      ...(emulator.rejectBody ? { rejectBody: emulator.rejectBody } : {}),
       token,
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
@@ -81,6 +86,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     workdir,
     stop() {
       stopping ??= (async () => {
+        stopSignal.abort();
         await supervisor.stopAll();
         await server.close();
         process.off('exit', onExit);

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { OperationMeta, OperationTable } from '../core/operation.js';
+import type { OperationMeta, OperationTable, SchemaConstraints } from '../core/operation.js';
 import { findRequestViolation } from '../core/validate-input.js';
 
 export interface EmulatorRequest {
@@ -28,12 +28,19 @@ export interface SseWriter {
 
 export interface Reply {
   json(status: number, body: unknown): void;
+  text(status: number, body: string): void;
   empty(status: number): void;
   error(status: number, message: string, code?: string): void;
   sse(): SseWriter;
 }
 
 export type Handler = (request: EmulatorRequest, reply: Reply) => void | Promise<void>;
+
+/** Why a request body was refused before its handler ran. */
+export type BodyProblem = { kind: 'content-type' } | { kind: 'json' } | { kind: 'schema'; problem: string };
+
+/** A provider's own answer to a refused body: a status and a plain-text body. */
+export type BodyRejection = (problem: BodyProblem) => { status: number; text: string };
 
 export interface ServeOptions {
   operations: OperationTable;
@@ -42,6 +49,8 @@ export interface ServeOptions {
   errorBody(message: string, code: string | undefined, requestId: string): unknown;
   /** Operations that need no credentials (HopX's /health). */
   publicOperations?: ReadonlySet<string>;
+  /** How the provider refuses a bad body, where it does so in plain text (Tensorlake); default: its JSON 400. */
+  rejectBody?: BodyRejection;
   token: string;
   port?: number;
   /** Request bodies above this are refused with 400. Default 1 MiB. */
@@ -61,6 +70,10 @@ interface Route {
   names: string[];
   operationId: string;
   meta: OperationMeta;
+}
+
+function allowsInteger(schema: SchemaConstraints): boolean {
+  return schema.type === 'integer' || (schema.anyOf ?? schema.oneOf ?? []).some(allowsInteger);
 }
 
 function compileRoutes(operations: OperationTable): Route[] {
@@ -112,6 +125,11 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
     };
     return {
       json: send,
+      text: (status, body) => {
+        if (res.headersSent) return;
+        res.writeHead(status, { 'x-request-id': requestId, 'content-type': 'text/plain; charset=utf-8' });
+        res.end(body);
+      },
       empty: (status) => send(status),
       error: (status, message, code) => send(status, options.errorBody(message, code, requestId)),
       sse() {
@@ -169,25 +187,33 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
     route.names.forEach((name, i) => {
       const raw = decodeURIComponent(match![i + 1]!);
       const schema = route!.meta.parameters.find((p) => p.name === name)?.schema;
-      params[name] = schema?.type === 'integer' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      params[name] = schema && allowsInteger(schema) && /^-?\d+$/.test(raw) ? Number(raw) : raw;
     });
     // A path that names no valid resource is a resource that does not exist.
     const pathProblem = findRequestViolation({ ...route.meta, requestBody: undefined, parameters: route.meta.parameters.filter((p) => p.in === 'path') }, { path: params });
     if (pathProblem) return reply.error(404, `not found: ${pathProblem}`, 'NOT_FOUND');
 
+    const refuse = (bodyProblem: BodyProblem, status: number, message: string, code: string) => {
+      if (!options.rejectBody) return reply.error(status, message, code);
+      const rejection = options.rejectBody(bodyProblem);
+      return reply.text(rejection.status, rejection.text);
+    };
     let json: unknown;
     const isJson = (req.headers['content-type'] ?? '').split(';')[0]!.trim() === 'application/json';
     if (route.meta.requestBody && body.length > 0) {
-      if (!isJson) return reply.error(400, 'the body must be application/json', 'INVALID_REQUEST');
+      if (!isJson) return refuse({ kind: 'content-type' }, 400, 'the body must be application/json', 'INVALID_REQUEST');
       try {
         json = JSON.parse(body.toString('utf8'));
       } catch {
-        return reply.error(400, 'the body is not valid JSON', 'INVALID_JSON');
+        return refuse({ kind: 'json' }, 400, 'the body is not valid JSON', 'INVALID_JSON');
       }
     }
     const query = Object.fromEntries(url.searchParams);
     const problem = findRequestViolation(route.meta, { path: params, query, ...(json === undefined ? {} : { body: json }) });
-    if (problem) return reply.error(400, problem, 'INVALID_REQUEST');
+    if (problem) {
+      const inBody = problem.startsWith('body') || problem === 'a request body is required';
+      return inBody ? refuse({ kind: 'schema', problem }, 400, problem, 'INVALID_REQUEST') : reply.error(400, problem, 'INVALID_REQUEST');
+    }
 
     await options.handlers[route.operationId]!({ operationId: route.operationId, params, query: url.searchParams, headers: req.headers, body, json, requestId }, reply);
   }

@@ -1,56 +1,98 @@
-// Tensorlake's sandbox process API over real local processes.
+// Tensorlake's sandbox process API over real local processes, answering as the
+// daemon does (tensorlakeai/indexify: crates/container-daemon) where its code and
+// the docs disagree; see specs/tensorlake.yaml, x-disagreements.
 import { operations } from '../../generated/tensorlake.operations.js';
 import type { components } from '../../generated/tensorlake.js';
 import type { EmulatorContext, ProviderEmulator } from './emulator.js';
-import type { EmulatorRequest, Handler, Reply, SseWriter } from './http.js';
+import type { BodyProblem, EmulatorRequest, Handler, Reply, SseWriter } from './http.js';
 import type { StreamName, SupervisedProcess } from './supervisor.js';
+import { createManagedProcesses, isManagedRequest } from './tensorlake-managed.js';
 
 type Schemas = components['schemas'];
 type StreamChoice = StreamName | 'output';
 
-// Tensorlake's error codes; a generic code it does not use is left out, as its 400s do.
-const TENSORLAKE_CODES = new Set(['NOT_FOUND', 'STDIN_NOT_WRITABLE', 'INTERNAL_ERROR']);
+// Tensorlake's error codes; its 400s and 500s mostly carry none, and the emulator leaves them out as the daemon does.
+const TENSORLAKE_CODES = new Set(['NOT_FOUND', 'STDIN_NOT_WRITABLE']);
 
-function toInfo(p: SupervisedProcess): Schemas['ProcessInfo'] {
-  const status: Schemas['ProcessStatus'] = p.running ? 'running' : p.signal !== null ? 'signaled' : 'exited';
-  return {
-    pid: p.pid,
-    status,
-    stdin_writable: p.stdinWritable,
-    command: p.command,
-    args: [...p.args],
-    started_at: p.startedAt,
-    exit_code: p.running ? null : p.exitCode,
-    signal: p.signal,
-    ended_at: p.endedAt,
-  };
+/** What axum's Json extractor answers, in plain text, before the daemon's handler runs. */
+function rejectBody(problem: BodyProblem): { status: number; text: string } {
+  switch (problem.kind) {
+    case 'content-type':
+      return { status: 415, text: 'Expected request with `Content-Type: application/json`' };
+    case 'json':
+      return { status: 400, text: 'Failed to parse the request body as JSON' };
+    case 'schema':
+      return { status: 422, text: `Failed to deserialize the JSON body into the target type: ${problem.problem}` };
+  }
 }
 
 export const tensorlakeEmulator: ProviderEmulator = {
   provider: 'tensorlake',
   operations,
   errorBody: (message, code) => ({ error: message, ...(code && TENSORLAKE_CODES.has(code) ? { code } : {}) }),
+  rejectBody,
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
+    const pipes = new Set<number>();
 
-    const found = (request: EmulatorRequest, reply: Reply): SupervisedProcess | undefined => {
-      const process = supervisor.get(request.params.pid as number);
-      if (!process) reply.error(404, 'process not found', 'NOT_FOUND');
-      return process;
-    };
-
-    const start = async (body: Schemas['StartProcessRequest'], reply: Reply): Promise<SupervisedProcess | undefined> => {
-      try {
-        return await supervisor.start({
+    const spawn = (body: Schemas['StartProcessRequest']) =>
+      supervisor
+        .start({
           command: body.command,
           args: body.args ?? [],
           env: body.env ?? {},
           cwd: body.working_dir ?? context.workdir,
           stdin: body.stdin_mode ?? 'closed',
           capture: { stdout: body.stdout_mode !== 'discard', stderr: body.stderr_mode !== 'discard' },
+        })
+        .then((p) => {
+          if (body.stdin_mode === 'pipe') pipes.add(p.pid);
+          return p;
         });
+    const managed = createManagedProcesses({ respawn: spawn, kill: (pid) => supervisor.kill(pid), stopping: context.stopping });
+
+    const toInfo = (p: SupervisedProcess): Schemas['ProcessInfo'] => {
+      const status: Schemas['ProcessStatus'] = p.running ? 'running' : p.signal !== null ? 'signaled' : 'exited';
+      const owner = managed.ofPid(p.pid);
+      return {
+        pid: p.pid,
+        status,
+        stdin_writable: p.stdinWritable,
+        command: p.command,
+        args: [...p.args],
+        started_at: p.startedAt,
+        exit_code: p.running ? null : p.exitCode,
+        signal: p.signal,
+        ended_at: p.endedAt,
+        ...(owner ? { managed: managed.info(owner) } : {}),
+      };
+    };
+
+    /** A PID (numbers) or a managed name (the current process under that name). */
+    const lookup = (ref: string | number): SupervisedProcess | undefined =>
+      typeof ref === 'number' ? supervisor.get(ref) : managed.byName(ref)?.current;
+
+    const found = (request: EmulatorRequest, reply: Reply): SupervisedProcess | undefined => {
+      const ref = request.params.pid!;
+      const process = lookup(ref);
+      if (!process) reply.error(404, `Process ${ref} not found`, 'NOT_FOUND');
+      return process;
+    };
+
+    const start = async (body: Schemas['StartProcessRequest'], reply: Reply): Promise<SupervisedProcess | undefined> => {
+      if (body.name !== undefined) {
+        const existing = managed.byName(body.name);
+        if (existing && existing.status !== 'stopped') {
+          reply.error(400, `a managed process named ${body.name} already exists`);
+          return undefined;
+        }
+      }
+      try {
+        const p = await spawn(body);
+        if (isManagedRequest(body)) managed.adopt(body, p);
+        return p;
       } catch (error) {
-        reply.error(500, `failed to spawn process: ${(error as Error).message}`, 'INTERNAL_ERROR');
+        reply.error(500, `failed to spawn process: ${(error as Error).message}`);
         return undefined;
       }
     };
@@ -58,7 +100,10 @@ export const tensorlakeEmulator: ProviderEmulator = {
     const lines = (p: SupervisedProcess, stream: StreamChoice) =>
       p.lines.filter((l) => stream === 'output' || l.stream === stream).map((l) => l.line);
 
+    // The daemon reads an unknown PID's absent log as empty: 200 with no lines, and a follow that holds only eof.
     const getLines = (stream: StreamChoice): Handler => (request, reply) => {
+      const ref = request.params.pid!;
+      if (typeof ref === 'number' && !supervisor.get(ref)) return reply.json(200, { pid: ref, lines: [], line_count: 0 });
       const p = found(request, reply);
       if (!p) return;
       const selected = lines(p, stream);
@@ -67,6 +112,8 @@ export const tensorlakeEmulator: ProviderEmulator = {
 
     /** Replays the captured lines (timestamp 0), then live ones, then eof once the process is done. */
     const follow = (stream: StreamChoice): Handler => (request, reply) => {
+      const ref = request.params.pid!;
+      if (typeof ref === 'number' && !supervisor.get(ref)) return endWithEof(reply.sse());
       const p = found(request, reply);
       if (!p) return;
       const sse = reply.sse();
@@ -96,12 +143,16 @@ export const tensorlakeEmulator: ProviderEmulator = {
         if (p) reply.json(201, toInfo(p));
       },
       sandbox_process_run: async (request, reply) => {
-        const p = await start(request.json as Schemas['StartProcessRequest'], reply);
+        const body = request.json as Schemas['RunProcessRequest'];
+        const p = await start(body, reply);
         if (!p) return;
+        const limitSeconds = body.timeout ?? body.timeout_secs;
+        const timer = limitSeconds === undefined ? undefined : setTimeout(() => supervisor.kill(p.pid), Math.min(limitSeconds * 1000, 2 ** 31 - 1));
         const sse = reply.sse();
         sse.send({ pid: p.pid, started_at: p.startedAt });
         for (const l of p.lines) sse.send({ line: l.line, timestamp: l.timestamp, stream: l.stream });
         const finish = () => {
+          clearTimeout(timer);
           sse.send(p.signal !== null ? { signal: p.signal, oom_killed: false } : { exit_code: p.exitCode ?? 0 });
           sse.end();
         };
@@ -116,6 +167,7 @@ export const tensorlakeEmulator: ProviderEmulator = {
         });
         // The run belongs to its stream: a caller who hangs up ends it.
         sse.onClose(() => {
+          clearTimeout(timer);
           unsubscribe();
           supervisor.kill(p.pid);
         });
@@ -127,9 +179,28 @@ export const tensorlakeEmulator: ProviderEmulator = {
       sandbox_process_kill: async (request, reply) => {
         const p = found(request, reply);
         if (!p) return;
-        supervisor.kill(p.pid);
+        const owner = managed.ofPid(p.pid);
+        if (owner && owner.current === p && owner.status !== 'stopped') {
+          managed.stop(owner);
+        } else if (!p.running) {
+          // The daemon's answer for a process it still tracks that has already exited.
+          return reply.error(500, `Process ${p.pid} is not running`);
+        } else {
+          supervisor.kill(p.pid);
+        }
         await Promise.race([p.done, new Promise((resolve) => setTimeout(resolve, 1_000))]);
         reply.empty(204);
+      },
+      sandbox_process_restart: async (request, reply) => {
+        const p = found(request, reply);
+        if (!p) return;
+        const owner = managed.ofPid(p.pid);
+        if (!owner) return reply.error(400, `process ${p.pid} is not a managed process`);
+        try {
+          reply.json(200, toInfo(await managed.restartNow(owner)));
+        } catch (error) {
+          reply.error(500, `failed to restart process: ${(error as Error).message}`);
+        }
       },
       sandbox_process_signal: (request, reply) => {
         const p = found(request, reply);
@@ -153,11 +224,12 @@ export const tensorlakeEmulator: ProviderEmulator = {
         }
         reply.empty(204);
       },
+      // Idempotent for a process started with a pipe, as the daemon's close_stdin is.
       sandbox_process_close_stdin: (request, reply) => {
         const p = found(request, reply);
         if (!p) return;
-        if (!p.stdinWritable) return reply.error(400, 'stdin is not writable', 'STDIN_NOT_WRITABLE');
-        p.closeStdin();
+        if (!pipes.has(p.pid)) return reply.error(400, `Process ${p.pid} has no stdin pipe`);
+        if (p.stdinWritable) p.closeStdin();
         reply.empty(204);
       },
       sandbox_process_stdout: getLines('stdout'),

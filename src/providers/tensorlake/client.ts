@@ -10,11 +10,12 @@ import type { SandboxProcesses } from '../../processes.js';
 import { tensorlakeProcesses } from './processes.js';
 
 type Schemas = components['schemas'];
-/** The operating system PID of a process in the sandbox (a positive int32). */
+/** A process in the sandbox: its PID, or the name a managed process was started with. */
 export type TensorlakePid = components['parameters']['Pid'];
 export type TensorlakeProcessInfo = Schemas['ProcessInfo'];
 export type TensorlakeProcessStatus = Schemas['ProcessStatus'];
 export type TensorlakeStartProcessRequest = Schemas['StartProcessRequest'];
+export type TensorlakeRunRequest = Schemas['RunProcessRequest'];
 export type TensorlakeSignalResult = Schemas['SignalResponse'];
 export type TensorlakeOutput = Schemas['OutputResponse'];
 export type TensorlakeHealth = Schemas['HealthResponse'];
@@ -34,8 +35,14 @@ export interface TensorlakeClient {
   /** Throws NotFoundError when no such process exists. */
   getProcess(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
   sendSignal(pid: TensorlakePid, signal: number, options?: RequestOptions): Promise<TensorlakeSignalResult>;
-  /** SIGKILL the process. Throws NotFoundError when no such process exists. */
+  /**
+   * SIGKILL the process (a managed one stops being restarted). Throws NotFoundError
+   * when no such process exists, and ServerError (500) when the daemon still
+   * tracks it but it is no longer running.
+   */
   killProcess(pid: TensorlakePid, options?: RequestOptions): Promise<void>;
+  /** Stop and start again a managed process (one started with `name`, `restart` or `health_check`); its PID changes. */
+  restartProcess(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
   /** Write bytes (a string is sent as UTF-8) to a process started with `stdin_mode: 'pipe'`. */
   writeStdin(pid: TensorlakePid, data: string | Uint8Array, options?: RequestOptions): Promise<void>;
   closeStdin(pid: TensorlakePid, options?: RequestOptions): Promise<void>;
@@ -48,9 +55,10 @@ export interface TensorlakeClient {
   followOutput(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
   /**
    * Start a process and stream it to its end: `started`, `output`..., `exit`.
-   * A stream that ends without the exit frame throws UnexpectedResponseError (INCOMPLETE_STREAM).
+   * Keep-alive frames are skipped. A stream that ends without the exit frame
+   * throws UnexpectedResponseError (INCOMPLETE_STREAM).
    */
-  run(request: TensorlakeStartProcessRequest, options?: RequestOptions): AsyncGenerator<TensorlakeRunEvent>;
+  run(request: TensorlakeRunRequest, options?: RequestOptions): AsyncGenerator<TensorlakeRunEvent>;
   health(options?: RequestOptions): Promise<TensorlakeHealth>;
   info(options?: RequestOptions): Promise<TensorlakeInfo>;
   /** The provider-neutral interface over this client. */
@@ -66,9 +74,17 @@ function incomplete(operation: string, what: string): UnexpectedResponseError {
   return new UnexpectedResponseError(`the stream ended without its ${what}`, { provider: 'tensorlake', operation, status: 200, code: 'INCOMPLETE_STREAM' });
 }
 
-function classifyRunFrame(data: unknown): TensorlakeRunEvent | undefined {
+const KEEP_ALIVE = new Set(['heartbeat', 'keepalive']);
+
+/** Frames that only keep a run stream open, skipped as the official CLI skips them (see specs/tensorlake.yaml, RunKeepAliveEvent). */
+function isKeepAlive(frame: Record<string, unknown>): boolean {
+  return [frame.type, frame.event, frame.kind].some((kind) => typeof kind === 'string' && KEEP_ALIVE.has(kind));
+}
+
+function classifyRunFrame(data: unknown): TensorlakeRunEvent | 'skip' | undefined {
   if (data === null || typeof data !== 'object') return undefined;
   const frame = data as Record<string, unknown>;
+  if (isKeepAlive(frame)) return 'skip';
   if ('exit_code' in frame || 'signal' in frame) return { type: 'exit', ...(frame as Schemas['RunExitEvent']) };
   if ('line' in frame) return { type: 'output', ...(frame as Schemas['RunOutputEvent']) };
   if ('pid' in frame && 'started_at' in frame) return { type: 'started', ...(frame as Schemas['RunStartedEvent']) };
@@ -115,6 +131,8 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
     },
     killProcess: (pid, options) =>
       call('sandbox_process_kill', at(pid), (init) => api.DELETE('/api/v1/processes/{pid}', { params: at(pid), ...init }), options),
+    restartProcess: (pid, options) =>
+      call('sandbox_process_restart', at(pid), (init) => api.POST('/api/v1/processes/{pid}/restart', { params: at(pid), ...init }), options),
     writeStdin: async (pid, data, options) => {
       if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
         throw new ValidationError('data must be a string or a Uint8Array', { provider: 'tensorlake', operation: 'sandbox_process_write_stdin' });
@@ -166,6 +184,7 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
             code: 'INVALID_EVENT',
           });
         }
+        if (event === 'skip') continue;
         yield event;
         if (event.type === 'exit') return;
       }

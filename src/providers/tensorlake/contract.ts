@@ -1,17 +1,20 @@
 // Tensorlake's part of the contract scenarios: how to call each operation, one
 // scenario per declared (operation, status), and the fixtures that make each
 // reachable on a real (stateful) target.
+import { randomBytes } from 'node:crypto';
 import { drain, invokeFrom, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
 import { killAll, waitForExit } from '../../flows.js';
 import { createTensorlakeClient, type TensorlakeClient, type TensorlakeStartProcessRequest } from './client.js';
 
 const pid = { pid: 42 };
 const sleeper: TensorlakeStartProcessRequest = { command: 'sleep', args: ['60'] };
-const pidOf = (input: Readonly<Record<string, unknown>>) => input.pid as number;
+const pidOf = (input: Readonly<Record<string, unknown>>) => input.pid as number | string;
 const request = (input: Readonly<Record<string, unknown>>) => input.request as TensorlakeStartProcessRequest;
 /** No PID can be this high on Linux (pid_max is at most 2^22). */
 const UNKNOWN_PID = 2_147_483_646;
 const SPAWN_FAILURE = { request: { command: '/nonexistent/sandbox-procs-probe' } };
+/** A managed name no one uses: the daemon answers 404 for it where it answers an unknown PID's reads with 200. */
+const UNKNOWN_NAME = { pid: 'sandbox-procs-no-such-process' };
 
 const calls: Record<string, OperationCall<TensorlakeClient>> = {
   sandbox_process_list: { input: {}, invoke: (c) => c.listProcesses() },
@@ -19,6 +22,7 @@ const calls: Record<string, OperationCall<TensorlakeClient>> = {
   sandbox_process_run: { input: { request: { command: 'echo', args: ['hello'] } }, invoke: (c, i) => drain(c.run(request(i))) },
   sandbox_process_get: { input: pid, invoke: (c, i) => c.getProcess(pidOf(i)) },
   sandbox_process_kill: { input: pid, invoke: (c, i) => c.killProcess(pidOf(i)) },
+  sandbox_process_restart: { input: pid, invoke: (c, i) => c.restartProcess(pidOf(i)) },
   sandbox_process_signal: { input: { ...pid, signal: 15 }, invoke: (c, i) => c.sendSignal(pidOf(i), i.signal as number) },
   sandbox_process_write_stdin: { input: { ...pid, data: 'hello\n' }, invoke: (c, i) => c.writeStdin(pidOf(i), i.data as string) },
   sandbox_process_close_stdin: { input: pid, invoke: (c, i) => c.closeStdin(pidOf(i)) },
@@ -35,17 +39,21 @@ const calls: Record<string, OperationCall<TensorlakeClient>> = {
 const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
 // Without credentials, and naming no process: harmless even on a server that forgot to check.
 const noAuth = [401, { fixture: 'unknown' }] as const satisfies StatusCase;
-const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], noAuth, unknown, [500, MOCK_ONLY]];
+const byName = [404, { input: UNKNOWN_NAME }] as const satisfies StatusCase;
+// The daemon reads an unknown PID's output as empty (200); an unknown name is a 404.
+const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], [200, { fixture: 'unknown' }], [400, MOCK_ONLY], noAuth, byName, [500, MOCK_ONLY]];
 
 const cases: Record<keyof typeof calls, StatusCase[]> = {
   sandbox_process_list: [200, 401],
-  sandbox_process_start: [201, [400, MOCK_ONLY], 401, [500, { input: SPAWN_FAILURE }]],
-  sandbox_process_run: [200, [400, MOCK_ONLY], 401],
-  sandbox_process_get: [[200, { fixture: 'running' }], noAuth, unknown],
-  sandbox_process_kill: [[204, { fixture: 'running' }], noAuth, unknown, [500, MOCK_ONLY]],
-  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], noAuth, unknown],
+  sandbox_process_start: [201, [201, { input: { request: { ...sleeper, name: 'contract-managed', user: { name: 'root' } } } }], [400, MOCK_ONLY], 401, [415, MOCK_ONLY], [422, MOCK_ONLY], [500, { input: SPAWN_FAILURE }]],
+  sandbox_process_run: [200, [200, { input: { request: { command: 'sleep', args: ['30'], timeout: 0.2 } } }], [400, MOCK_ONLY], 401, [415, MOCK_ONLY], [422, MOCK_ONLY]],
+  sandbox_process_get: [[200, { fixture: 'running' }], [200, { fixture: 'managed' }], [400, MOCK_ONLY], noAuth, unknown],
+  sandbox_process_kill: [[204, { fixture: 'running' }], [204, { fixture: 'managed' }], [400, MOCK_ONLY], noAuth, unknown, [500, { fixture: 'exited' }]],
+  sandbox_process_restart: [[200, { fixture: 'managed' }], [400, { fixture: 'running' }], noAuth, unknown],
+  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], noAuth, unknown, [415, MOCK_ONLY], [422, MOCK_ONLY]],
   sandbox_process_write_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], noAuth, unknown],
-  sandbox_process_close_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], noAuth, unknown],
+  // Closing twice is a 204 on the daemon: the `stdin` fixture's pipe is closed by the call before, or here.
+  sandbox_process_close_stdin: [[204, { fixture: 'stdin' }], [204, { fixture: 'closedStdin' }], [400, { fixture: 'running' }], noAuth, unknown],
   sandbox_process_stdout: readOutput,
   sandbox_process_stderr: readOutput,
   sandbox_process_output: readOutput,
@@ -62,9 +70,13 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
   invoke: invokeFrom(calls, 'tensorlake'),
   scenarios: [
     ...Object.entries(cases).flatMap(([operation, list]) => statusScenarios('tensorlake', operation, calls[operation]!.input, list)),
-    // Malformed requests the typed client refuses to send: a real server must answer its declared 400.
-    ...rawScenarios('tensorlake', 'sandbox_process_start', [{ method: 'POST', path: '/api/v1/processes', body: { args: ['no command'] } }]),
-    ...rawScenarios('tensorlake', 'sandbox_process_run', [{ method: 'POST', path: '/api/v1/processes/run', body: {} }]),
+    // Malformed requests the typed client refuses to send: the daemon's extractors answer them in plain text.
+    ...rawScenarios('tensorlake', 'sandbox_process_start', [
+      { method: 'POST', path: '/api/v1/processes', body: { args: ['no command'] }, status: 422 },
+      { method: 'POST', path: '/api/v1/processes', bodyText: 'command=ls', contentType: 'text/plain', status: 415 },
+    ]),
+    ...rawScenarios('tensorlake', 'sandbox_process_run', [{ method: 'POST', path: '/api/v1/processes/run', body: {}, status: 422 }]),
+    ...rawScenarios('tensorlake', 'sandbox_process_signal', [{ method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, body: { signal: 'TERM' }, status: 422 }]),
   ],
   fixtures: {
     running: async (client) => ({ pid: (await client.startProcess(sleeper)).pid }),
@@ -75,12 +87,26 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
       return { pid };
     },
     unknown: async () => ({ pid: UNKNOWN_PID }),
+    managed: async (client) => {
+      const name = `sandbox-procs-fixture-${randomBytes(4).toString('hex')}`;
+      await client.startProcess({ ...sleeper, name, restart: { policy: 'never' } });
+      return { pid: name };
+    },
+    closedStdin: async (client) => {
+      const { pid } = await client.startProcess({ command: 'cat', stdin_mode: 'pipe' });
+      await client.closeStdin(pid);
+      return { pid };
+    },
   },
-  startedIds: (operation, body) => (operation === 'sandbox_process_start' ? [String((body as { pid: number }).pid)] : []),
+  startedIds: (operation, body) =>
+    operation === 'sandbox_process_start' || operation === 'sandbox_process_restart' ? [String((body as { pid: number }).pid)] : [],
   idOf: (input) => (input.pid === undefined ? undefined : String(input.pid)),
   preflight: (client) => client.health(),
   neutral: (client) => client.processes,
   cleanup: async (client, ids) => {
+    // Managed names first: killing one by name stops its supervision, so nothing restarts it.
+    const names = ids.filter((id) => !/^\d+$/.test(id));
+    await Promise.all(names.map((name) => client.processes.kill(name).catch(() => false)));
     await killAll(client.processes, (p) => ids.includes(p.id));
   },
 };

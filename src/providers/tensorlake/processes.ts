@@ -1,4 +1,5 @@
 // The provider-neutral interface over a Tensorlake client.
+import { NotFoundError, ServerError } from '../../errors.js';
 import { expectRecord, isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
 import type { TensorlakeClient, TensorlakeProcessInfo, TensorlakePid } from './client.js';
 
@@ -23,7 +24,15 @@ export function toProcessRecord(value: TensorlakeProcessInfo, operation = 'sandb
   };
 }
 
-/** A neutral id back to a PID; anything that is not one is passed on for the spec's validation to refuse. */
+/**
+ * Tensorlake's ways of saying "already gone" to a kill: 404, and the daemon's
+ * 500 "Process N is not running" for a process it still tracks (see specs/tensorlake.yaml, sandbox_process_kill).
+ */
+function isAlreadyGone(error: unknown): boolean {
+  return error instanceof NotFoundError || (error instanceof ServerError && error.status === 500 && /\bnot running\b/i.test(error.message));
+}
+
+/** A neutral id back to a PID; anything else is a managed name (or is refused by the spec's validation). */
 function pidOf(id: string | number): TensorlakePid {
   return (typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id) as TensorlakePid;
 }
@@ -47,6 +56,7 @@ export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes'>)
       return unlessGone(
         client.killProcess(pidOf(id)).then(() => true),
         false,
+        isAlreadyGone,
       );
     },
     async signal(id, signal) {
