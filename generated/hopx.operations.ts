@@ -8,20 +8,22 @@ export const operations = {
       "required": true,
       "schema": {
         "type": "object",
-        "required": [
-          "code"
-        ],
         "properties": {
           "code": {
-            "type": "string",
-            "minLength": 1
+            "type": "string"
           },
           "language": {
             "type": "string",
             "enum": [
               "python",
+              "python3",
+              "node",
+              "nodejs",
               "javascript",
+              "js",
               "bash",
+              "sh",
+              "shell",
               "go"
             ]
           },
@@ -83,20 +85,22 @@ export const operations = {
       "required": true,
       "schema": {
         "type": "object",
-        "required": [
-          "code"
-        ],
         "properties": {
           "code": {
-            "type": "string",
-            "minLength": 1
+            "type": "string"
           },
           "language": {
             "type": "string",
             "enum": [
               "python",
+              "python3",
+              "node",
+              "nodejs",
               "javascript",
+              "js",
               "bash",
+              "sh",
+              "shell",
               "go"
             ]
           },
@@ -148,12 +152,149 @@ export const operations = {
       }
     }
   },
+  "execute_code_async": {
+    "method": "post",
+    "path": "/execute/async",
+    "parameters": [],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "required": [
+          "callback_url"
+        ],
+        "properties": {
+          "code": {
+            "type": "string"
+          },
+          "language": {
+            "type": "string",
+            "enum": [
+              "python",
+              "python3",
+              "node",
+              "nodejs",
+              "javascript",
+              "js",
+              "bash",
+              "sh",
+              "shell",
+              "go"
+            ]
+          },
+          "timeout": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "workdir": {
+            "type": "string",
+            "minLength": 1
+          },
+          "callback_url": {
+            "type": "string",
+            "minLength": 1
+          },
+          "callback_headers": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "callback_signature_secret": {
+            "type": "string"
+          }
+        }
+      }
+    },
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "execute_ipython": {
+    "method": "post",
+    "path": "/execute/ipython",
+    "parameters": [],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "properties": {
+          "code": {
+            "type": "string"
+          },
+          "timeout": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 300
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          }
+        }
+      }
+    },
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
   "list_processes": {
     "method": "get",
     "path": "/execute/processes",
     "parameters": [],
     "responses": {
       "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
         "mediaTypes": [
           "application/json"
         ]
@@ -387,12 +528,29 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
       }
     }
   },
   "get_health": {
     "method": "get",
     "path": "/health",
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "get_info": {
+    "method": "get",
+    "path": "/info",
     "parameters": [],
     "responses": {
       "200": {

@@ -40,6 +40,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/execute/async": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute code with a webhook callback
+         * @description Queue code for a long run and return at once; when it ends, the agent POSTs the result (WebhookExecutionComplete) to `callback_url`.
+         */
+        post: operations["execute_code_async"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/execute/ipython": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute Python in the agent's IPython kernel
+         * @description Run Python code in a persistent IPython kernel and wait for it.
+         */
+        post: operations["execute_ipython"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/execute/processes": {
         parameters: {
             query?: never;
@@ -111,7 +151,7 @@ export interface paths {
         put?: never;
         /**
          * Run a command
-         * @description Run a shell command and wait for it.
+         * @description Run a command and wait for it. Without `args`, `command` is a whole shell line, run with `/bin/sh -c` (the docs); with `args`, `command` is the program (the agent spec's CommandRequest). Both SDKs send `{"command": "bash", "args": ["-c", line]}`.
          */
         post: operations["run_command"];
         delete?: never;
@@ -131,7 +171,7 @@ export interface paths {
         put?: never;
         /**
          * Run a command in the background
-         * @description Start a shell command and return at once with its process ID (cmd_...).
+         * @description Start a command and return at once with its process ID (cmd_...).
          */
         post: operations["run_command_background"];
         delete?: never;
@@ -180,20 +220,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Agent information
+         * @description The agent's version, platform, uptime, endpoints and features. Needs no credentials.
+         */
+        get: operations["get_info"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * @description python and python3 run Python; node, nodejs, javascript and js run Node.js; bash, sh and shell run a shell; go runs Go.
          * @default python
          * @enum {string}
          */
-        Language: "python" | "javascript" | "bash" | "go";
+        Language: "python" | "python3" | "node" | "nodejs" | "javascript" | "js" | "bash" | "sh" | "shell" | "go";
         Env: {
             [key: string]: string;
         };
+        /** @description The agent requires no field. An empty or missing `code` is refused with 400 by the emulator (the docs' "required"), an inference. */
         ExecuteRequest: {
-            code: string;
+            code?: string;
             language?: components["schemas"]["Language"];
             /**
              * @description Seconds.
@@ -201,11 +263,12 @@ export interface components {
              */
             timeout?: number;
             env?: components["schemas"]["Env"];
+            /** @default /workspace */
             workdir?: string;
             working_dir?: string;
         };
         BackgroundExecuteRequest: {
-            code: string;
+            code?: string;
             language?: components["schemas"]["Language"];
             /**
              * @description Seconds.
@@ -217,13 +280,39 @@ export interface components {
             working_dir?: string;
             name?: string;
         };
+        AsyncExecuteRequest: {
+            code?: string;
+            language?: components["schemas"]["Language"];
+            /**
+             * @description Seconds (both SDKs default to 1800).
+             * @default 1800
+             */
+            timeout?: number;
+            env?: components["schemas"]["Env"];
+            workdir?: string;
+            /** @description Where the agent POSTs the WebhookExecutionComplete. */
+            callback_url: string;
+            callback_headers?: {
+                [key: string]: string;
+            };
+            callback_signature_secret?: string;
+        };
+        IpythonExecuteRequest: {
+            code?: string;
+            /**
+             * @description Seconds.
+             * @default 60
+             */
+            timeout?: number;
+            env?: components["schemas"]["Env"];
+        };
         ExecuteResponse: {
             success: boolean;
             stdout: string;
             stderr: string;
             exit_code: number;
             /** @description Seconds. */
-            execution_time?: number;
+            execution_time: number;
             timestamp?: string;
             language?: string;
             png?: string;
@@ -237,11 +326,30 @@ export interface components {
         BackgroundStatus: "queued" | "running" | "completed" | "failed" | "killed" | "timeout";
         BackgroundExecuteResponse: {
             process_id: string;
-            execution_id?: string;
+            execution_id: string;
             status: components["schemas"]["BackgroundStatus"];
             start_time?: string;
             message?: string;
             name?: string;
+        };
+        AsyncExecuteResponse: {
+            execution_id: string;
+            /** @enum {string} */
+            status: "queued";
+            callback_url: string;
+            message?: string;
+            timestamp?: string;
+        };
+        WebhookExecutionComplete: {
+            execution_id: string;
+            /** @enum {string} */
+            status: "completed" | "failed" | "timeout";
+            stdout?: string;
+            stderr?: string;
+            exit_code?: number;
+            execution_time?: number;
+            timestamp?: string;
+            error?: string;
         };
         BackgroundProcess: {
             process_id: string;
@@ -250,7 +358,7 @@ export interface components {
             status: components["schemas"]["BackgroundStatus"];
             language?: string;
             /** @description ISO 8601. */
-            started_at?: string;
+            started_at: string;
             completed_at?: string | null;
             start_time?: string;
             end_time?: string | null;
@@ -269,18 +377,21 @@ export interface components {
         RunCommandRequest: {
             command: string;
             args?: string[];
-            /** @description Seconds. */
+            /** @description Seconds (default 30 per the agent spec). */
             timeout?: number;
+            /** @default /workspace */
             workdir?: string;
             env?: components["schemas"]["Env"];
         };
         RunCommandResponse: {
+            success: boolean;
             stdout: string;
             stderr: string;
             exit_code: number;
-            execution_time?: number;
-            success?: boolean;
+            execution_time: number;
             command?: string;
+            pid?: number;
+            timestamp?: string;
         };
         CommandBackgroundResponse: {
             process_id: string;
@@ -289,17 +400,98 @@ export interface components {
         };
         SystemProcess: {
             pid: number;
-            command: string;
-            user?: string;
+            name?: string;
+            /** @description The full command line. */
+            command?: string;
+            status?: string;
+            cpu_percent?: number;
+            memory_mb?: number;
+            memory_percent?: number;
+            started_at?: string;
         };
         SystemProcessList: {
             processes: components["schemas"]["SystemProcess"][];
             count?: number;
         };
+        Features: {
+            code_execution?: boolean;
+            background_jobs?: boolean;
+            ipython_kernel?: boolean;
+            websocket_streaming?: boolean;
+            languages?: string[];
+        } & {
+            [key: string]: unknown;
+        };
         HealthResponse: {
-            /** @description "healthy" when up. */
+            /** @description "healthy" when up (the JS SDK also accepts "ok"). */
             status: string;
-            version?: string;
+            agent?: string;
+            version: string;
+            /** @description A Go duration, such as 2h34m12s. */
+            uptime?: string;
+            uptime_seconds: number;
+            go_version?: string;
+            vm_id?: string;
+            features?: components["schemas"]["Features"];
+            active_streams?: number;
+        };
+        InfoResponse: {
+            agent?: string;
+            agent_version?: string;
+            version: string;
+            vm_id?: string;
+            os?: string;
+            arch?: string;
+            platform?: string;
+            go_version?: string;
+            ip?: string;
+            port?: string;
+            vm_ip?: string;
+            vm_port?: string;
+            start_time?: string;
+            /** @description Seconds. */
+            uptime?: number;
+            uptime_seconds: number;
+            endpoints?: {
+                [key: string]: string;
+            };
+            features?: {
+                [key: string]: unknown;
+            };
+        };
+        StreamExecuteMessage: {
+            /** @constant */
+            type: "execute";
+            code?: string;
+            language?: components["schemas"]["Language"];
+            timeout?: number;
+            workdir?: string;
+            env?: components["schemas"]["Env"];
+        };
+        StreamOutputMessage: {
+            /** @enum {unknown} */
+            type: "stdout" | "stderr";
+            data: string;
+            timestamp?: string;
+        };
+        StreamResultMessage: {
+            /** @constant */
+            type: "result";
+            exit_code: number;
+            execution_time?: number;
+            timestamp?: string;
+        };
+        StreamErrorMessage: {
+            /** @constant */
+            type: "error";
+            error: string;
+            code?: string;
+            timestamp?: string;
+        };
+        StreamCompleteMessage: {
+            /** @constant */
+            type: "complete";
+            success?: boolean;
         };
         /** @description A background process ID, such as proc_abc123. */
         ProcessId: string;
@@ -320,9 +512,11 @@ export interface components {
         ErrorResponse: {
             /** @description Human-readable message. */
             error: string;
-            /** @description Machine-readable code. An open set in practice: the docs list AUTHENTICATION_REQUIRED, INVALID_TOKEN, INVALID_REQUEST, RESOURCE_NOT_FOUND and more; the SDKs' agent enums add PROCESS_NOT_FOUND, MISSING_PARAMETER, INVALID_JSON and others. */
-            code: string;
+            /** @description Machine-readable code, optional. An open set in practice: the docs list AUTHENTICATION_REQUIRED, INVALID_TOKEN, INVALID_REQUEST, RESOURCE_NOT_FOUND and more; the SDKs' agent enums (python models.py:461-477, @hopx-ai/sdk dist/index.d.ts:50-68) have EXECUTION_FAILED, EXECUTION_TIMEOUT, PROCESS_NOT_FOUND, MISSING_PARAMETER, INVALID_JSON, DIRECTORY_NOT_FOUND and others. */
+            code?: string;
+            /** @description Request ID for tracing (also in the X-Request-ID header). */
             request_id?: string;
+            /** Format: date-time */
             timestamp?: string;
             path?: string;
             details?: {
@@ -354,8 +548,9 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "error": "Internal error",
-                 *       "code": "INTERNAL_ERROR"
+                 *       "error": "bash failed to start",
+                 *       "code": "EXECUTION_FAILED",
+                 *       "timestamp": "2025-01-27T10:30:00Z"
                  *     }
                  */
                 "application/json": components["schemas"]["ErrorResponse"];
@@ -498,6 +693,90 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    execute_code_async: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "import time; time.sleep(600); print(\"Done!\")",
+                 *       "language": "python",
+                 *       "callback_url": "https://app.example.com/webhooks/execution"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AsyncExecuteRequest"];
+            };
+        };
+        responses: {
+            /** @description The execution was queued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "execution_id": "exec_abc123",
+                     *       "status": "queued",
+                     *       "callback_url": "https://app.example.com/webhooks/execution",
+                     *       "message": "Execution queued. Will POST to callback_url when complete."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AsyncExecuteResponse"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    execute_ipython: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "6 * 7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["IpythonExecuteRequest"];
+            };
+        };
+        responses: {
+            /** @description The code ran (whatever its outcome) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "stdout": "",
+                     *       "stderr": "",
+                     *       "exit_code": 0,
+                     *       "execution_time": 0.012,
+                     *       "result": "42"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ExecuteResponse"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     list_processes: {
         parameters: {
             query?: never;
@@ -527,7 +806,9 @@ export interface operations {
                      *           "stdout": "",
                      *           "stderr": "",
                      *           "exit_code": null,
-                     *           "execution_time": null
+                     *           "execution_time": null,
+                     *           "start_time": "2025-01-27T10:30:00Z",
+                     *           "pid": 4242
                      *         }
                      *       ],
                      *       "count": 1
@@ -536,6 +817,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProcessList"];
                 };
             };
+            400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
         };
     };
@@ -625,10 +907,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "command": "ls",
+                 *       "command": "bash",
                  *       "args": [
-                 *         "-la"
-                 *       ]
+                 *         "-c",
+                 *         "ls -la"
+                 *       ],
+                 *       "timeout": 30,
+                 *       "workdir": "/workspace"
                  *     }
                  */
                 "application/json": components["schemas"]["RunCommandRequest"];
@@ -643,9 +928,14 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "success": true,
                      *       "stdout": "total 0\n",
                      *       "stderr": "",
-                     *       "exit_code": 0
+                     *       "exit_code": 0,
+                     *       "execution_time": 0.004,
+                     *       "command": "bash",
+                     *       "pid": 4242,
+                     *       "timestamp": "2025-01-27T10:30:00Z"
                      *     }
                      */
                     "application/json": components["schemas"]["RunCommandResponse"];
@@ -667,9 +957,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "command": "sleep",
+                 *       "command": "bash",
                  *       "args": [
-                 *         "60"
+                 *         "-c",
+                 *         "sleep 60"
                  *       ]
                  *     }
                  */
@@ -717,8 +1008,13 @@ export interface operations {
                      *       "processes": [
                      *         {
                      *           "pid": 1,
+                     *           "name": "init",
                      *           "command": "/sbin/init",
-                     *           "user": "root"
+                     *           "status": "sleeping",
+                     *           "cpu_percent": 0.1,
+                     *           "memory_mb": 12.5,
+                     *           "memory_percent": 0.3,
+                     *           "started_at": "2025-01-27T10:00:00Z"
                      *         }
                      *       ],
                      *       "count": 1
@@ -728,6 +1024,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
         };
     };
     get_health: {
@@ -748,10 +1045,44 @@ export interface operations {
                     /**
                      * @example {
                      *       "status": "healthy",
-                     *       "version": "3.2.8"
+                     *       "agent": "hopx-vm-agent",
+                     *       "version": "3.2.8",
+                     *       "uptime": "2h34m12s",
+                     *       "uptime_seconds": 9252
                      *     }
                      */
                     "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+        };
+    };
+    get_info: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "agent": "hopx-vm-agent",
+                     *       "version": "3.2.8",
+                     *       "os": "linux",
+                     *       "arch": "amd64",
+                     *       "start_time": "2025-01-27T10:00:00Z",
+                     *       "uptime": 9252,
+                     *       "uptime_seconds": 9252
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InfoResponse"];
                 };
             };
         };

@@ -17,6 +17,9 @@ export type {
 } from './providers/tensorlake/client.js';
 export { createHopxClient, hopxSandboxHost, HOPX_KILL_FORMS } from './providers/hopx/client.js';
 export type {
+  HopxAsyncQueued,
+  HopxAsyncRequest,
+  HopxAsyncResult,
   HopxBackgroundProcess,
   HopxBackgroundRequest,
   HopxBackgroundStarted,
@@ -29,8 +32,11 @@ export type {
   HopxExecuteRequest,
   HopxExecuteResult,
   HopxHealth,
+  HopxInfo,
+  HopxIpythonRequest,
   HopxKillForm,
   HopxKillResult,
+  HopxLanguage,
   HopxProcessId,
   HopxSystemProcess,
 } from './providers/hopx/client.js';

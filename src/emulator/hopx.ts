@@ -1,18 +1,17 @@
 // HopX's VM agent process API over real local processes. Code runs through the
-// local interpreter of its language; one that is not installed gets the agent's
-// 500 CODE_EXECUTION_ERROR, not a crash.
+// local interpreter of its language (hopx-local.ts); one that is not installed
+// gets the agent's 500 EXECUTION_FAILED, not a crash. Error codes are HopX's own
+// (the docs' and the SDKs' agent enums), never invented ones.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { arch, platform } from 'node:os';
 import { operations } from '../../generated/hopx.operations.js';
 import type { components } from '../../generated/hopx.js';
 import { EMULATOR_VERSION, type EmulatorContext, type ProviderEmulator } from './emulator.js';
+import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './hopx-local.js';
 import type { Handler, Reply } from './http.js';
-import type { SupervisedProcess } from './supervisor.js';
+import { SupervisorLimitError, type SupervisedProcess } from './supervisor.js';
 
 type Schemas = components['schemas'];
-type Language = Schemas['Language'];
 
 interface Background {
   id: string;
@@ -23,14 +22,17 @@ interface Background {
   outcome?: 'killed' | 'timeout';
 }
 
+// The HTTP layer's generic codes, in HopX's words (docs: RESOURCE_NOT_FOUND).
 const CODES: Record<string, string> = { NOT_FOUND: 'RESOURCE_NOT_FOUND' };
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(6).toString('hex')}`;
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const text = (p: SupervisedProcess, stream: 'stdout' | 'stderr') => {
-  const lines = p.lines.filter((l) => l.stream === stream).map((l) => `${l.line}\n`);
-  return lines.join('');
-};
+const iso = (ms: number) => new Date(ms).toISOString();
+const seconds = (p: SupervisedProcess) => ((p.endedAt ?? Date.now()) - p.startedAt) / 1000;
+const text = (p: SupervisedProcess, stream: 'stdout' | 'stderr') =>
+  p.lines
+    .filter((l) => l.stream === stream)
+    .map((l) => `${l.line}\n`)
+    .join('');
 
 function statusOf(b: Background): Schemas['BackgroundStatus'] {
   if (b.process.running) return 'running';
@@ -38,28 +40,35 @@ function statusOf(b: Background): Schemas['BackgroundStatus'] {
   return b.process.exitCode === 0 ? 'completed' : 'failed';
 }
 
+/** One list entry with both namings the sources show: the docs' and the agent spec's (which the JS SDK reads). */
 function toBackgroundProcess(b: Background): Schemas['BackgroundProcess'] {
   const p = b.process;
+  const ended = p.endedAt !== null;
   return {
     process_id: b.id,
     execution_id: b.executionId,
     name: b.name,
     status: statusOf(b),
     language: b.language,
-    started_at: iso(p.startedAt)!,
-    completed_at: iso(p.endedAt),
+    // docs
+    started_at: iso(p.startedAt),
+    completed_at: ended ? iso(p.endedAt!) : null,
     stdout: text(p, 'stdout'),
     stderr: text(p, 'stderr'),
     exit_code: p.running ? null : p.exitCode,
-    execution_time: p.endedAt === null ? null : (p.endedAt - p.startedAt) / 1000,
+    execution_time: ended ? seconds(p) : null,
+    // agent spec (no end fields while running, as Go's omitempty leaves them out)
+    start_time: iso(p.startedAt),
+    ...(ended ? { end_time: iso(p.endedAt!), duration: seconds(p) } : {}),
+    pid: p.pid,
   };
 }
 
-/** Waits for the process, or kills it after `seconds`: true when it finished in time. */
-async function finishWithin(context: EmulatorContext, p: SupervisedProcess, seconds: number): Promise<boolean> {
+/** Waits for the process, or kills it after `limit` seconds: true when it finished in time. */
+async function finishWithin(context: EmulatorContext, p: SupervisedProcess, limit: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), seconds * 1000);
+    timer = setTimeout(() => resolve(false), limit * 1000);
   });
   const inTime = await Promise.race([p.done.then(() => true), timedOut]);
   clearTimeout(timer);
@@ -70,49 +79,74 @@ async function finishWithin(context: EmulatorContext, p: SupervisedProcess, seco
   return inTime;
 }
 
+interface Launch {
+  line: CommandLine;
+  env?: Record<string, string> | undefined;
+  workdir?: string | undefined;
+}
+
 export const hopxEmulator: ProviderEmulator = {
   provider: 'hopx',
   operations,
-  publicOperations: new Set(['get_health']),
-  errorBody: (message, code, requestId) => ({ error: message, code: CODES[code ?? ''] ?? code ?? 'INTERNAL_ERROR', request_id: requestId }),
+  publicOperations: new Set(['get_health', 'get_info']),
+  errorBody: (message, code, requestId) => ({
+    error: message,
+    code: CODES[code ?? ''] ?? code ?? 'INTERNAL_ERROR',
+    request_id: requestId,
+    timestamp: new Date().toISOString(),
+  }),
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
     const background = new Map<string, Background>();
 
-    /** The command line that runs `code` in `language` here. */
-    async function interpreter(language: Language, code: string): Promise<{ command: string; args: string[] }> {
-      switch (language) {
-        case 'python':
-          return { command: 'python3', args: ['-c', code] };
-        case 'javascript':
-          return { command: process.execPath, args: ['-e', code] };
-        case 'bash':
-          return { command: 'bash', args: ['-c', code] };
-        case 'go': {
-          const dir = await mkdtemp(join(context.workdir, 'go-'));
-          await writeFile(join(dir, 'main.go'), code);
-          return { command: 'go', args: ['run', join(dir, 'main.go')] };
-        }
+    /** Starts a process, or answers the agent's error and returns undefined. */
+    async function launch(reply: Reply, what: string, { line, env, workdir }: Launch): Promise<SupervisedProcess | undefined> {
+      const cwd = workdir === undefined ? context.workdir : await localWorkdir(workdir, context.workdir);
+      // Checked first: spawn reports a missing cwd as ENOENT, like a missing program.
+      if (!(await isDirectory(cwd))) {
+        reply.error(400, `working directory ${workdir} does not exist`, 'DIRECTORY_NOT_FOUND');
+        return undefined;
       }
-    }
-
-    async function spawnOr500(reply: Reply, what: string, start: () => Promise<SupervisedProcess>): Promise<SupervisedProcess | undefined> {
       try {
-        return await start();
+        return await supervisor.start({ command: line.command, args: line.args, env: env ?? {}, cwd });
       } catch (error) {
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        reply.error(500, missing ? `${what} is not installed` : `${what} failed to start: ${(error as Error).message}`, missing ? 'CODE_EXECUTION_ERROR' : 'EXECUTION_FAILED');
+        const limit = error instanceof SupervisorLimitError;
+        reply.error(500, missing ? `${what} is not installed (${line.command} not found)` : `${what} failed to start: ${(error as Error).message}`, limit ? 'INTERNAL_ERROR' : 'EXECUTION_FAILED');
         return undefined;
       }
     }
 
-    const startCode = async (body: Schemas['BackgroundExecuteRequest'] | Schemas['ExecuteRequest'], reply: Reply) => {
-      const language = body.language ?? 'python';
-      const { command, args } = await interpreter(language, body.code);
-      return spawnOr500(reply, language, () =>
-        supervisor.start({ command, args, env: body.env ?? {}, cwd: body.workdir ?? body.working_dir ?? context.workdir }),
-      );
-    };
+    type CodeRequest = { code?: string; language?: string; env?: Record<string, string>; workdir?: string; working_dir?: string };
+
+    /** Runs `code`: a missing or empty code is the docs' 400, before anything starts. */
+    async function startCode(body: CodeRequest, reply: Reply, language = body.language ?? 'python'): Promise<SupervisedProcess | undefined> {
+      if (!body.code) {
+        reply.error(400, 'code is required', 'MISSING_PARAMETER');
+        return undefined;
+      }
+      const line = await interpreterFor(language, body.code, context.workdir);
+      return launch(reply, language, { line, env: body.env, workdir: body.workdir ?? body.working_dir });
+    }
+
+    /** Runs code to its end and answers ExecuteResponse, or 408 after `timeout` seconds. */
+    async function runToEnd(body: CodeRequest & { timeout?: number }, reply: Reply, language: string): Promise<void> {
+      const p = await startCode(body, reply, language);
+      if (!p) return;
+      const timeout = body.timeout ?? 60;
+      if (!(await finishWithin(context, p, timeout))) {
+        return reply.error(408, `Execution timed out after ${timeout} seconds`, 'EXECUTION_TIMEOUT');
+      }
+      reply.json(200, {
+        success: p.exitCode === 0,
+        stdout: text(p, 'stdout'),
+        stderr: text(p, 'stderr'),
+        exit_code: p.exitCode ?? -1,
+        execution_time: seconds(p),
+        language,
+        timestamp: new Date().toISOString(),
+      } satisfies Schemas['ExecuteResponse']);
+    }
 
     const track = (p: SupervisedProcess, prefix: string, language: string, name: string | undefined, timeoutSeconds: number): Background => {
       const entry: Background = { id: newId(prefix), executionId: newId('exec'), name: name ?? null, language, process: p };
@@ -134,38 +168,78 @@ export const hopxEmulator: ProviderEmulator = {
       reply.json(200, { process_id: id, status: 'killed', message: 'Process terminated successfully' });
     };
 
-    const runCommand = async (body: Schemas['RunCommandRequest'], reply: Reply) =>
-      spawnOr500(reply, body.command, () => supervisor.start({ command: body.command, args: body.args ?? [], env: body.env ?? {}, cwd: body.workdir ?? context.workdir }));
+    /** The docs: a command runs in `/bin/sh -c`. With args (the agent spec's field), the command is the program. */
+    const commandLine = (body: Schemas['RunCommandRequest']): CommandLine =>
+      body.args && body.args.length > 0 ? { command: body.command, args: body.args } : { command: 'sh', args: ['-c', body.command] };
+
+    const runCommand = (body: Schemas['RunCommandRequest'], reply: Reply) => launch(reply, body.command, { line: commandLine(body), env: body.env, workdir: body.workdir });
+
+    const uptimeSeconds = () => Math.round((Date.now() - context.startedAt) / 100) / 10;
+    const features = {
+      code_execution: true,
+      background_jobs: true,
+      ipython_kernel: false,
+      websocket_streaming: false,
+      languages: ['python', 'javascript', 'bash', 'go'],
+    };
 
     return {
-      execute_code: async (request, reply) => {
+      execute_code: (request, reply) => {
         const body = request.json as Schemas['ExecuteRequest'];
-        const p = await startCode(body, reply);
-        if (!p) return;
-        const timeout = body.timeout ?? 60;
-        if (!(await finishWithin(context, p, timeout))) {
-          return reply.error(408, `Execution timed out after ${timeout} seconds`, 'EXECUTION_TIMEOUT');
-        }
-        reply.json(200, {
-          success: p.exitCode === 0,
-          stdout: text(p, 'stdout'),
-          stderr: text(p, 'stderr'),
-          exit_code: p.exitCode ?? -1,
-          execution_time: (p.endedAt! - p.startedAt) / 1000,
-          language: body.language ?? 'python',
-          timestamp: new Date().toISOString(),
-        });
+        return runToEnd(body, reply, body.language ?? 'python');
       },
+      // No IPython kernel here: the code runs as a Python script, so no `result` of a last expression.
+      execute_ipython: (request, reply) => runToEnd(request.json as Schemas['IpythonExecuteRequest'], reply, 'python'),
       execute_code_background: async (request, reply) => {
         const body = request.json as Schemas['BackgroundExecuteRequest'];
         const p = await startCode(body, reply);
         if (!p) return;
         const entry = track(p, 'proc', body.language ?? 'python', body.name, body.timeout ?? 300);
-        reply.json(200, { process_id: entry.id, execution_id: entry.executionId, status: 'running' });
+        reply.json(200, {
+          process_id: entry.id,
+          execution_id: entry.executionId,
+          status: 'running',
+          start_time: iso(p.startedAt),
+          ...(body.name ? { name: body.name } : {}),
+        } satisfies Schemas['BackgroundExecuteResponse']);
+      },
+      execute_code_async: async (request, reply) => {
+        const body = request.json as Schemas['AsyncExecuteRequest'];
+        const p = await startCode(body, reply);
+        if (!p) return;
+        const executionId = newId('exec');
+        const timeout = body.timeout ?? 1800;
+        reply.json(200, {
+          execution_id: executionId,
+          status: 'queued',
+          callback_url: body.callback_url,
+          message: isLoopbackUrl(body.callback_url)
+            ? 'Execution queued. Will POST to callback_url when complete.'
+            : 'Execution queued. The emulator calls loopback callback URLs only; this one will not be called.',
+          timestamp: new Date().toISOString(),
+        } satisfies Schemas['AsyncExecuteResponse']);
+        const inTime = await finishWithin(context, p, timeout);
+        if (!isLoopbackUrl(body.callback_url) || context.stopping.aborted) return;
+        await sendWebhook({
+          url: body.callback_url,
+          ...(body.callback_headers ? { headers: body.callback_headers } : {}),
+          ...(body.callback_signature_secret ? { secret: body.callback_signature_secret } : {}),
+          signal: context.stopping,
+          body: {
+            execution_id: executionId,
+            status: !inTime ? 'timeout' : p.exitCode === 0 ? 'completed' : 'failed',
+            stdout: text(p, 'stdout'),
+            stderr: text(p, 'stderr'),
+            exit_code: p.exitCode ?? -1,
+            execution_time: seconds(p),
+            timestamp: new Date().toISOString(),
+            ...(!inTime ? { error: `Execution timed out after ${timeout} seconds` } : {}),
+          } satisfies Schemas['WebhookExecutionComplete'],
+        });
       },
       list_processes: (_request, reply) => {
         const processes = [...background.values()].map(toBackgroundProcess);
-        reply.json(200, { processes, count: processes.length });
+        reply.json(200, { processes, count: processes.length, timestamp: new Date().toISOString() });
       },
       kill_process: (request, reply) =>
         kill((request.json as { process_id?: string } | undefined)?.process_id ?? request.query.get('process_id') ?? undefined, reply),
@@ -176,31 +250,61 @@ export const hopxEmulator: ProviderEmulator = {
         if (!p) return;
         await finishWithin(context, p, body.timeout ?? 30);
         reply.json(200, {
+          success: p.exitCode === 0,
           stdout: text(p, 'stdout'),
           stderr: text(p, 'stderr'),
           exit_code: p.exitCode ?? -1,
-          execution_time: (p.endedAt! - p.startedAt) / 1000,
-          success: p.exitCode === 0,
+          execution_time: seconds(p),
           command: body.command,
-        });
+          pid: p.pid,
+          timestamp: new Date().toISOString(),
+        } satisfies Schemas['RunCommandResponse']);
       },
       run_command_background: async (request, reply) => {
         const body = request.json as Schemas['RunCommandRequest'];
         const p = await runCommand(body, reply);
         if (!p) return;
         const entry = track(p, 'cmd', 'command', undefined, body.timeout ?? 300);
-        reply.json(200, { process_id: entry.id, status: 'running' });
+        reply.json(200, { process_id: entry.id, status: 'running' } satisfies Schemas['CommandBackgroundResponse']);
       },
-      list_system_processes: (_request, reply) => {
+      list_system_processes: async (_request, reply) => {
         // The VM's processes, as far as this emulator can vouch for them: its own children.
-        const user = userInfo().username;
-        const processes = supervisor
-          .list()
-          .filter((p) => p.running)
-          .map((p) => ({ pid: p.pid, command: [p.command, ...p.args].join(' '), user }));
-        reply.json(200, { processes, count: processes.length });
+        const running = supervisor.list().filter((p) => p.running);
+        const processes = await Promise.all(
+          running.map(async (p) => ({
+            pid: p.pid,
+            name: p.command.split('/').pop() ?? p.command,
+            command: [p.command, ...p.args].join(' '),
+            status: 'running',
+            started_at: iso(p.startedAt),
+            ...(await procStats(p.pid, p.startedAt)),
+          })),
+        );
+        reply.json(200, { processes, count: processes.length } satisfies Schemas['SystemProcessList']);
       },
-      get_health: (_request, reply) => reply.json(200, { status: 'healthy', version: EMULATOR_VERSION }),
+      get_health: (_request, reply) =>
+        reply.json(200, {
+          status: 'healthy',
+          agent: 'sandbox-procs-emulator',
+          version: EMULATOR_VERSION,
+          uptime: `${Math.floor(uptimeSeconds())}s`,
+          uptime_seconds: uptimeSeconds(),
+          features,
+        } satisfies Schemas['HealthResponse']),
+      get_info: (_request, reply) =>
+        reply.json(200, {
+          agent: 'sandbox-procs-emulator',
+          agent_version: EMULATOR_VERSION,
+          version: EMULATOR_VERSION,
+          os: platform(),
+          arch: arch(),
+          platform: `${platform()}/${arch()}`,
+          start_time: iso(context.startedAt),
+          uptime: uptimeSeconds(),
+          uptime_seconds: uptimeSeconds(),
+          endpoints: Object.fromEntries(Object.entries(operations).map(([id, op]) => [id, `${op.method.toUpperCase()} ${op.path}`])),
+          features,
+        } satisfies Schemas['InfoResponse']),
     };
   },
 };

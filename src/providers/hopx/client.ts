@@ -22,6 +22,12 @@ export type HopxCommandResult = Schemas['RunCommandResponse'];
 export type HopxCommandStarted = Schemas['CommandBackgroundResponse'];
 export type HopxSystemProcess = Schemas['SystemProcess'];
 export type HopxHealth = Schemas['HealthResponse'];
+export type HopxAsyncRequest = Schemas['AsyncExecuteRequest'];
+export type HopxAsyncQueued = Schemas['AsyncExecuteResponse'];
+export type HopxAsyncResult = Schemas['WebhookExecutionComplete'];
+export type HopxIpythonRequest = Schemas['IpythonExecuteRequest'];
+export type HopxInfo = Schemas['InfoResponse'];
+export type HopxLanguage = Schemas['Language'];
 
 /**
  * The three kill requests found in the wild (see specs/hopx.yaml, x-forms):
@@ -42,6 +48,10 @@ export interface HopxClient {
   /** Run code and wait for it; a non-zero exit is a result with `success: false`, not an error. */
   runCode(request: HopxExecuteRequest, options?: RequestOptions): Promise<HopxExecuteResult>;
   runCodeBackground(request: HopxBackgroundRequest, options?: RequestOptions): Promise<HopxBackgroundStarted>;
+  /** Queue code; when it ends, the agent POSTs a HopxAsyncResult to `callback_url`. Not in HopX's agent spec: both SDKs call it. */
+  runCodeAsync(request: HopxAsyncRequest, options?: RequestOptions): Promise<HopxAsyncQueued>;
+  /** Run Python in the agent's IPython kernel. Not in HopX's agent spec: the JS SDK calls it. */
+  runIpython(request: HopxIpythonRequest, options?: RequestOptions): Promise<HopxExecuteResult>;
   listProcesses(options?: RequestOptions): Promise<HopxBackgroundProcess[]>;
   /** Kill a background process. Throws NotFoundError when it is unknown or already finished. */
   killProcess(processId: HopxProcessId, options?: RequestOptions & { form?: HopxKillForm }): Promise<HopxKillResult>;
@@ -50,6 +60,8 @@ export interface HopxClient {
   /** The VM's operating system processes. */
   listSystemProcesses(options?: RequestOptions): Promise<HopxSystemProcess[]>;
   getHealth(options?: RequestOptions): Promise<HopxHealth>;
+  /** The agent's version, platform, uptime, endpoints and features. */
+  getAgentInfo(options?: RequestOptions): Promise<HopxInfo>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<HopxBackgroundProcess>;
 }
@@ -68,6 +80,8 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
     runCode: (body, options) => call('execute_code', { body }, (init) => api.POST('/execute', { body, ...init }), options),
     runCodeBackground: (body, options) =>
       call('execute_code_background', { body }, (init) => api.POST('/execute/background', { body, ...init }), options),
+    runCodeAsync: (body, options) => call('execute_code_async', { body }, (init) => api.POST('/execute/async', { body, ...init }), options),
+    runIpython: (body, options) => call('execute_ipython', { body }, (init) => api.POST('/execute/ipython', { body, ...init }), options),
     listProcesses: async (options) => {
       const list = await call<unknown>('list_processes', {}, (init) => api.GET('/execute/processes', init), options);
       return listIn<HopxBackgroundProcess>(list, 'processes', { provider: 'hopx', operation: 'list_processes' });
@@ -102,6 +116,7 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
       return listIn<HopxSystemProcess>(list, 'processes', { provider: 'hopx', operation: 'list_system_processes' });
     },
     getHealth: (options) => call('get_health', {}, (init) => api.GET('/health', init), options),
+    getAgentInfo: (options) => call('get_info', {}, (init) => api.GET('/info', init), options),
   };
   return { ...client, processes: hopxProcesses(client) };
 }

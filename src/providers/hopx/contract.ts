@@ -8,18 +8,28 @@ import {
   createHopxClient,
   type HopxBackgroundRequest,
   type HopxClient,
+  type HopxAsyncRequest,
   type HopxCommandRequest,
   type HopxExecuteRequest,
+  type HopxIpythonRequest,
   type HopxKillForm,
 } from './client.js';
 
 const request = <T>(input: Readonly<Record<string, unknown>>) => input.request as T;
 const sleeper: HopxBackgroundRequest = { code: 'sleep 60', language: 'bash', name: 'sleeper' };
-const NOT_INSTALLED = { request: { command: '/nonexistent/sandbox-procs-probe' } };
+// With args, the command is the program (without, it is a shell line, which would exit 127 instead).
+const NOT_INSTALLED = { request: { command: '/nonexistent/sandbox-procs-probe', args: ['--version'] } };
+// A loopback URL that nothing listens on: the emulator's webhook fails quietly, a live agent's too.
+const CALLBACK = 'http://127.0.0.1:9/sandbox-procs-callback';
 
 const calls: Record<string, OperationCall<HopxClient>> = {
   execute_code: { input: { request: { code: 'echo 1', language: 'bash' } }, invoke: (c, i) => c.runCode(request<HopxExecuteRequest>(i)) },
   execute_code_background: { input: { request: sleeper }, invoke: (c, i) => c.runCodeBackground(request<HopxBackgroundRequest>(i)) },
+  execute_code_async: {
+    input: { request: { code: 'echo 1', language: 'bash', callback_url: CALLBACK } },
+    invoke: (c, i) => c.runCodeAsync(request<HopxAsyncRequest>(i)),
+  },
+  execute_ipython: { input: { request: { code: 'print(1)' } }, invoke: (c, i) => c.runIpython(request<HopxIpythonRequest>(i)) },
   list_processes: { input: {}, invoke: (c) => c.listProcesses() },
   kill_process: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: i.form as HopxKillForm }) },
   kill_process_by_path: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: 'path' }) },
@@ -27,6 +37,7 @@ const calls: Record<string, OperationCall<HopxClient>> = {
   run_command_background: { input: { request: { command: 'sleep', args: ['60'] } }, invoke: (c, i) => c.runCommandBackground(request<HopxCommandRequest>(i)) },
   list_system_processes: { input: {}, invoke: (c) => c.listSystemProcesses() },
   get_health: { input: {}, invoke: (c) => c.getHealth() },
+  get_info: { input: {}, invoke: (c) => c.getAgentInfo() },
 };
 
 const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
@@ -34,6 +45,8 @@ const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
 const noAuth = [401, { fixture: 'unknown' }] as const satisfies StatusCase;
 const killCases: StatusCase[] = [[200, { fixture: 'running' }], [400, MOCK_ONLY], noAuth, unknown];
 const kill = (form: HopxKillForm) => ({ process_id: 'proc_abc123', form });
+// No code: the agent spec requires none, but the docs' 400 ("code is required") is what an agent answers.
+const NO_CODE = [400, { input: { request: { language: 'bash' } } }] as const satisfies StatusCase;
 
 export const hopxContract: ProviderContract<HopxClient> = {
   provider: 'hopx',
@@ -42,23 +55,32 @@ export const hopxContract: ProviderContract<HopxClient> = {
   scenarios: [
     ...statusScenarios('hopx', 'execute_code', calls.execute_code!.input, [
       200,
-      [400, MOCK_ONLY],
+      NO_CODE,
       401,
       [408, { input: { request: { code: 'sleep 5', language: 'bash', timeout: 1 } } }],
       [500, MOCK_ONLY],
     ]),
-    ...statusScenarios('hopx', 'execute_code_background', calls.execute_code_background!.input, [200, [400, MOCK_ONLY], 401, [500, MOCK_ONLY]]),
-    ...statusScenarios('hopx', 'list_processes', {}, [200, 401]),
+    ...statusScenarios('hopx', 'execute_code_background', calls.execute_code_background!.input, [200, NO_CODE, 401, [500, MOCK_ONLY]]),
+    ...statusScenarios('hopx', 'execute_code_async', calls.execute_code_async!.input, [
+      200,
+      [400, { input: { request: { language: 'bash', callback_url: CALLBACK } } }],
+      401,
+      [500, MOCK_ONLY],
+    ]),
+    ...statusScenarios('hopx', 'execute_ipython', calls.execute_ipython!.input, [200, [400, { input: { request: {} } }], 401, [500, MOCK_ONLY]]),
+    ...statusScenarios('hopx', 'list_processes', {}, [200, [400, MOCK_ONLY], 401]),
     ...statusScenarios('hopx', 'kill_process', kill('body'), killCases),
     ...statusScenarios('hopx', 'kill_process', kill('query'), killCases),
     ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [[200, { fixture: 'running' }], noAuth, unknown]),
     ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [500, { input: NOT_INSTALLED }]]),
-    ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401]),
+    ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401, [500, MOCK_ONLY]]),
     ...statusScenarios('hopx', 'get_health', {}, [200]),
+    ...statusScenarios('hopx', 'get_info', {}, [200]),
     // Malformed requests the typed client refuses to send: the agent must answer its declared 400.
     ...rawScenarios('hopx', 'kill_process', [{ method: 'DELETE', path: '/execute/kill', body: {} }]),
-    ...rawScenarios('hopx', 'execute_code', [{ method: 'POST', path: '/execute', body: { language: 'bash' } }]),
+    // The agent requires no field of /execute, but a code that is not a string cannot be decoded by any agent.
+    ...rawScenarios('hopx', 'execute_code', [{ method: 'POST', path: '/execute', body: { code: 42, language: 'bash' } }]),
   ],
   fixtures: {
     running: async (client) => ({ process_id: (await client.runCodeBackground(sleeper)).process_id }),

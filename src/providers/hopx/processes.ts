@@ -2,7 +2,7 @@
 // get-by-id: `get` lists and picks, `signal` is unsupported.
 import { UnsupportedOperationError } from '../../errors.js';
 import { expectRecord, isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
-import type { HopxBackgroundProcess, HopxClient } from './client.js';
+import type { HopxBackgroundProcess, HopxBackgroundStarted, HopxClient } from './client.js';
 
 const STATUS: Record<string, ProcessStatus> = {
   queued: 'queued',
@@ -13,8 +13,12 @@ const STATUS: Record<string, ProcessStatus> = {
   timeout: 'timeout',
 };
 
-export function toProcessRecord(value: HopxBackgroundProcess, operation = 'list_processes'): ProcessRecord<HopxBackgroundProcess> {
-  const process = expectRecord(value, 'hopx', operation);
+/** A list entry, or the start answer (which names its time start_time, the agent spec's word, if at all). */
+type HopxRecordSource = HopxBackgroundProcess | HopxBackgroundStarted;
+
+export function toProcessRecord(value: HopxRecordSource, operation = 'list_processes'): ProcessRecord<HopxBackgroundProcess> {
+  // Read as the widest shape: every field but process_id and status may be missing.
+  const process = expectRecord(value, 'hopx', operation) as Partial<HopxBackgroundProcess> & Pick<HopxBackgroundProcess, 'process_id' | 'status'>;
   const status = STATUS[process.status] ?? 'unknown';
   return {
     id: String(process.process_id),
@@ -24,7 +28,7 @@ export function toProcessRecord(value: HopxBackgroundProcess, operation = 'list_
     // The docs and the agent spec name the times differently; take whichever came.
     startedAt: toDate(process.started_at ?? process.start_time),
     endedAt: toDate(process.completed_at ?? process.end_time),
-    raw: process,
+    raw: process as HopxBackgroundProcess,
   };
 }
 

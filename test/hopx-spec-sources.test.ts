@@ -1,0 +1,65 @@
+// specs/hopx.yaml says where each fact comes from: every operation and every
+// schema names its source (repository or site, and path) in `x-source`, or says
+// it is inferred; the facts the issue pinned down are stated as the sources say.
+import { describe, expect, it } from 'vitest';
+import { loadSpec } from '../src/specs.js';
+
+const spec = loadSpec('hopx') as any;
+// "<repository or site>: <path>", e.g. "hopx-ai/hopx: openapi_agent.json:2050".
+const SOURCE = /^(hopx-ai\/hopx|@hopx-ai\/sdk \d+\.\d+\.\d+|docs\.hopx\.ai|seed 003): \S/;
+const sourcesOf = (node: any): string[] => [node?.['x-source'] ?? []].flat();
+
+describe('specs/hopx.yaml: sources', () => {
+  const operations = Object.entries<any>(spec.paths).flatMap(([path, item]) => Object.entries<any>(item).map(([method, op]) => [`${method} ${path}`, op] as const));
+
+  it.each(operations)('%s names its sources by repository and path', (_name, op) => {
+    expect(sourcesOf(op).length).toBeGreaterThan(0);
+    for (const source of sourcesOf(op)) expect(source).toMatch(SOURCE);
+  });
+
+  it('every schema names a source or says what is inferred, and every x-source anywhere has a repository and path', () => {
+    const bare = Object.entries<any>(spec.components.schemas)
+      .filter(([, schema]) => sourcesOf(schema).length === 0 && !schema['x-inferred'])
+      .map(([name]) => name);
+    // Env is a shape (a map of strings), not a fact of one source.
+    expect(bare).toEqual(['Env']);
+    const values: string[] = [];
+    const walk = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'x-source') values.push(...[value].flat());
+        walk(value);
+      }
+    };
+    walk(spec);
+    expect(values.length).toBeGreaterThan(40);
+    expect(values.filter((v) => !SOURCE.test(v))).toEqual([]);
+  });
+
+  it('states the facts the sources give', () => {
+    const { schemas } = spec.components;
+    // Python model's Language (models.py:81-91).
+    expect(schemas.Language.enum).toEqual(['python', 'python3', 'node', 'nodejs', 'javascript', 'js', 'bash', 'sh', 'shell', 'go']);
+    // The agent requires no field of ExecuteRequest.
+    expect(schemas.ExecuteRequest.required).toBeUndefined();
+    // Error bodies: code optional, timestamp and request_id declared (seed 003's {error, code} stays valid).
+    expect(schemas.ErrorResponse.required).toEqual(['error']);
+    expect(Object.keys(schemas.ErrorResponse.properties)).toEqual(expect.arrayContaining(['code', 'request_id', 'timestamp']));
+    // /processes: its 500, no invented `user`.
+    expect(Object.keys(spec.paths['/processes'].get.responses)).toContain('500');
+    expect(schemas.SystemProcess.properties).not.toHaveProperty('user');
+    expect(schemas.SystemProcess.required).toEqual(['pid']);
+    // What the official SDK relies on.
+    expect(schemas.ExecuteResponse.required).toContain('execution_time');
+    expect(schemas.RunCommandResponse.required).toEqual(expect.arrayContaining(['success', 'execution_time']));
+    expect(Object.keys(schemas.RunCommandResponse.properties)).toEqual(expect.arrayContaining(['pid', 'timestamp']));
+    expect(schemas.BackgroundExecuteResponse.required).toContain('execution_id');
+    expect(schemas.BackgroundProcess.required).toContain('started_at');
+    expect(schemas.HealthResponse.required).toEqual(expect.arrayContaining(['version', 'uptime_seconds']));
+    expect(schemas.InfoResponse.required).toEqual(expect.arrayContaining(['version', 'uptime_seconds']));
+    // The operations only the SDKs call are marked inferred; the WebSockets are described, not routed.
+    for (const path of ['/execute/async', '/execute/ipython']) expect(spec.paths[path].post['x-inferred']).toBeTruthy();
+    expect(Object.keys(spec['x-websocket'])).toEqual(['/execute/stream', '/commands/stream']);
+    expect(spec.paths['/execute/stream']).toBeUndefined();
+  });
+});

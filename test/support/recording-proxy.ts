@@ -1,0 +1,133 @@
+// A recording proxy for tests: a node:http server on 127.0.0.1 (free port) that
+// forwards every request to an upstream and keeps each exchange, so that a test
+// can check what a client we do not control (an official SDK) sent and got
+// against our spec, with the project's own validators. close() in afterAll.
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { OperationMeta, OperationTable } from '../../src/core/operation.js';
+import { findRequestViolation } from '../../src/core/validate-input.js';
+import type { SpecValidator } from '../../src/contract/validate.js';
+
+export interface Exchange {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** The request's headers, Authorization left out (tests print exchanges; a token must never reach the output). */
+  requestHeaders: IncomingHttpHeaders;
+  requestBody: string;
+  status: number;
+  contentType: string | null;
+  responseBody: string;
+}
+
+export interface RecordingProxy {
+  baseUrl: string;
+  exchanges: Exchange[];
+  close(): Promise<void>;
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+export async function startRecordingProxy(upstream: string): Promise<RecordingProxy> {
+  const target = new URL(upstream);
+  const exchanges: Exchange[] = [];
+  const server = createServer((req, res) => {
+    void (async () => {
+      const body = await readAll(req);
+      const url = new URL(req.url ?? '/', upstream);
+      const { authorization: _left, ...requestHeaders } = req.headers;
+      const forwarded = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+        (upstreamRes) => {
+          void readAll(upstreamRes).then((responseBody) => {
+            exchanges.push({
+              method: req.method ?? '',
+              path: url.pathname,
+              query: Object.fromEntries(url.searchParams),
+              requestHeaders,
+              requestBody: body.toString('utf8'),
+              status: upstreamRes.statusCode ?? 0,
+              contentType: upstreamRes.headers['content-type'] ?? null,
+              responseBody: responseBody.toString('utf8'),
+            });
+            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+            res.end(responseBody);
+          });
+        },
+      );
+      forwarded.on('error', (error) => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`proxy: ${error.message}`);
+      });
+      forwarded.end(body);
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    exchanges,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The operation of the spec a request is for, by method and path template. */
+export function operationFor(operations: OperationTable, method: string, path: string): [string, OperationMeta, Record<string, string>] | undefined {
+  for (const [id, meta] of Object.entries(operations)) {
+    if (meta.method.toUpperCase() !== method) continue;
+    const names: string[] = [];
+    const pattern = meta.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    });
+    const match = new RegExp(`^${pattern}$`).exec(path);
+    if (match) return [id, meta, Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]))];
+  }
+  return undefined;
+}
+
+/**
+ * Every way the recorded exchanges break the spec, one line each: a request to
+ * no operation, a request the spec's constraints refuse (parameters and body,
+ * as the client's own input check sees them, then the body against the full
+ * JSON Schema), and every finding of the response validator, warnings included
+ * (a field the spec does not declare). Empty when all conform.
+ */
+export function specViolations(exchanges: readonly Exchange[], operations: OperationTable, validator: SpecValidator): string[] {
+  return exchanges.flatMap((x) => {
+    const where = `${x.method} ${x.path} -> ${x.status}`;
+    const found = operationFor(operations, x.method, x.path);
+    if (!found) return [`${where}: no operation of the spec has this method and path`];
+    const [operation, meta, path] = found;
+    const problems: string[] = [];
+    let body: unknown;
+    if (x.requestBody !== '') {
+      try {
+        body = JSON.parse(x.requestBody);
+      } catch {
+        problems.push(`${where}: request body is not JSON`);
+      }
+    }
+    // An empty JSON body on a bodiless POST is what axios sends; it is no body.
+    const input = { path, query: x.query, ...(body === undefined || !meta.requestBody ? {} : { body }) };
+    const requestProblem = findRequestViolation(meta, input);
+    if (requestProblem) problems.push(`${where}: request: ${requestProblem}`);
+    if (meta.requestBody && x.requestBody !== '') {
+      problems.push(...validator.checkRequestBody(operation, x.requestBody).map((f) => `${where}: request ${f.kind}: ${f.message}`));
+    }
+    const findings = validator.check(operation, { status: x.status, contentType: x.contentType, bodyText: x.responseBody });
+    problems.push(...findings.map((f) => `${where}: response ${f.severity} ${f.kind}: ${f.message}`));
+    return problems;
+  });
+}
