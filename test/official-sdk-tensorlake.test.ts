@@ -11,6 +11,9 @@
 // Each `it` below states what the SDK needs from the emulator. It cannot pass
 // silently: when Node 22 or the SDK cannot be had, the tests fail with the
 // reason, unless SANDBOX_PROCS_SKIP_OFFICIAL_SDK=1 skips them (loudly).
+import { operations } from '../generated/tensorlake.operations.js';
+import { SpecValidator } from '../src/contract/validate.js';
+import { specViolations, type Exchange } from './support/recording-proxy.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +147,27 @@ describe.skipIf(skipped)(`official Tensorlake SDK ${SDK_VERSION} against the emu
         expect(r.path, describeStep(s)).toMatch(/^\/api\/v1\//);
       }
     }
+  });
+
+  it('every request the SDK sent and every response it got validates against specs/tensorlake.yaml', () => {
+    if (setupError) throw setupError;
+    const exchanges: Exchange[] = [...steps.values()].flatMap((s) =>
+      s.requests.map((r) => {
+        const url = new URL(r.path, 'http://sdk.local');
+        return {
+          method: r.method,
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          requestHeaders: {},
+          requestBody: r.body,
+          status: Number(r.status),
+          contentType: r.contentType ?? null,
+          responseBody: r.response ?? '',
+        };
+      }),
+    );
+    expect(exchanges.length).toBeGreaterThan(20);
+    expect(specViolations(exchanges, operations, new SpecValidator('tensorlake'))).toEqual([]);
   });
 
   it('health: GET /api/v1/health answers {healthy: true}', () => {
