@@ -14,6 +14,7 @@ import { Sandbox, HTTPClient } from '@hopx-ai/sdk';
 import { createHopxClient, createTensorlakeClient } from '../dist/src/index.js';
 import { startPrism } from '../dist/src/prism.js';
 import { specPath } from '../dist/src/specs.js';
+import { benchEmulator, emulatorLines } from './emulator.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -142,6 +143,9 @@ const t = performance.now();
 await Promise.all([prismStartup('tensorlake'), prismStartup('hopx')]);
 prism.bothInParallelMs = round(performance.now() - t, 0);
 
+// --- the emulators: starts, list latency under load, RSS through a soak --------------------------
+const emulator = await benchEmulator({ quick: flags.quick, log });
+
 let walls = null;
 if (!flags.quick) {
   log('wall time of the check (prism and emulator targets) and of the contract test suite...');
@@ -214,6 +218,7 @@ const report = {
   results,
   ratios,
   prismStartup: prism,
+  emulator,
   wallTimes: walls,
   installedSize: sizes,
 };
@@ -237,6 +242,7 @@ const lines = [
   ),
   '',
   `Prism start-up (spawn to first answer): tensorlake ${prism.tensorlakeMs} ms, hopx ${prism.hopxMs} ms, both in parallel ${prism.bothInParallelMs} ms`,
+  ...emulatorLines(emulator),
   walls ? `wall time: check (prism) ${walls.checkPrismS} s, check (emulator) ${walls.checkEmulatorS} s, contract test suite ${walls.contractSuiteS} s` : 'wall times: skipped (--quick)',
   `installed: sandbox-procs client = own files ${sizes.sandboxProcsOwnFilesKb} KB + runtime deps ${sizes.sandboxProcsRuntimeDeps.kb} KB in ${sizes.sandboxProcsRuntimeDeps.packages} packages; @hopx-ai/sdk with deps ${sizes.hopxSdkWithDeps.kb} KB in ${sizes.hopxSdkWithDeps.packages} packages`,
   `figures written to ${flags.out}`,

@@ -70,6 +70,11 @@ export const operations = {
           "application/json"
         ]
       },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
       "500": {
         "mediaTypes": [
           "application/json"
@@ -106,7 +111,8 @@ export const operations = {
           },
           "timeout": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 2147483
           },
           "env": {
             "type": "object",
@@ -141,6 +147,11 @@ export const operations = {
         ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
         "mediaTypes": [
           "application/json"
         ]
@@ -184,7 +195,8 @@ export const operations = {
           },
           "timeout": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 2147483
           },
           "env": {
             "type": "object",
@@ -224,6 +236,11 @@ export const operations = {
         ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
         "mediaTypes": [
           "application/json"
         ]
@@ -273,6 +290,11 @@ export const operations = {
         ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
         "mediaTypes": [
           "application/json"
         ]
@@ -414,7 +436,8 @@ export const operations = {
           },
           "timeout": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 2147483
           },
           "workdir": {
             "type": "string",
@@ -441,6 +464,11 @@ export const operations = {
         ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
         "mediaTypes": [
           "application/json"
         ]
@@ -476,7 +504,8 @@ export const operations = {
           },
           "timeout": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 2147483
           },
           "workdir": {
             "type": "string",
@@ -503,6 +532,11 @@ export const operations = {
         ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
         "mediaTypes": [
           "application/json"
         ]

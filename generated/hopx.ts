@@ -525,6 +525,23 @@ export interface components {
         };
     };
     responses: {
+        /** @description The sandbox-procs emulator runs as many processes as its limit allows (--max-running); try again after Retry-After seconds. */
+        EmulatorBusy: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "too many running processes (limit 32)",
+                 *       "code": "RATE_LIMIT_EXCEEDED"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The code ran longer than its timeout */
         ExecutionTimeout: {
             headers: {
@@ -649,6 +666,7 @@ export interface operations {
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
             408: components["responses"]["ExecutionTimeout"];
+            429: components["responses"]["EmulatorBusy"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -690,6 +708,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["EmulatorBusy"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -732,6 +751,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["EmulatorBusy"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -774,6 +794,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["EmulatorBusy"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -943,6 +964,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["EmulatorBusy"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -985,6 +1007,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["EmulatorBusy"];
             500: components["responses"]["InternalError"];
         };
     };

@@ -31,23 +31,27 @@ export const operations = {
         "properties": {
           "command": {
             "type": "string",
-            "minLength": 1
+            "minLength": 1,
+            "pattern": "^[^\\u0000]*$"
           },
           "args": {
             "type": "array",
             "items": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
             }
           },
           "env": {
             "type": "object",
             "additionalProperties": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[^\\u0000]*$"
             }
           },
           "working_dir": {
             "type": "string",
-            "minLength": 1
+            "minLength": 1,
+            "pattern": "^[^\\u0000]*$"
           },
           "user": {
             "anyOf": [
@@ -212,6 +216,11 @@ export const operations = {
           "application/json"
         ]
       },
+      "413": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
       "415": {
         "mediaTypes": [
           "text/plain"
@@ -220,6 +229,11 @@ export const operations = {
       "422": {
         "mediaTypes": [
           "text/plain"
+        ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
         ]
       },
       "500": {
@@ -245,23 +259,27 @@ export const operations = {
             "properties": {
               "command": {
                 "type": "string",
-                "minLength": 1
+                "minLength": 1,
+                "pattern": "^[^\\u0000]*$"
               },
               "args": {
                 "type": "array",
                 "items": {
-                  "type": "string"
+                  "type": "string",
+                  "pattern": "^[^\\u0000]*$"
                 }
               },
               "env": {
                 "type": "object",
                 "additionalProperties": {
-                  "type": "string"
+                  "type": "string",
+                  "pattern": "^[^\\u0000]*$"
                 }
               },
               "working_dir": {
                 "type": "string",
-                "minLength": 1
+                "minLength": 1,
+                "pattern": "^[^\\u0000]*$"
               },
               "user": {
                 "anyOf": [
@@ -413,11 +431,13 @@ export const operations = {
             "properties": {
               "timeout": {
                 "type": "number",
-                "exclusiveMinimum": 0
+                "exclusiveMinimum": 0,
+                "maximum": 2147483
               },
               "timeout_secs": {
                 "type": "integer",
-                "minimum": 1
+                "minimum": 1,
+                "maximum": 2147483
               }
             }
           }
@@ -441,6 +461,11 @@ export const operations = {
           "application/json"
         ]
       },
+      "413": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
       "415": {
         "mediaTypes": [
           "text/plain"
@@ -449,6 +474,11 @@ export const operations = {
       "422": {
         "mediaTypes": [
           "text/plain"
+        ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
         ]
       }
     }
@@ -613,6 +643,11 @@ export const operations = {
           "application/json"
         ]
       },
+      "413": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
       "415": {
         "mediaTypes": [
           "text/plain"
@@ -670,6 +705,11 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
       }
     }
   },
@@ -715,6 +755,11 @@ export const operations = {
       "404": {
         "mediaTypes": [
           "application/json"
+        ]
+      },
+      "413": {
+        "mediaTypes": [
+          "text/plain"
         ]
       }
     }

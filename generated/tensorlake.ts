@@ -554,6 +554,32 @@ export interface components {
         };
     };
     responses: {
+        /** @description The request body is larger than the server accepts. */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example Failed to buffer the request body: length limit exceeded */
+                "text/plain": components["schemas"]["PlainTextError"];
+            };
+        };
+        /** @description The sandbox-procs emulator runs as many processes as its limit allows (--max-running); try again after Retry-After seconds. */
+        EmulatorBusy: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "too many running processes (limit 32)"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SandboxProxyError"];
+            };
+        };
         /** @description Missing or invalid API key. */
         Unauthorized: {
             headers: {
@@ -774,8 +800,10 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableBody"];
+            429: components["responses"]["EmulatorBusy"];
             /** @description The process could not be spawned. */
             500: {
                 headers: {
@@ -831,8 +859,10 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableBody"];
+            429: components["responses"]["EmulatorBusy"];
         };
     };
     sandbox_process_get: {
@@ -994,6 +1024,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableBody"];
         };
@@ -1054,6 +1085,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
+            429: components["responses"]["EmulatorBusy"];
         };
     };
     sandbox_process_write_stdin: {
@@ -1082,6 +1114,7 @@ export interface operations {
             400: components["responses"]["StdinNotWritable"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ProcessNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     sandbox_process_close_stdin: {

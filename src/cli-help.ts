@@ -7,7 +7,7 @@ Usage:
   sandbox-procs check   [--target prism|emulator] [--provider NAME]... [--json]
   sandbox-procs drift   --provider NAME --base-url URL [--token-env VAR] [--json FILE]
                         [--junit FILE] [--allow-mutations] [--timeout-ms N]
-  sandbox-procs emulate --provider NAME [--port N] [--token T]
+  sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [--max-running N]
   sandbox-procs help [COMMAND] | --help | --version
 
 Commands:
@@ -59,15 +59,22 @@ Exit codes: 0 no drift, 1 drift found, 2 could not run (bad flags, token
 variable not set, unreachable host, reset, timeout, TLS failure, token refused).
 Needs the optional peer dependencies ajv and yaml.
 `,
-  emulate: `sandbox-procs emulate --provider NAME [--port N] [--token T]
+  emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits]
 
 Serves a provider's process API on 127.0.0.1 over real local processes until
 interrupted (Ctrl-C or SIGTERM), then stops every process it started.
 
-  -p, --provider NAME  ${PROVIDERS}.
-      --port N         The port (default: a free one).
-      --token T        The bearer token to accept (default: a random one, printed).
-  -h, --help           Show this help.
+  -p, --provider NAME       ${PROVIDERS}.
+      --port N              The port (default: a free one).
+      --token-env VAR       Accept the bearer token held in the environment variable VAR
+                            (default: a random token, printed).
+      --token T             The token itself; other local users can read it in ps, so
+                            prefer --token-env (it warns).
+      --max-running N       Processes running at once (default 32); past it, a start
+                            gets 429 with Retry-After.
+      --max-output-bytes N  Captured output kept per process (older lines are dropped).
+      --max-body-bytes N    Largest request body (default 1 MiB).
+  -h, --help                Show this help.
 
 Exit codes: 0 stopped cleanly, 2 could not start.
 `,

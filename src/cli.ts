@@ -172,6 +172,10 @@ async function emulate(args: string[], io: Io): Promise<number> {
       provider: { type: 'string', short: 'p' },
       port: { type: 'string' },
       token: { type: 'string' },
+      'token-env': { type: 'string' },
+      'max-running': { type: 'string' },
+      'max-output-bytes': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -185,20 +189,56 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const [provider] = parseProviders([values.provider]);
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port must be a port number, got "${values.port}"`);
-  if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token must not be empty');
+  const token = emulatorToken(values.token, values['token-env'], io);
+  const maxRunning = positiveWhole('--max-running', values['max-running']);
+  const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
+  const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
 
-  const emulator = await startEmulator(provider!, { port, ...(values.token !== undefined && { token: values.token }) });
+  // Signals are handled below (stop, then exit 0); a second signal, SIGKILL or a crash is the reaper's.
+  const emulator = await startEmulator(provider!, {
+    port,
+    handleSignals: false,
+    ...(token !== undefined && { token }),
+    ...(maxBodyBytes !== undefined && { maxBodyBytes }),
+    limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
+  });
   io.out(`${provider} emulator listening on ${emulator.baseUrl}\n`);
   // A token the user chose is theirs and not echoed; a generated one must be shown to be usable.
-  io.out(values.token === undefined ? `token: ${emulator.token}\n` : 'token: the one given with --token\n');
+  io.out(token === undefined ? `token: ${emulator.token}\n` : `token: the one given with ${values.token !== undefined ? '--token' : `--token-env ${values['token-env']}`}\n`);
   io.out('Press Ctrl-C to stop; every process it started is stopped with it.\n');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    const listeners = stopSignals.map((s) => () => {
+      // Only the first: a second signal ends the process at once.
+      stopSignals.forEach((other, i) => process.off(other, listeners[i]!));
+      resolve(s);
+    });
+    stopSignals.forEach((s, i) => process.on(s, listeners[i]!));
   });
   io.err(`\n${signal}: stopping the ${provider} emulator.\n`);
   await emulator.stop();
   return EXIT.ok;
+}
+
+/** The token from --token-env (preferred) or --token (visible to every local user, so it warns); undefined: generate one. */
+function emulatorToken(flag: string | undefined, envName: string | undefined, io: Io): string | undefined {
+  if (flag !== undefined && envName !== undefined) throw new UsageError('give --token or --token-env, not both');
+  if (envName !== undefined) {
+    const value = process.env[envName];
+    if (value === undefined || value.trim() === '') throw new UsageError(`--token-env ${envName}: the variable is not set or empty`);
+    return value;
+  }
+  if (flag === undefined) return undefined;
+  if (flag.trim() === '') throw new UsageError('--token must not be empty');
+  io.err('warning: --token is visible to every local user (ps, /proc/<pid>/cmdline); prefer --token-env VAR\n');
+  return flag;
+}
+
+function positiveWhole(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive whole number, got "${value}"`);
+  return n;
 }
 
 function version(): string {

@@ -67,7 +67,7 @@ function describe(message: string, d: ErrorDetails): string {
 
 /** The input was rejected before anything was sent. */
 export class ValidationError extends SandboxProcsError {}
-/** The provider answered 400, 415 or 422: it rejected the request. */
+/** The provider answered 400, 413, 415 or 422: it rejected the request. */
 export class InvalidRequestError extends SandboxProcsError {}
 /** The provider answered 401 or 403. */
 export class AuthenticationError extends SandboxProcsError {}
@@ -92,7 +92,7 @@ export type ErrorClass = new (message: string, details: ErrorDetails) => Sandbox
 
 /** The class for a declared non-2xx status. */
 export function errorClassForStatus(status: number): ErrorClass {
-  if (status === 400 || status === 415 || status === 422) return InvalidRequestError;
+  if (status === 400 || status === 413 || status === 415 || status === 422) return InvalidRequestError;
   if (status === 401 || status === 403) return AuthenticationError;
   if (status === 404) return NotFoundError;
   if (status === 429) return RateLimitError;

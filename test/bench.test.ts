@@ -23,6 +23,14 @@ describe('npm run bench (smoke)', () => {
         results: Array<{ operation: string; client: string; sequential: { calls: number; medianMs: number; p99Ms: number; callsPerSecond: number }; concurrent: { calls: number } }>;
         ratios: Array<Record<string, number | string>>;
         prismStartup: Record<string, number>;
+        emulator: Record<
+          'tensorlake' | 'hopx',
+          {
+            starts: { starts: number; perSecond: number };
+            listWith100Running: { running: number; calls: number; medianMs: number; p99Ms: number };
+            soak: { peakRssMiB: number; rssAfterMiB: number };
+          }
+        >;
         installedSize: Record<string, unknown>;
         machine: { cores: number };
       };
@@ -35,6 +43,15 @@ describe('npm run bench (smoke)', () => {
       }
       expect(report.ratios.filter((r) => 'facadeOverSdkCallsPerSecondSequential' in r).map((r) => r.operation)).toEqual(['hopx kill (SDK form)', 'hopx list']);
       expect(Object.keys(report.prismStartup)).toEqual(['tensorlakeMs', 'hopxMs', 'bothInParallelMs']);
+      for (const provider of ['tensorlake', 'hopx'] as const) {
+        const e = report.emulator[provider];
+        expect(e.starts.starts).toBe(20);
+        expect(e.starts.perSecond).toBeGreaterThan(0);
+        expect(e.listWith100Running).toMatchObject({ running: 10, calls: 10 });
+        expect(e.listWith100Running.p99Ms).toBeGreaterThanOrEqual(e.listWith100Running.medianMs);
+        expect(e.soak.peakRssMiB).toBeGreaterThan(0);
+        expect(e.soak.peakRssMiB).toBeGreaterThanOrEqual(e.soak.rssAfterMiB);
+      }
       expect(Object.keys(report.installedSize)).toEqual(['sandboxProcsRuntimeDeps', 'sandboxProcsOwnFilesKb', 'hopxSdkWithDeps']);
       expect(report.machine.cores).toBeGreaterThan(0);
       expect(stdout).toMatch(/facade\/raw median \(seq\)/);

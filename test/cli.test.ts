@@ -2,6 +2,7 @@
 // for the cheap flag cases.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +15,8 @@ import { childrenOf, isAlive, waitFor } from './support/processes.js';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
 
-function runBin(args: string[]) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+function runBin(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -85,6 +86,28 @@ describe('sandbox-procs emulate (built bin)', () => {
     expect(await waitFor(() => !isAlive(pid), 5_000)).toBe(true);
   });
 
+  it('takes its token from --token-env, keeps it out of argv and output, and honours --max-running', async () => {
+    const token = 'env-token-3f1c9a';
+    const run = runBin(['emulate', '--provider', 'tensorlake', '--token-env', 'SP_TEST_EMULATOR_TOKEN', '--max-running', '1'], { SP_TEST_EMULATOR_TOKEN: token });
+    expect(await waitFor(() => run.output().includes('token: the one given with --token-env SP_TEST_EMULATOR_TOKEN'), 10_000)).toBe(true);
+    const baseUrl = /listening on (http:\S+)/.exec(run.output())![1]!;
+    expect(run.output()).not.toContain(token);
+    expect(readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8')).not.toContain(token);
+    const client = createTensorlakeClient({ apiKey: token, baseUrl, retry: { maxRetries: 0 } });
+    await client.startProcess({ command: 'sleep', args: ['30'] });
+    await expect(client.startProcess({ command: 'sleep', args: ['30'] })).rejects.toMatchObject({ status: 429 });
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
+  });
+
+  it('warns that --token is visible to other local users', async () => {
+    const run = runBin(['emulate', '--provider', 'hopx', '--token', 'visible-token']);
+    expect(await waitFor(() => /token: the one given/.test(run.output()), 10_000)).toBe(true);
+    expect(run.output()).toMatch(/warning: --token is visible to every local user.*--token-env/);
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
+  });
+
   it('prints the token it generated, which then works', async () => {
     const run = runBin(['emulate', '--provider', 'hopx']);
     expect(await waitFor(() => /token: (emu_\w+)/.test(run.output()), 10_000)).toBe(true);
@@ -132,6 +155,10 @@ describe('sandbox-procs flags (in process)', () => {
     [['check', '--target', 'live'], /unknown target "live"/],
     [['emulate'], /emulate needs --provider/],
     [['emulate', '--provider', 'hopx', '--port', 'x'], /--port must be a port number/],
+    [['emulate', '--provider', 'hopx', '--max-running', '0'], /--max-running must be a positive whole number/],
+    [['emulate', '--provider', 'hopx', '--max-body-bytes', '1e3'], /--max-body-bytes must be a positive whole number/],
+    [['emulate', '--provider', 'hopx', '--token-env', 'SP_TEST_SURELY_UNSET_VARIABLE'], /--token-env SP_TEST_SURELY_UNSET_VARIABLE: the variable is not set/],
+    [['emulate', '--provider', 'hopx', '--token', 'a', '--token-env', 'B'], /--token or --token-env, not both/],
     [[], /Usage:/],
   ])('%j exits 2 with a clear message', async (argv, message) => {
     const io = capture();

@@ -42,8 +42,9 @@ describe('contract against the emulators (real processes behind the API)', () =>
 
   it.each(providers)('%s: every scenario a real server can be brought to answer passes, and every response validates', async (provider) => {
     const scenarios = runnableOn(running.target, scenariosFor([provider]));
-    // Only the statuses nothing can provoke on purpose are left out (a server fault, a request the facade will not send).
-    expect(scenarios.length).toBeGreaterThan(scenariosFor([provider]).length * 0.75);
+    // Only the statuses nothing can provoke on purpose are left out (a server fault, a full emulator's 429,
+    // a request the facade will not send and no raw probe can stand for).
+    expect(scenarios.length).toBeGreaterThan(scenariosFor([provider]).length * 0.66);
     const results = await runScenarios(scenarios, running.target);
     expect(results.filter((r) => !r.passed).map((r) => `${r.scenario.operation} ${r.scenario.status} ${r.label}: ${r.problems.join('; ')}`)).toEqual([]);
     expect(results).toHaveLength(scenarios.length);

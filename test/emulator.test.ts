@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../src/emulator/index.js';
-import { createHopxClient, createTensorlakeClient, ServerError, waitForExit, type ProviderName, type SandboxProcesses } from '../src/index.js';
+import { createHopxClient, createTensorlakeClient, RateLimitError, ServerError, waitForExit, type ProviderName, type SandboxProcesses } from '../src/index.js';
 import { childrenOf, isAlive, waitFor } from './support/processes.js';
 
 const running: RunningEmulator[] = [];
@@ -65,15 +65,18 @@ describe('serving', () => {
     expect((await raw(t, '/api/v1/processes/abc', { headers: auth(t) })).status).toBe(404);
   });
 
-  it('refuses a request body over the limit with 400', async () => {
-    const e = await emulator('tensorlake', { maxBodyBytes: 64 });
-    const response = await raw(e, '/api/v1/processes', {
+  it.each([
+    ['tensorlake', '/api/v1/processes', 'sandbox_process_start', 413, /length limit exceeded/],
+    ['hopx', '/execute', 'execute_code', 400, /exceeds 64 bytes/],
+  ] as const)('%s refuses a request body over the limit with its declared %s', async (provider, path, operation, status, message) => {
+    const e = await emulator(provider, { maxBodyBytes: 64 });
+    const response = await raw(e, path, {
       method: 'POST',
       headers: { ...auth(e), 'content-type': 'application/json' },
-      body: JSON.stringify({ command: 'echo', args: ['x'.repeat(200)] }),
+      body: JSON.stringify({ command: 'echo', code: 'x', args: ['x'.repeat(200)] }),
     });
-    expect(response.status).toBe(400);
-    expect(response.bodyText).toMatch(/exceeds 64 bytes/);
+    expect(response).toMatchObject({ status, bodyText: expect.stringMatching(message) });
+    expect(new SpecValidator(provider).check(operation, response)).toEqual([]);
   });
 
   // As the daemon's axum extractors do: plain text, 422 for a missing field, 400 for broken JSON, 415 for another type.
@@ -110,13 +113,14 @@ describe('processes', () => {
     expect(await processes.kill(running.id)).toBe(true);
   });
 
-  it('caps the number of running processes', async () => {
+  it('caps the number of running processes, answering a retryable 429', async () => {
     const e = await emulator('tensorlake', { limits: { maxRunning: 2 } });
-    const client = createTensorlakeClient({ apiKey: e.token, baseUrl: e.baseUrl });
+    const client = createTensorlakeClient({ apiKey: e.token, baseUrl: e.baseUrl, retry: { maxRetries: 0 } });
     await client.startProcess({ command: 'sleep', args: ['30'] });
     await client.startProcess({ command: 'sleep', args: ['30'] });
     const error = await client.startProcess({ command: 'sleep', args: ['30'] }).catch((x: unknown) => x);
-    expect(error).toBeInstanceOf(ServerError);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, retryAfterMs: 1_000 });
     expect((error as Error).message).toMatch(/too many running processes \(limit 2\)/);
   });
 

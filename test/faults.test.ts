@@ -227,6 +227,16 @@ describe('retry policy', () => {
     expect(hits).toHaveLength(4);
   });
 
+  it('retries a start after a 429, which says nothing was started', async () => {
+    const { baseUrl, hits } = await http((_req, res, hit) => {
+      if (hit < 3) return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":"full","code":"RATE_LIMIT_EXCEEDED"}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"process_id":"proc_1","execution_id":"exec_1","status":"running"}');
+    });
+    const client = createHopxClient({ apiKey, baseUrl, ...fast });
+    expect(await client.runCodeBackground({ code: 'sleep 1', language: 'bash' })).toMatchObject({ process_id: 'proc_1' });
+    expect(hits).toHaveLength(3);
+  });
+
   it('retries HopX\'s POST kill, which is idempotent', async () => {
     const { baseUrl, hits } = await unavailable();
     const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).killProcess('proc_1', { form: 'path' }));

@@ -1,6 +1,8 @@
 // Tensorlake as its daemon and official clients behave (see specs/tensorlake.yaml,
 // x-disagreements): checked through our client against the emulator, and against
 // real local servers that answer as the daemon or the CLI's streams do.
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
@@ -34,6 +36,12 @@ async function serve(handler: Parameters<typeof startServer>[0]): Promise<TestSe
 }
 
 const validator = new SpecValidator('tensorlake');
+
+/** The real uid of a running process, from /proc. */
+function uidOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))!;
+  return Number(line.split(/\s+/)[1]);
+}
 
 async function eventually(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -78,10 +86,31 @@ describe('the daemon\'s answers, on the emulator', () => {
     expect(error).toMatchObject({ status: 400, code: undefined });
   });
 
-  it.each([['name'], [{ name: 'root' }], [{ name: 'root', gid: 0 }], [{ uid: 0, gid: 0 }], [0], ['0:0']])('accepts the user form %j', async (user) => {
+  // Every form the SDKs send, naming the emulator's own user: runs as is, root or not.
+  const self = userInfo();
+  it.each([[self.username], [{ name: self.username }], [{ name: self.username, gid: self.gid }], [{ uid: self.uid, gid: self.gid }], [self.uid], [`${self.uid}:${self.gid}`]])(
+    'accepts the user form %j',
+    async (user) => {
+      const { client } = await tensorlake();
+      const started = await client.startProcess({ command: 'sleep', args: ['5'], user: user as never });
+      expect(uidOf(started.pid)).toBe(self.uid);
+    },
+  );
+
+  it('runs a process as another user when it is root, and refuses to otherwise (never runs it as someone else)', async () => {
     const { client } = await tensorlake();
-    const started = await client.startProcess({ command: 'true', user: user as never });
-    expect(started.status).toBeTypeOf('string');
+    const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith('nobody:'))?.split(':');
+    expect(nobody, 'this test needs a "nobody" user').toBeDefined();
+    const request = { command: 'sleep', args: ['5'], user: 'nobody' };
+    if (self.uid === 0) {
+      const started = await client.startProcess(request);
+      expect(uidOf(started.pid)).toBe(Number(nobody![2]));
+    } else {
+      const error = await client.startProcess(request).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidRequestError);
+      expect((error as Error).message).toMatch(/only root can switch users/);
+    }
+    await expect(client.startProcess({ command: 'true', user: 'sandbox-procs-no-such-user' })).rejects.toThrow(/no such user/);
   });
 
   it('refuses a user object with both name and uid before sending it', async () => {

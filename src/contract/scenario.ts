@@ -99,6 +99,7 @@ export const EXPECTED_BY_STATUS: Readonly<Record<number, Expectation>> = {
   401: 'AuthenticationError',
   404: 'NotFoundError',
   408: 'SandboxProcsError',
+  413: 'InvalidRequestError',
   415: 'InvalidRequestError',
   422: 'InvalidRequestError',
   429: 'RateLimitError',

@@ -150,7 +150,9 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
       failure.retries = retries;
       const retryable =
         failure instanceof NetworkError || failure instanceof TimeoutError || (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
-      if (!retryable || retries >= maxRetries || signal?.aborted) throw failure;
+      // A 429 says the server did nothing: another try cannot run a start twice, whatever the method.
+      const allowed = failure.status === 429 ? retry.maxRetries : maxRetries;
+      if (!retryable || retries >= allowed || signal?.aborted) throw failure;
       try {
         await sleep(retryDelay(retries + 1, failure.retryAfterMs, retry), signal);
       } catch (reason) {

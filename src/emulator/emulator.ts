@@ -1,13 +1,17 @@
 // Starting and stopping a provider emulator: an HTTP server on loopback over a
 // supervisor of real child processes, with a working directory of its own.
-// stop() ends every child; so does this process's exit.
+// stop() ends every child; so do this process's exit, SIGINT, SIGTERM and SIGHUP,
+// and (through the reaper) its death by SIGKILL or a crash.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
 import { serveOperations, type BodyRejection, type Handler } from './http.js';
+import { newInstanceId, registerWithReaper, runMarkerEnv } from './reaper.js';
+import { stopOnSignals } from './signals.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
 
 export interface EmulatorContext {
@@ -26,6 +30,7 @@ export interface ProviderEmulator {
   errorBody(message: string, code: string | undefined, requestId: string): unknown;
   publicOperations?: ReadonlySet<string>;
   rejectBody?: BodyRejection;
+  rawBodyOperations?: ReadonlySet<string>;
   handlers(context: EmulatorContext): Record<string, Handler>;
 }
 
@@ -38,12 +43,22 @@ export interface EmulatorOptions {
   /** Request bodies above this are refused with 400. Default 1 MiB. */
   maxBodyBytes?: number;
   keepAliveMs?: number;
+  /** Open connections at most (more are refused). Default 256. */
+  maxConnections?: number;
+  /**
+   * Default true: on SIGINT, SIGTERM or SIGHUP this process stops the emulator,
+   * then dies of that signal (unless the program listens for it too: then the
+   * program decides). false leaves signals to the caller, who must stop() it.
+   */
+  handleSignals?: boolean;
 }
 
 export interface RunningEmulator {
   readonly provider: ProviderName;
   readonly baseUrl: string;
   readonly token: string;
+  /** This instance's unique id: every child's environment has `SANDBOX_PROCS_EMULATOR_CHILD=<id>/<n>`. */
+  readonly id: string;
   /** Where processes run unless a request names a working directory; removed on stop. */
   readonly workdir: string;
   /** Stops the server and every process it started, and removes its working directory. */
@@ -52,13 +67,33 @@ export interface RunningEmulator {
 
 export const EMULATOR_VERSION = '0.1.0';
 
+/** The Retry-After of a full emulator's 429: a running process may end any moment. */
+export const RETRY_SOON: Readonly<Record<string, string>> = { 'retry-after': '1' };
+
 export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const token = options.token ?? `emu_${randomBytes(16).toString('hex')}`;
-  const supervisor = createSupervisor(options.limits);
-  const workdir = await mkdtemp(join(tmpdir(), `sandbox-procs-${emulator.provider}-`));
+  const id = newInstanceId();
+  // The reaper first: from here on, even a SIGKILL leaves nothing behind.
+  const reaper = await registerWithReaper(id);
+  const supervisor = createSupervisor(options.limits, { instanceId: id, env: runMarkerEnv() });
+  let workdir: string;
+  try {
+    workdir = await mkdtemp(join(tmpdir(), `sandbox-procs-${emulator.provider}-`));
+  } catch (error) {
+    reaper.release();
+    throw error;
+  }
+  reaper.setWorkdir(workdir);
   const stopSignal = new AbortController();
   const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal };
-  const onExit = () => supervisor.killAllNow();
+  const onExit = () => {
+    supervisor.killAllNow();
+    try {
+      rmSync(workdir, { recursive: true, force: true });
+    } catch {
+      // a child still writing there: the reaper removes it once we are gone
+    }
+  };
   process.on('exit', onExit);
   let server;
   try {
@@ -68,21 +103,26 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       errorBody: emulator.errorBody,
       ...(emulator.publicOperations ? { publicOperations: emulator.publicOperations } : {}),
       ...(emulator.rejectBody ? { rejectBody: emulator.rejectBody } : {}),
+      ...(emulator.rawBodyOperations ? { rawBodyOperations: emulator.rawBodyOperations } : {}),
       token,
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
       ...(options.keepAliveMs !== undefined ? { keepAliveMs: options.keepAliveMs } : {}),
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     });
   } catch (error) {
     process.off('exit', onExit);
     await rm(workdir, { recursive: true, force: true });
+    reaper.release();
     throw error;
   }
   let stopping: Promise<void> | undefined;
-  return {
+  let releaseSignals = () => {};
+  const running: RunningEmulator = {
     provider: emulator.provider,
     baseUrl: server.baseUrl,
     token,
+    id,
     workdir,
     stop() {
       stopping ??= (async () => {
@@ -91,8 +131,12 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
         await server.close();
         process.off('exit', onExit);
         await rm(workdir, { recursive: true, force: true });
+        reaper.release();
+        releaseSignals();
       })();
       return stopping;
     },
   };
+  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: onExit });
+  return running;
 }

@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { arch, platform } from 'node:os';
 import { operations } from '../../generated/hopx.operations.js';
 import type { components } from '../../generated/hopx.js';
-import { EMULATOR_VERSION, type EmulatorContext, type ProviderEmulator } from './emulator.js';
+import { EMULATOR_VERSION, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from './emulator.js';
 import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './hopx-local.js';
 import type { Handler, Reply } from './http.js';
-import { SupervisorLimitError, type SupervisedProcess } from './supervisor.js';
+import { shareOut, truncationHeaders } from './output-buffer.js';
+import { SpawnInputError, SupervisorLimitError, type SupervisedProcess } from './supervisor.js';
 
 type Schemas = components['schemas'];
 
@@ -28,11 +29,22 @@ const CODES: Record<string, string> = { NOT_FOUND: 'RESOURCE_NOT_FOUND' };
 const newId = (prefix: string) => `${prefix}_${randomBytes(6).toString('hex')}`;
 const iso = (ms: number) => new Date(ms).toISOString();
 const seconds = (p: SupervisedProcess) => ((p.endedAt ?? Date.now()) - p.startedAt) / 1000;
-const text = (p: SupervisedProcess, stream: 'stdout' | 'stderr') =>
-  p.lines
-    .filter((l) => l.stream === stream)
-    .map((l) => `${l.line}\n`)
-    .join('');
+/** What answers leave out of the output they carry, for the truncation headers. */
+interface Tally {
+  omitted: number;
+  truncated: number;
+}
+/** A stream's text, a newline after each line; within `maxBytes`, its newest lines. What it leaves out goes to `tally`. */
+const text = (p: SupervisedProcess, stream: 'stdout' | 'stderr', tally?: Tally, maxBytes = Infinity) => {
+  const read = p.output.read(stream, maxBytes);
+  if (tally) {
+    tally.omitted += read.omitted;
+    tally.truncated += read.truncated;
+  }
+  return read.lines.map((l) => `${l.line}\n`).join('');
+};
+const newTally = (): Tally => ({ omitted: 0, truncated: 0 });
+const headersOf = (tally: Tally) => truncationHeaders(tally.omitted, tally.truncated);
 
 function statusOf(b: Background): Schemas['BackgroundStatus'] {
   if (b.process.running) return 'running';
@@ -41,7 +53,7 @@ function statusOf(b: Background): Schemas['BackgroundStatus'] {
 }
 
 /** One list entry with both namings the sources show: the docs' and the agent spec's (which the JS SDK reads). */
-function toBackgroundProcess(b: Background): Schemas['BackgroundProcess'] {
+function toBackgroundProcess(b: Background, tally?: Tally, share = { stdout: Infinity, stderr: Infinity }): Schemas['BackgroundProcess'] {
   const p = b.process;
   const ended = p.endedAt !== null;
   return {
@@ -53,8 +65,8 @@ function toBackgroundProcess(b: Background): Schemas['BackgroundProcess'] {
     // docs
     started_at: iso(p.startedAt),
     completed_at: ended ? iso(p.endedAt!) : null,
-    stdout: text(p, 'stdout'),
-    stderr: text(p, 'stderr'),
+    stdout: text(p, 'stdout', tally, share.stdout),
+    stderr: text(p, 'stderr', tally, share.stderr),
     exit_code: p.running ? null : p.exitCode,
     execution_time: ended ? seconds(p) : null,
     // agent spec (no end fields while running, as Go's omitempty leaves them out)
@@ -68,7 +80,8 @@ function toBackgroundProcess(b: Background): Schemas['BackgroundProcess'] {
 async function finishWithin(context: EmulatorContext, p: SupervisedProcess, limit: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), limit * 1000);
+    // Clamped: Node fires a longer timer at once (the spec caps timeouts below this anyway).
+    timer = setTimeout(() => resolve(false), Math.min(limit * 1000, 2 ** 31 - 1));
   });
   const inTime = await Promise.race([p.done.then(() => true), timedOut]);
   clearTimeout(timer);
@@ -98,6 +111,12 @@ export const hopxEmulator: ProviderEmulator = {
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
     const background = new Map<string, Background>();
+    // An entry whose process was evicted for the memory budget goes with it.
+    const idOf = new WeakMap<SupervisedProcess, string>();
+    supervisor.onEvict((p) => {
+      const id = idOf.get(p);
+      if (id !== undefined) background.delete(id);
+    });
 
     /** Starts a process, or answers the agent's error and returns undefined. */
     async function launch(reply: Reply, what: string, { line, env, workdir }: Launch): Promise<SupervisedProcess | undefined> {
@@ -110,9 +129,16 @@ export const hopxEmulator: ProviderEmulator = {
       try {
         return await supervisor.start({ command: line.command, args: line.args, env: env ?? {}, cwd });
       } catch (error) {
+        if (error instanceof SupervisorLimitError) {
+          reply.error(429, error.message, 'RATE_LIMIT_EXCEEDED', RETRY_SOON);
+          return undefined;
+        }
+        if (error instanceof SpawnInputError) {
+          reply.error(400, error.message, 'INVALID_REQUEST');
+          return undefined;
+        }
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        const limit = error instanceof SupervisorLimitError;
-        reply.error(500, missing ? `${what} is not installed (${line.command} not found)` : `${what} failed to start: ${(error as Error).message}`, limit ? 'INTERNAL_ERROR' : 'EXECUTION_FAILED');
+        reply.error(500, missing ? `${what} is not installed (${line.command} not found)` : `${what} failed to start: ${(error as Error).message}`, 'EXECUTION_FAILED');
         return undefined;
       }
     }
@@ -137,20 +163,26 @@ export const hopxEmulator: ProviderEmulator = {
       if (!(await finishWithin(context, p, timeout))) {
         return reply.error(408, `Execution timed out after ${timeout} seconds`, 'EXECUTION_TIMEOUT');
       }
-      reply.json(200, {
-        success: p.exitCode === 0,
-        stdout: text(p, 'stdout'),
-        stderr: text(p, 'stderr'),
-        exit_code: p.exitCode ?? -1,
-        execution_time: seconds(p),
-        language,
-        timestamp: new Date().toISOString(),
-      } satisfies Schemas['ExecuteResponse']);
+      const tally = newTally();
+      reply.json(
+        200,
+        {
+          success: p.exitCode === 0,
+          stdout: text(p, 'stdout', tally),
+          stderr: text(p, 'stderr', tally),
+          exit_code: p.exitCode ?? -1,
+          execution_time: seconds(p),
+          language,
+          timestamp: new Date().toISOString(),
+        } satisfies Schemas['ExecuteResponse'],
+        headersOf(tally),
+      );
     }
 
     const track = (p: SupervisedProcess, prefix: string, language: string, name: string | undefined, timeoutSeconds: number): Background => {
       const entry: Background = { id: newId(prefix), executionId: newId('exec'), name: name ?? null, language, process: p };
       background.set(entry.id, entry);
+      idOf.set(p, entry.id);
       void finishWithin(context, p, timeoutSeconds).then((inTime) => {
         if (!inTime && !entry.outcome) entry.outcome = 'timeout';
       });
@@ -238,8 +270,16 @@ export const hopxEmulator: ProviderEmulator = {
         });
       },
       list_processes: (_request, reply) => {
-        const processes = [...background.values()].map(toBackgroundProcess);
-        reply.json(200, { processes, count: processes.length, timestamp: new Date().toISOString() });
+        // Every entry embeds its output: all of it together stays within maxListOutputBytes, shared fairly, newest lines kept.
+        const entries = [...background.values()];
+        const streams = ['stdout', 'stderr'] as const;
+        const shares = shareOut(
+          entries.flatMap((b) => streams.map((stream) => b.process.output.textBytes(stream))),
+          supervisor.limits.maxListOutputBytes,
+        );
+        const tally = newTally();
+        const processes = entries.map((b, i) => toBackgroundProcess(b, tally, { stdout: shares[2 * i]!, stderr: shares[2 * i + 1]! }));
+        reply.json(200, { processes, count: processes.length, timestamp: new Date().toISOString() }, headersOf(tally));
       },
       kill_process: (request, reply) =>
         kill((request.json as { process_id?: string } | undefined)?.process_id ?? request.query.get('process_id') ?? undefined, reply),
@@ -249,16 +289,21 @@ export const hopxEmulator: ProviderEmulator = {
         const p = await runCommand(body, reply);
         if (!p) return;
         await finishWithin(context, p, body.timeout ?? 30);
-        reply.json(200, {
-          success: p.exitCode === 0,
-          stdout: text(p, 'stdout'),
-          stderr: text(p, 'stderr'),
-          exit_code: p.exitCode ?? -1,
-          execution_time: seconds(p),
-          command: body.command,
-          pid: p.pid,
-          timestamp: new Date().toISOString(),
-        } satisfies Schemas['RunCommandResponse']);
+        const tally = newTally();
+        reply.json(
+          200,
+          {
+            success: p.exitCode === 0,
+            stdout: text(p, 'stdout', tally),
+            stderr: text(p, 'stderr', tally),
+            exit_code: p.exitCode ?? -1,
+            execution_time: seconds(p),
+            command: body.command,
+            pid: p.pid,
+            timestamp: new Date().toISOString(),
+          } satisfies Schemas['RunCommandResponse'],
+          headersOf(tally),
+        );
       },
       run_command_background: async (request, reply) => {
         const body = request.json as Schemas['RunCommandRequest'];

@@ -19,25 +19,29 @@ export interface EmulatorRequest {
   requestId: string;
 }
 
+/** Bytes an SSE response may hold unsent before droppable events are dropped. */
+const MAX_SSE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export interface SseWriter {
-  send(data: unknown, event?: string): void;
+  /** `droppable`: live output, dropped (and counted in a comment) while the client is more than 4 MiB behind. */
+  send(data: unknown, event?: string, droppable?: boolean): void;
   end(): void;
   /** Called once when the client goes away before end(). */
   onClose(listener: () => void): void;
 }
 
 export interface Reply {
-  json(status: number, body: unknown): void;
+  json(status: number, body: unknown, headers?: Record<string, string>): void;
   text(status: number, body: string): void;
   empty(status: number): void;
-  error(status: number, message: string, code?: string): void;
-  sse(): SseWriter;
+  error(status: number, message: string, code?: string, headers?: Record<string, string>): void;
+  sse(headers?: Record<string, string>): SseWriter;
 }
 
 export type Handler = (request: EmulatorRequest, reply: Reply) => void | Promise<void>;
 
 /** Why a request body was refused before its handler ran. */
-export type BodyProblem = { kind: 'content-type' } | { kind: 'json' } | { kind: 'schema'; problem: string };
+export type BodyProblem = { kind: 'content-type' } | { kind: 'json' } | { kind: 'schema'; problem: string } | { kind: 'too-large'; limit: number };
 
 /** A provider's own answer to a refused body: a status and a plain-text body. */
 export type BodyRejection = (problem: BodyProblem) => { status: number; text: string };
@@ -57,6 +61,10 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Interval of SSE keep-alive comments. Default 15 s. */
   keepAliveMs?: number;
+  /** Operations whose body is raw bytes rather than JSON (Tensorlake's stdin): read, but not parsed. */
+  rawBodyOperations?: ReadonlySet<string>;
+  /** Open connections at most; more are refused by the server. Default 256. */
+  maxConnections?: number;
 }
 
 export interface HttpEmulator {
@@ -95,18 +103,30 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop keeping it; the answer goes out now and the connection closes after it.
+        req.off('data', onData);
+        chunks.length = 0;
         reject(new BodyTooLarge());
-        req.resume();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** decodeURIComponent, or undefined for a malformed escape (a path that names nothing). */
+function decodeSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function serveOperations(options: ServeOptions): Promise<HttpEmulator> {
@@ -116,24 +136,34 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
   const expectedAuth = `Bearer ${options.token}`;
 
   function replyFor(res: ServerResponse, requestId: string): Reply {
-    const send = (status: number, body?: unknown) => {
+    // An answer given before the request's body was read whole (401, too large, ...) ends the
+    // connection: a client that dribbles its body must not keep the socket.
+    const closeIfUnread = (headers: Record<string, string>) => {
+      if (res.req.complete) return;
+      headers.connection = 'close';
+      res.once('finish', () => res.req.socket.destroy());
+    };
+    const send = (status: number, body?: unknown, extra: Record<string, string> = {}) => {
       if (res.headersSent) return;
-      const headers: Record<string, string> = { 'x-request-id': requestId };
+      const headers: Record<string, string> = { ...extra, 'x-request-id': requestId };
+      closeIfUnread(headers);
       if (body !== undefined) headers['content-type'] = 'application/json';
       res.writeHead(status, headers);
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
     return {
-      json: send,
+      json: (status, body, headers) => send(status, body, headers),
       text: (status, body) => {
         if (res.headersSent) return;
-        res.writeHead(status, { 'x-request-id': requestId, 'content-type': 'text/plain; charset=utf-8' });
+        const headers: Record<string, string> = { 'x-request-id': requestId, 'content-type': 'text/plain; charset=utf-8' };
+        closeIfUnread(headers);
+        res.writeHead(status, headers);
         res.end(body);
       },
       empty: (status) => send(status),
-      error: (status, message, code) => send(status, options.errorBody(message, code, requestId)),
-      sse() {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': requestId });
+      error: (status, message, code, headers) => send(status, options.errorBody(message, code, requestId), headers),
+      sse(headers = {}) {
+        res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': requestId });
         res.flushHeaders();
         const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
         const closeListeners: Array<() => void> = [];
@@ -141,9 +171,17 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
           clearInterval(keepAlive);
           if (!res.writableEnded) for (const listener of closeListeners) listener();
         });
+        let dropped = 0;
         return {
-          send(data, event) {
+          send(data, event, droppable = false) {
             if (res.writableEnded) return;
+            // A client that reads slower than a process prints: its lines are dropped, not buffered without end, and a comment says how many.
+            if (droppable && res.writableLength > MAX_SSE_BUFFER_BYTES) {
+              dropped++;
+              return;
+            }
+            if (dropped > 0) res.write(`: sandbox-procs dropped ${dropped} events: the client read too slowly\n\n`);
+            dropped = 0;
             res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
           },
           end() {
@@ -175,29 +213,38 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       return reply.error(401, 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
     }
 
-    let body: Buffer;
-    try {
-      body = await readBody(req, maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLarge) return reply.error(400, `request body exceeds ${maxBodyBytes} bytes`, 'INVALID_REQUEST');
-      throw error;
-    }
-
-    const params: Record<string, string | number> = {};
-    route.names.forEach((name, i) => {
-      const raw = decodeURIComponent(match![i + 1]!);
-      const schema = route!.meta.parameters.find((p) => p.name === name)?.schema;
-      params[name] = schema && allowsInteger(schema) && /^-?\d+$/.test(raw) ? Number(raw) : raw;
-    });
-    // A path that names no valid resource is a resource that does not exist.
-    const pathProblem = findRequestViolation({ ...route.meta, requestBody: undefined, parameters: route.meta.parameters.filter((p) => p.in === 'path') }, { path: params });
-    if (pathProblem) return reply.error(404, `not found: ${pathProblem}`, 'NOT_FOUND');
-
     const refuse = (bodyProblem: BodyProblem, status: number, message: string, code: string) => {
       if (!options.rejectBody) return reply.error(status, message, code);
       const rejection = options.rejectBody(bodyProblem);
       return reply.text(rejection.status, rejection.text);
     };
+
+    // A body where none belongs is discarded unread; if it is still coming, the answer closes the connection.
+    let body: Buffer = Buffer.alloc(0);
+    if (!route.meta.requestBody && !options.rawBodyOperations?.has(route.operationId)) {
+      req.resume();
+    } else {
+      try {
+        body = await readBody(req, maxBodyBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLarge) return refuse({ kind: 'too-large', limit: maxBodyBytes }, 400, `request body exceeds ${maxBodyBytes} bytes`, 'INVALID_REQUEST');
+        throw error;
+      }
+    }
+
+    const params: Record<string, string | number> = {};
+    let malformed = false;
+    route.names.forEach((name, i) => {
+      const raw = decodeSegment(match![i + 1]!);
+      if (raw === undefined) malformed = true;
+      const schema = route!.meta.parameters.find((p) => p.name === name)?.schema;
+      params[name] = raw !== undefined && schema && allowsInteger(schema) && /^-?\d+$/.test(raw) ? Number(raw) : (raw ?? '');
+    });
+    // A path that names no valid resource is a resource that does not exist.
+    if (malformed) return reply.error(404, 'not found: the path holds a malformed percent-escape', 'NOT_FOUND');
+    const pathProblem = findRequestViolation({ ...route.meta, requestBody: undefined, parameters: route.meta.parameters.filter((p) => p.in === 'path') }, { path: params });
+    if (pathProblem) return reply.error(404, `not found: ${pathProblem}`, 'NOT_FOUND');
+
     let json: unknown;
     const isJson = (req.headers['content-type'] ?? '').split(';')[0]!.trim() === 'application/json';
     if (route.meta.requestBody && body.length > 0) {
@@ -225,6 +272,11 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       else res.destroy();
     });
   });
+  // Slow clients are cut off: headers within 10 s, a whole request within 30 s, idle keep-alive 5 s.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = options.maxConnections ?? 256;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', resolve);

@@ -6,6 +6,7 @@ import { tensorlakeEmulator } from './tensorlake.js';
 
 export type { EmulatorOptions, RunningEmulator } from './emulator.js';
 export type { SupervisorLimits } from './supervisor.js';
+export { EMULATOR_MARKER, EMULATOR_RUN_MARKER } from './reaper.js';
 
 const emulators = { tensorlake: tensorlakeEmulator, hopx: hopxEmulator } as const;
 

@@ -1,12 +1,16 @@
 // Tensorlake's sandbox process API over real local processes, answering as the
 // daemon does (tensorlakeai/indexify: crates/container-daemon) where its code and
 // the docs disagree; see specs/tensorlake.yaml, x-disagreements.
+import { chmod } from 'node:fs/promises';
 import { operations } from '../../generated/tensorlake.operations.js';
 import type { components } from '../../generated/tensorlake.js';
 import type { EmulatorContext, ProviderEmulator } from './emulator.js';
 import type { BodyProblem, EmulatorRequest, Handler, Reply, SseWriter } from './http.js';
-import type { StreamName, SupervisedProcess } from './supervisor.js';
+import { RETRY_SOON } from './emulator.js';
+import { EvictedOutput, truncationHeaders } from './output-buffer.js';
+import { SpawnInputError, StdinQueueFullError, SupervisorLimitError, type StreamName, type SupervisedProcess } from './supervisor.js';
 import { createManagedProcesses, isManagedRequest } from './tensorlake-managed.js';
+import { spawnIdentity, UserError } from './users.js';
 
 type Schemas = components['schemas'];
 type StreamChoice = StreamName | 'output';
@@ -23,6 +27,8 @@ function rejectBody(problem: BodyProblem): { status: number; text: string } {
       return { status: 400, text: 'Failed to parse the request body as JSON' };
     case 'schema':
       return { status: 422, text: `Failed to deserialize the JSON body into the target type: ${problem.problem}` };
+    case 'too-large':
+      return { status: 413, text: 'Failed to buffer the request body: length limit exceeded' };
   }
 }
 
@@ -31,24 +37,38 @@ export const tensorlakeEmulator: ProviderEmulator = {
   operations,
   errorBody: (message, code) => ({ error: message, ...(code && TENSORLAKE_CODES.has(code) ? { code } : {}) }),
   rejectBody,
+  rawBodyOperations: new Set(['sandbox_process_write_stdin']),
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
     const pipes = new Set<number>();
+    // A record evicted for the memory budget is forgotten; what it had is still said in a header.
+    const evicted = new EvictedOutput();
+    supervisor.onEvict((p) => {
+      pipes.delete(p.pid);
+      evicted.remember(p.pid, p.droppedLines);
+    });
 
-    const spawn = (body: Schemas['StartProcessRequest']) =>
-      supervisor
-        .start({
-          command: body.command,
-          args: body.args ?? [],
-          env: body.env ?? {},
-          cwd: body.working_dir ?? context.workdir,
-          stdin: body.stdin_mode ?? 'closed',
-          capture: { stdout: body.stdout_mode !== 'discard', stderr: body.stderr_mode !== 'discard' },
-        })
-        .then((p) => {
-          if (body.stdin_mode === 'pipe') pipes.add(p.pid);
-          return p;
-        });
+    let workdirShared = false;
+    const spawn = async (body: Schemas['StartProcessRequest']) => {
+      const identity = await spawnIdentity(body.user);
+      // Another user's process must be able to enter the emulator's working directory.
+      if (identity && !workdirShared) {
+        await chmod(context.workdir, 0o755);
+        workdirShared = true;
+      }
+      const p = await supervisor.start({
+        command: body.command,
+        args: body.args ?? [],
+        env: body.env ?? {},
+        cwd: body.working_dir ?? context.workdir,
+        stdin: body.stdin_mode ?? 'closed',
+        capture: { stdout: body.stdout_mode !== 'discard', stderr: body.stderr_mode !== 'discard' },
+        ...identity,
+      });
+      evicted.forget(p.pid);
+      if (body.stdin_mode === 'pipe') pipes.add(p.pid);
+      return p;
+    };
     const managed = createManagedProcesses({ respawn: spawn, kill: (pid) => supervisor.kill(pid), stopping: context.stopping });
 
     const toInfo = (p: SupervisedProcess): Schemas['ProcessInfo'] => {
@@ -92,22 +112,23 @@ export const tensorlakeEmulator: ProviderEmulator = {
         if (isManagedRequest(body)) managed.adopt(body, p);
         return p;
       } catch (error) {
-        reply.error(500, `failed to spawn process: ${(error as Error).message}`);
+        if (error instanceof SupervisorLimitError) reply.error(429, error.message, undefined, RETRY_SOON);
+        else if (error instanceof UserError || error instanceof SpawnInputError) reply.error(400, error.message);
+        else reply.error(500, `failed to spawn process: ${(error as Error).message}`);
         return undefined;
       }
     };
 
-    const lines = (p: SupervisedProcess, stream: StreamChoice) =>
-      p.lines.filter((l) => stream === 'output' || l.stream === stream).map((l) => l.line);
+    const lines = (p: SupervisedProcess, stream: StreamChoice) => p.output.read(stream === 'output' ? undefined : stream);
 
     // The daemon reads an unknown PID's absent log as empty: 200 with no lines, and a follow that holds only eof.
     const getLines = (stream: StreamChoice): Handler => (request, reply) => {
       const ref = request.params.pid!;
-      if (typeof ref === 'number' && !supervisor.get(ref)) return reply.json(200, { pid: ref, lines: [], line_count: 0 });
+      if (typeof ref === 'number' && !supervisor.get(ref)) return reply.json(200, { pid: ref, lines: [], line_count: 0 }, truncationHeaders(evicted.linesOf(ref) ?? 0, 0));
       const p = found(request, reply);
       if (!p) return;
       const selected = lines(p, stream);
-      reply.json(200, { pid: p.pid, lines: selected, line_count: selected.length });
+      reply.json(200, { pid: p.pid, lines: selected.lines.map((l) => l.line), line_count: selected.lines.length }, truncationHeaders(selected.omitted, selected.truncated));
     };
 
     /** Replays the captured lines (timestamp 0), then live ones, then eof once the process is done. */
@@ -116,16 +137,17 @@ export const tensorlakeEmulator: ProviderEmulator = {
       if (typeof ref === 'number' && !supervisor.get(ref)) return endWithEof(reply.sse());
       const p = found(request, reply);
       if (!p) return;
-      const sse = reply.sse();
+      const replay = lines(p, stream);
+      const sse = reply.sse(truncationHeaders(replay.omitted, replay.truncated));
       const frame = (line: string, timestamp: number, from: StreamName) => ({ line, timestamp, ...(stream === 'output' ? { stream: from } : {}) });
-      for (const l of p.lines) if (stream === 'output' || l.stream === stream) sse.send(frame(l.line, 0, l.stream), 'output');
+      for (const l of replay.lines) sse.send(frame(l.line, 0, l.stream), 'output');
       if (!p.running) return endWithEof(sse);
       const unsubscribe = p.subscribe((event) => {
         if (event.type === 'exit') {
           unsubscribe();
           endWithEof(sse);
         } else if (stream === 'output' || event.output.stream === stream) {
-          sse.send(frame(event.output.line, event.output.timestamp, event.output.stream), 'output');
+          sse.send(frame(event.output.line, event.output.timestamp, event.output.stream), 'output', true);
         }
       });
       sse.onClose(unsubscribe);
@@ -162,7 +184,7 @@ export const tensorlakeEmulator: ProviderEmulator = {
             unsubscribe();
             finish();
           } else {
-            sse.send({ line: event.output.line, timestamp: event.output.timestamp, stream: event.output.stream });
+            sse.send({ line: event.output.line, timestamp: event.output.timestamp, stream: event.output.stream }, undefined, true);
           }
         });
         // The run belongs to its stream: a caller who hangs up ends it.
@@ -199,7 +221,8 @@ export const tensorlakeEmulator: ProviderEmulator = {
         try {
           reply.json(200, toInfo(await managed.restartNow(owner)));
         } catch (error) {
-          reply.error(500, `failed to restart process: ${(error as Error).message}`);
+          if (error instanceof SupervisorLimitError) reply.error(429, error.message, undefined, RETRY_SOON);
+          else reply.error(500, `failed to restart process: ${(error as Error).message}`);
         }
       },
       sandbox_process_signal: (request, reply) => {
@@ -219,8 +242,9 @@ export const tensorlakeEmulator: ProviderEmulator = {
         if (!p.stdinWritable) return reply.error(400, 'stdin is not writable', 'STDIN_NOT_WRITABLE');
         try {
           await p.writeStdin(request.body);
-        } catch {
-          return reply.error(400, 'stdin is not writable', 'STDIN_NOT_WRITABLE');
+        } catch (error) {
+          // A full queue (the process is not reading) is refused with the same declared answer, in its own words.
+          return reply.error(400, error instanceof StdinQueueFullError ? error.message : 'stdin is not writable', 'STDIN_NOT_WRITABLE');
         }
         reply.empty(204);
       },

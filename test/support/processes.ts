@@ -49,3 +49,30 @@ export function processesWithEnv(name: string, value: string): number[] {
       }
     });
 }
+
+/** The NUL-separated environment of `pid`, or undefined (gone, a zombie, or not readable). */
+function environOf(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    return text ? text.split('\0') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Live emulator children (they carry `childMarker`) of the run `runId`: their
+ * `runMarker` is `runId` or `runId.<anything>` (a sub-run, e.g. one test's own
+ * emulator processes). Nobody else's children: another run's differ.
+ */
+export function emulatorChildrenOfRun(childMarker: string, runMarker: string, runId: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      const env = environOf(pid);
+      if (!env || !isAlive(pid) || !env.some((entry) => entry.startsWith(`${childMarker}=`))) return false;
+      const run = env.find((entry) => entry.startsWith(`${runMarker}=`))?.slice(runMarker.length + 1);
+      return run === runId || run?.startsWith(`${runId}.`) === true;
+    });
+}

@@ -45,13 +45,13 @@ const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], [200, { fixture:
 
 const cases: Record<keyof typeof calls, StatusCase[]> = {
   sandbox_process_list: [200, 401],
-  sandbox_process_start: [201, [201, { input: { request: { ...sleeper, name: 'contract-managed', user: { name: 'root' } } } }], [400, MOCK_ONLY], 401, [415, MOCK_ONLY], [422, MOCK_ONLY], [500, { input: SPAWN_FAILURE }]],
-  sandbox_process_run: [200, [200, { input: { request: { command: 'sleep', args: ['30'], timeout: 0.2 } } }], [400, MOCK_ONLY], 401, [415, MOCK_ONLY], [422, MOCK_ONLY]],
+  sandbox_process_start: [201, [201, { input: { request: { ...sleeper, name: 'contract-managed' } } }], [400, MOCK_ONLY], 401, [413, MOCK_ONLY], [429, MOCK_ONLY], [500, { input: SPAWN_FAILURE }]],
+  sandbox_process_run: [200, [200, { input: { request: { command: 'sleep', args: ['30'], timeout: 0.2 } } }], [400, MOCK_ONLY], 401, [413, MOCK_ONLY], [429, MOCK_ONLY]],
   sandbox_process_get: [[200, { fixture: 'running' }], [200, { fixture: 'managed' }], [400, MOCK_ONLY], noAuth, unknown],
   sandbox_process_kill: [[204, { fixture: 'running' }], [204, { fixture: 'managed' }], [400, MOCK_ONLY], noAuth, unknown, [500, { fixture: 'exited' }]],
-  sandbox_process_restart: [[200, { fixture: 'managed' }], [400, { fixture: 'running' }], noAuth, unknown],
-  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], noAuth, unknown, [415, MOCK_ONLY], [422, MOCK_ONLY]],
-  sandbox_process_write_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], noAuth, unknown],
+  sandbox_process_restart: [[200, { fixture: 'managed' }], [400, { fixture: 'running' }], noAuth, unknown, [429, MOCK_ONLY]],
+  sandbox_process_signal: [[200, { fixture: 'running' }], [400, { fixture: 'exited' }], noAuth, unknown, [413, MOCK_ONLY]],
+  sandbox_process_write_stdin: [[204, { fixture: 'stdin' }], [400, { fixture: 'running' }], noAuth, unknown, [413, MOCK_ONLY]],
   // Closing twice is a 204 on the daemon: the `stdin` fixture's pipe is closed by the call before, or here.
   sandbox_process_close_stdin: [[204, { fixture: 'stdin' }], [204, { fixture: 'closedStdin' }], [400, { fixture: 'running' }], noAuth, unknown],
   sandbox_process_stdout: readOutput,
@@ -75,8 +75,14 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
       { method: 'POST', path: '/api/v1/processes', body: { args: ['no command'] }, status: 422 },
       { method: 'POST', path: '/api/v1/processes', bodyText: 'command=ls', contentType: 'text/plain', status: 415 },
     ]),
-    ...rawScenarios('tensorlake', 'sandbox_process_run', [{ method: 'POST', path: '/api/v1/processes/run', body: {}, status: 422 }]),
-    ...rawScenarios('tensorlake', 'sandbox_process_signal', [{ method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, body: { signal: 'TERM' }, status: 422 }]),
+    ...rawScenarios('tensorlake', 'sandbox_process_run', [
+      { method: 'POST', path: '/api/v1/processes/run', body: {}, status: 422 },
+      { method: 'POST', path: '/api/v1/processes/run', bodyText: 'command=ls', contentType: 'text/plain', status: 415 },
+    ]),
+    ...rawScenarios('tensorlake', 'sandbox_process_signal', [
+      { method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, body: { signal: 'TERM' }, status: 422 },
+      { method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, bodyText: 'signal=15', contentType: 'text/plain', status: 415 },
+    ]),
   ],
   fixtures: {
     running: async (client) => ({ pid: (await client.startProcess(sleeper)).pid }),

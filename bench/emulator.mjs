@@ -1,0 +1,154 @@
+// The emulator section of `npm run bench`: starts per second, list latency with
+// 100 processes running, and the RSS of an emulator (in a process of its own,
+// read from /proc) during and after a soak of over a gigabyte of output.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = join(root, 'dist', 'src', 'emulator', 'index.js');
+const MiB = 1024 * 1024;
+const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function host(provider, limits) {
+  const child = spawn(process.execPath, [join(root, 'test', 'support', 'emulator-host.mjs'), entry, provider, ...(limits ? [JSON.stringify(limits)] : [])], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const [line] = await once(createInterface({ input: child.stdout }), 'line');
+  const { baseUrl, token, pid } = JSON.parse(line);
+  const memory = () => {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  };
+  const call = async (path, json) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method: json === undefined ? 'GET' : 'POST',
+      headers: { Authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: JSON.parse(text) };
+  };
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { call, memory, stop };
+}
+
+const percentile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+
+const START = {
+  tensorlake: (h, command, args) => h.call('/api/v1/processes', { command, args }).then((r) => r.status === 201),
+  hopx: (h, command, args) => h.call('/commands/background', { command: [command, ...args].join(' ') }).then((r) => r.status === 200),
+};
+const LIST = { tensorlake: '/api/v1/processes', hopx: '/execute/processes' };
+
+/** Starts of a process that exits at once, `concurrency` in flight. */
+async function startsPerSecond(provider, count, concurrency) {
+  const h = await host(provider, { maxRunning: 128 });
+  try {
+    let next = 0;
+    let ok = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < count) if (await START[provider](h, 'true', [])) ok++;
+      }),
+    );
+    return { starts: ok, perSecond: round((ok / (performance.now() - started)) * 1000) };
+  } finally {
+    await h.stop();
+  }
+}
+
+/** List latency while `running` processes run (sleep). */
+async function listLatency(provider, running, calls) {
+  const h = await host(provider, { maxRunning: running + 8 });
+  try {
+    for (let i = 0; i < running; i++) if (!(await START[provider](h, 'sleep', ['120']))) throw new Error(`start ${i} failed`);
+    const latencies = [];
+    for (let i = 0; i < calls; i++) {
+      const t = performance.now();
+      const list = await h.call(LIST[provider]);
+      latencies.push(performance.now() - t);
+      if (list.body.processes.length < running) throw new Error('the list lost processes');
+    }
+    return { running, calls, medianMs: round(percentile(latencies, 0.5), 2), p99Ms: round(percentile(latencies, 0.99), 2) };
+  } finally {
+    await h.stop();
+  }
+}
+
+/** Processes that together print `bytes`, with and without newlines; RSS and list latency meanwhile; default limits. */
+async function soak(provider, megabytes) {
+  const h = await host(provider);
+  try {
+    const before = h.memory().rss;
+    const each = Math.max(1, Math.floor(megabytes / 5));
+    const lines = [
+      `head -c ${each}M /dev/zero | tr '\\0' x`,
+      `head -c ${each}M /dev/zero | tr '\\0' x`,
+      `yes "$(head -c 99 /dev/zero | tr "\\0" y)" | head -c ${each}M`,
+      `yes | head -c ${each}M`,
+      `yes "$(head -c 16000 /dev/zero | tr "\\0" a)" | head -c ${each}M`,
+    ];
+    const t = performance.now();
+    for (const line of lines) if (!(await START[provider](h, 'sh', ['-c', line]))) throw new Error('soak start failed');
+    let slowestList = 0;
+    for (;;) {
+      const s = performance.now();
+      const list = await h.call(LIST[provider]);
+      slowestList = Math.max(slowestList, performance.now() - s);
+      if (list.body.processes.length === lines.length && list.body.processes.every((p) => p.status !== 'running')) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const seconds = (performance.now() - t) / 1000;
+    const { rss, peak } = h.memory();
+    return {
+      printedMb: each * lines.length,
+      seconds: round(seconds),
+      rssBeforeMiB: round(before / MiB),
+      peakRssMiB: round(peak / MiB),
+      rssAfterMiB: round(rss / MiB),
+      slowestListMs: round(slowestList),
+    };
+  } finally {
+    await h.stop();
+  }
+}
+
+export async function benchEmulator({ quick, log }) {
+  const results = {};
+  for (const provider of ['tensorlake', 'hopx']) {
+    log(`emulator (${provider}): starts per second, list latency with 100 running, soak...`);
+    results[provider] = {
+      starts: await startsPerSecond(provider, quick ? 20 : 300, 8),
+      listWith100Running: await listLatency(provider, quick ? 10 : 100, quick ? 10 : 200),
+      soak: await soak(provider, quick ? 20 : 1250),
+    };
+  }
+  return results;
+}
+
+export function emulatorLines(e) {
+  const pad = (s, n) => String(s).padEnd(n);
+  return [
+    `${pad('emulator', 12)}${pad('starts/s', 10)}${pad(`list median / p99 (${e.tensorlake.listWith100Running.running} running)`, 36)}soak: printed, time, RSS before / peak / after, slowest list`,
+    ...['tensorlake', 'hopx'].map((p) => {
+      const r = e[p];
+      return `${pad(p, 12)}${pad(r.starts.perSecond, 10)}${pad(`${r.listWith100Running.medianMs} / ${r.listWith100Running.p99Ms} ms`, 36)}${r.soak.printedMb} MB, ${r.soak.seconds} s, ${r.soak.rssBeforeMiB} / ${r.soak.peakRssMiB} / ${r.soak.rssAfterMiB} MiB, ${r.soak.slowestListMs} ms`;
+    }),
+  ];
+}
