@@ -45,18 +45,27 @@ declared way (unknown ids, no credentials, malformed requests), and with
 (start, listed, signal, kill, gone). It stops only what it started.
 
   -p, --provider NAME   ${PROVIDERS}.
-      --base-url URL    The sandbox's base URL (https://, or http:// on loopback).
+      --base-url URL    The sandbox's base URL: https://, or http:// on loopback
+                        (localhost, 127.0.0.1, [::1]); no credentials, query or fragment.
       --token-env VAR   The environment variable that holds the token (default
                         TENSORLAKE_API_KEY or HOPX_AUTH_TOKEN). There is no flag
-                        for the token itself, and it never appears in any output.
+                        for the token itself, and it never appears in any output,
+                        raw or escaped (JSON, XML, URL encoding).
       --json FILE       Write the report as JSON (schema: schemas/drift-report.schema.json).
       --junit FILE      Write JUnit XML, one testcase per check.
       --allow-mutations Also start, signal and kill processes of its own.
-      --timeout-ms N    Time limit per request (default 10000).
+      --timeout-ms N    Time limit per request, 1 to 2147483647 (default 10000).
   -h, --help            Show this help.
 
+Every flag is checked before the first request: a --json or --junit file whose
+folder does not exist or cannot be written to, a bad --timeout-ms or --base-url
+stop it at once (exit 2). The files are created only when the check has run
+(exit 0 or 1); a run that could not (exit 2) creates none and leaves an
+existing one as it was.
+
 Exit codes: 0 no drift, 1 drift found, 2 could not run (bad flags, token
-variable not set, unreachable host, reset, timeout, TLS failure, token refused).
+variable not set, unreachable host, reset, timeout, TLS failure, token refused,
+a report file that could not be written).
 Needs the optional peer dependencies ajv and yaml.
 `,
   emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits]

@@ -1,17 +1,18 @@
 // `sandbox-procs`: thin on purpose. It parses flags and calls the contract engine.
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { constants as fsConstants, readFileSync, type Stats } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProviderName } from './errors.js';
 import { DriftCannotRunError, runDrift, type DriftReport } from './contract/drift.js';
-import { renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
+import { redactReport, renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
 import { ansi, plain, renderTable, summarize, toJson } from './contract/report.js';
 import { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget, type RunningTarget } from './contract/run.js';
 import { startEmulator } from './emulator/index.js';
 import { providers, scenariosFor } from './contract/scenarios.js';
 import { COMMAND_HELP, HELP } from './cli-help.js';
+import { redactText } from './core/redact.js';
 import { packageRoot } from './specs.js';
 
 export const EXIT = { ok: 0, failed: 1, cannotRun: 2 } as const;
@@ -101,6 +102,75 @@ async function check(args: string[], io: Io): Promise<number> {
 }
 
 const TOKEN_ENV: Record<ProviderName, string> = { tensorlake: 'TENSORLAKE_API_KEY', hopx: 'HOPX_AUTH_TOKEN' };
+/** Hosts a token may go to over plain http://, as the clients allow (src/core/options.ts). */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** The largest delay a Node timer takes (2^31 - 1 ms); past it, Node fires after 1 ms. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** --base-url, checked as the clients will check it, in the flag's own words. `show` hides the token in what is echoed. */
+function driftBaseUrl(raw: string | undefined, show: (text: string) => string): string {
+  if (raw === undefined || raw === '') throw new UsageError('drift needs --base-url');
+  const example = 'such as https://7777-<sandbox>.<region>.vms.hopx.dev, or http://127.0.0.1:PORT for a local server';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--base-url must be an absolute http(s) URL (${example}), got "${show(raw)}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--base-url must be an absolute http(s) URL (${example}), got "${show(raw)}"`);
+  // Not echoed: what sits before the @ is a credential.
+  if (url.username || url.password) throw new UsageError('--base-url must not carry credentials (user:password@); the token is read from the environment');
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    throw new UsageError('--base-url: refusing to send an API key over plain http:// to a non-loopback host; use https://');
+  }
+  if (url.search || url.hash) throw new UsageError(`--base-url must not have a query or a fragment (the API's paths are appended to it), got "${show(raw)}"`);
+  return raw;
+}
+
+function driftTimeout(raw: string | undefined): number {
+  if (raw === undefined) return 10_000;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_TIMEOUT_MS) throw new UsageError(`--timeout-ms must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * An output file, checked before the first request: its folder exists, it is not
+ * a folder itself, and we may write there. Nothing is created here: a run that
+ * cannot finish leaves no empty or half-written report behind.
+ */
+async function driftOutput(flag: '--json' | '--junit', file: string): Promise<string> {
+  if (file === '') throw new UsageError(`${flag} needs a file name`);
+  const path = resolve(file);
+  const folder = dirname(path);
+  const cannot = (why: string) => new UsageError(`${flag} ${file}: ${why}; nothing was run`);
+  const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? String(error);
+  let info: Stats;
+  try {
+    info = await stat(folder);
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') throw cannot(`the folder ${folder} does not exist`);
+    if (codeOf(error) === 'ENOTDIR') throw cannot(`${folder} is not a folder`);
+    throw cannot(`cannot use the folder ${folder} (${codeOf(error)})`);
+  }
+  if (!info.isDirectory()) throw cannot(`${folder} is not a folder`);
+  let existing: Stats | undefined;
+  try {
+    existing = await stat(path);
+  } catch (error) {
+    if (codeOf(error) !== 'ENOENT') throw cannot(`cannot use it (${codeOf(error)})`);
+  }
+  if (existing?.isDirectory()) throw cannot('it is a folder, not a file');
+  try {
+    await access(existing ? path : folder, existing ? fsConstants.W_OK : fsConstants.W_OK | fsConstants.X_OK);
+  } catch (error) {
+    throw cannot(existing ? `the file cannot be written (${codeOf(error)})` : `cannot create files in ${folder} (${codeOf(error)})`);
+  }
+  return path;
+}
+
+/** What an HTTP header can carry: no control characters, nothing past U+00FF, no blank at either end. */
+const HEADER_VALUE = /^[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/;
 
 async function drift(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -122,46 +192,65 @@ async function drift(args: string[], io: Io): Promise<number> {
     io.out(COMMAND_HELP.drift);
     return EXIT.ok;
   }
+  // Every flag and output path is checked before the token, and everything before the first request.
   if (!values.provider) throw new UsageError('drift needs --provider');
   const [provider] = parseProviders([values.provider]);
-  if (!values['base-url']) throw new UsageError('drift needs --base-url');
-  const timeoutMs = values['timeout-ms'] === undefined ? 10_000 : Number(values['timeout-ms']);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout-ms must be a positive whole number, got "${values['timeout-ms']}"`);
   const tokenEnv = values['token-env'] ?? TOKEN_ENV[provider!];
-  const token = process.env[tokenEnv];
+  // Fetch requests drop blanks at either end of a header value: the token is what is left.
+  const token = (process.env[tokenEnv] ?? '').replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  // Last line of defence: whatever we print or write, the token is not in it, in any escaped form.
+  const hide = (text: string) => (token === '' ? text : redactText(text, token));
+  const baseUrl = driftBaseUrl(values['base-url'], hide);
+  const timeoutMs = driftTimeout(values['timeout-ms']);
+  const outputs: Array<{ flag: '--json' | '--junit'; file: string; path: string; render: (report: DriftReport) => string }> = [];
+  if (values.json !== undefined) {
+    outputs.push({ flag: '--json', file: values.json, path: await driftOutput('--json', values.json), render: (report) => `${JSON.stringify(report, null, 2)}\n` });
+  }
+  if (values.junit !== undefined) outputs.push({ flag: '--junit', file: values.junit, path: await driftOutput('--junit', values.junit), render: renderJunit });
+  if (outputs.length === 2 && outputs[0]!.path === outputs[1]!.path) throw new UsageError('--json and --junit name the same file');
   if (!token) throw new UsageError(`the token variable ${tokenEnv} is not set (the token is read from the environment, never from a flag)`);
-  // Last line of defence: whatever we print or write, the token is not in it.
-  const redact = (text: string) => text.split(token).join('[REDACTED]');
+  if (!HEADER_VALUE.test(token)) {
+    throw new UsageError(`the token in ${tokenEnv} holds characters an HTTP header cannot carry (control characters, or characters past U+00FF)`);
+  }
 
-  io.err(`Checking ${provider} at ${values['base-url']}${values['allow-mutations'] ? ' (mutations allowed)' : ''}...\n`);
+  io.err(hide(`Checking ${provider} at ${baseUrl}${values['allow-mutations'] ? ' (mutations allowed)' : ''}...\n`));
   let report: DriftReport;
   try {
     let done = 0;
-    report = await runDrift({
+    const found = await runDrift({
       provider: provider!,
-      baseUrl: values['base-url'],
+      baseUrl,
       token,
       allowMutations: values['allow-mutations'],
       timeoutMs,
       toolVersion: version(),
       onCheck: (check) => {
         done++;
-        if (check.outcome === 'drift') io.err(redact(`  drift: ${check.operation} ${check.case}\n`));
+        if (check.outcome === 'drift') io.err(`  drift: ${hide(check.operation)} ${hide(check.case)}\n`);
         else if (done % 10 === 0) io.err(`  ${done} checks done\n`);
       },
     });
+    // Redacted before anything is rendered: JSON and XML escaping would hide the token from a search afterwards.
+    report = redactReport(found, hide);
   } catch (error) {
-    if (error instanceof DriftCannotRunError) {
-      io.err(redact(`error: could not run the drift check: ${error.message}\n`));
-      return EXIT.cannotRun;
-    }
-    throw error;
+    const why = error instanceof DriftCannotRunError ? error.message : error instanceof Error ? error.message : String(error);
+    io.err(`error: could not run the drift check: ${hide(why)}\n`);
+    return EXIT.cannotRun;
   }
   const style = io.color ? ansi : plain;
   const summary = summarizeDrift(report);
-  io.out(redact(`${renderDriftTable(report, style)}\n\n${report.summary.drift > 0 ? style.fail(summary) : style.pass(summary)}\n`));
-  if (values.json) await writeFile(values.json, redact(`${JSON.stringify(report, null, 2)}\n`));
-  if (values.junit) await writeFile(values.junit, redact(renderJunit(report)));
+  io.out(hide(`${renderDriftTable(report, style)}\n\n${report.summary.drift > 0 ? style.fail(summary) : style.pass(summary)}\n`));
+  // Each file on its own: one that cannot be written (the disk filled up since the check) does not cost the other.
+  let written = true;
+  for (const output of outputs) {
+    try {
+      await writeFile(output.path, hide(output.render(report)));
+    } catch (error) {
+      written = false;
+      io.err(`error: could not write the ${output.flag} file ${output.file}: ${hide((error as Error).message)}\n`);
+    }
+  }
+  if (!written) return EXIT.cannotRun;
   return report.summary.drift > 0 ? EXIT.failed : EXIT.ok;
 }
 

@@ -39,7 +39,10 @@ describe('no drift where the contract is kept', () => {
       const list = await fetch(`${e.baseUrl}${e.provider === 'hopx' ? '/execute/processes' : '/api/v1/processes'}`, { headers: { Authorization: `Bearer ${e.token}` } });
       const processes = ((await list.json()) as { processes: Array<{ status: string }> }).processes;
       expect(processes.filter((p) => p.status === 'running')).toEqual([]);
-      if (e.provider === 'hopx') expect(report.killForms).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted' });
+      if (e.provider === 'hopx') {
+        const verdicts = Object.fromEntries(Object.entries(report.killForms!).map(([form, v]) => [form, v.verdict]));
+        expect(verdicts).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted' });
+      }
     }
   });
 
@@ -108,9 +111,11 @@ describe('each drift class is reported on the right operation', () => {
     const findings = findingsOf(report);
     expect(findings).toContainEqual(expect.objectContaining({ operation: 'list_processes', kind: 'unknown-enum', severity: 'breaking' }));
     expect(findings).toContainEqual(expect.objectContaining({ operation: 'list_system_processes', kind: 'content-type', severity: 'breaking' }));
-    expect(findings).toContainEqual(expect.objectContaining({ operation: 'kill_process_by_path', kind: 'undeclared-status' }));
+    // A route that answers 405: one finding, not a status, a content type and an error class.
+    const pathKill = report.checks.find((c) => c.operation === 'kill_process_by_path' && c.expectedStatus === 200)!;
+    expect(pathKill.findings).toEqual([expect.objectContaining({ kind: 'missing-route', message: expect.stringContaining('405 text/plain') })]);
     expect(findings).toContainEqual(expect.objectContaining({ operation: 'get_health', kind: 'additional-property', severity: 'warning' }));
-    expect(report.killForms).toEqual({ body: 'accepted', query: 'accepted', path: 'rejected' });
+    expect(report.killForms).toMatchObject({ body: { verdict: 'accepted' }, query: { verdict: 'accepted' }, path: { verdict: 'missing-route', evidence: expect.stringContaining('405') } });
     expect(report.checks.find((c) => c.operation === 'get_health')?.outcome).toBe('warning');
     const drifted = new Set(report.checks.filter((c) => c.outcome === 'drift').map((c) => c.operation));
     expect([...drifted].sort()).toEqual(['kill_process_by_path', 'list_processes', 'list_system_processes']);
@@ -200,7 +205,7 @@ describe('the drift CLI and its files', () => {
 
   it('escapes what it writes into XML', () => {
     const xml = renderJunit({
-      version: 1, tool: 'sandbox-procs', toolVersion: 't', provider: 'hopx', baseUrl: 'http://x', mutations: false,
+      version: 2, tool: 'sandbox-procs', toolVersion: 't', provider: 'hopx', baseUrl: 'http://x', mutations: false,
       startedAt: new Date(0).toISOString(), durationMs: 1, summary: { checks: 1, passed: 0, drift: 1, warnings: 0 },
       checks: [{ id: 'a', operation: 'op<&>"', case: "c'\u0001", expectedStatus: 200, status: 502, outcome: 'drift', durationMs: 1,
         findings: [{ severity: 'breaking', kind: 'content-type', message: '<html> & "quotes"' }] }],

@@ -3,6 +3,21 @@
 import type { DriftCheck, DriftReport } from './drift.js';
 import { pad, plain, type Style } from './report.js';
 
+/**
+ * The report with `redact` applied to every string in it (the report's own keys are
+ * fixed names, and stay). Run it before rendering: once a string is JSON- or
+ * XML-escaped, a secret in it no longer reads as itself.
+ */
+export function redactReport(report: DriftReport, redact: (text: string) => string): DriftReport {
+  const walk = (node: unknown): unknown => {
+    if (typeof node === 'string') return redact(node);
+    if (Array.isArray(node)) return node.map(walk);
+    if (node !== null && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
+    return node;
+  };
+  return walk(report) as DriftReport;
+}
+
 export function renderDriftTable(report: DriftReport, style: Style = plain): string {
   const header = ['OPERATION', 'CASE', 'STATUS', 'RESULT', 'TIME'];
   const rows = report.checks.map((c) => [
@@ -28,7 +43,7 @@ export function summarizeDrift(report: DriftReport): string {
   const verdict = drift > 0 ? `DRIFT in ${drift} of ${checks} checks` : `no drift in ${checks} checks`;
   const forms = report.killForms
     ? `; kill forms: ${Object.entries(report.killForms)
-        .map(([form, v]) => `${form} ${v}`)
+        .map(([form, v]) => `${form} ${v.verdict}`)
         .join(', ')}`
     : '';
   return `${report.provider} at ${report.baseUrl}: ${verdict} (${passed} ok, ${warnings} with warnings)${forms} in ${(report.durationMs / 1000).toFixed(1)} s`;

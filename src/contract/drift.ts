@@ -3,11 +3,13 @@
 // changes nothing unless mutations are allowed, and then stops only what it started.
 import { AuthenticationError, NetworkError, SandboxProcsError, TimeoutError, ValidationError, type ProviderName } from '../errors.js';
 import { isHarmless, type Scenario } from './scenario.js';
-import { operationMethod, runnableOn, runScenarios, type ScenarioResult, type Target } from './run.js';
+import { createBound } from './record.js';
+import { checkBounds, operationMethod, runnableOn, runScenarios, type ScenarioResult, type Target } from './run.js';
 import { contracts, scenariosFor } from './scenarios.js';
+import { describeAnswer, probeRouter, routeEvidence, type Answer } from './routes.js';
 import type { Finding } from './validate.js';
 
-export const DRIFT_REPORT_VERSION = 1;
+export const DRIFT_REPORT_VERSION = 2;
 
 export interface DriftOptions {
   provider: ProviderName;
@@ -35,7 +37,24 @@ export interface DriftCheck {
   durationMs: number;
 }
 
-export type KillFormVerdict = 'accepted' | 'rejected' | 'untested';
+/**
+ * Whether an agent serves one of HopX's kill forms, judged from evidence, never guessed:
+ * - `accepted`: it answered with the operation's own declared schema (for an unknown
+ *   id: the provider's error body, unlike its router's 404);
+ * - `accepted-with-drift`: it works, but its body departs from the spec;
+ * - `missing-route`: the answer is the router's (405, HTML or text, or a 404 shaped
+ *   like the one for a path no one serves);
+ * - `rejected`: the route is there, but its handler refuses this form (e.g. a 400);
+ * - `unknown`: the evidence cannot tell (read-only, and the router's 404 looks
+ *   like the handler's).
+ */
+export type KillFormVerdict = 'accepted' | 'accepted-with-drift' | 'missing-route' | 'rejected' | 'unknown';
+
+export interface KillFormFinding {
+  verdict: KillFormVerdict;
+  /** What the verdict rests on: the requests and their answers. */
+  evidence: string;
+}
 
 export interface DriftReport {
   version: typeof DRIFT_REPORT_VERSION;
@@ -47,20 +66,54 @@ export interface DriftReport {
   startedAt: string;
   durationMs: number;
   summary: { checks: number; passed: number; drift: number; warnings: number };
-  /** HopX only: which of the three kill forms the agent accepts. */
-  killForms?: Record<'body' | 'query' | 'path', KillFormVerdict>;
+  /** HopX only: which of the three kill forms the agent accepts, with the evidence. */
+  killForms?: Record<'body' | 'query' | 'path', KillFormFinding>;
   checks: DriftCheck[];
 }
 
 /** The check could not run at all (bad input, unreachable host, TLS, refused token): exit 2. */
 export class DriftCannotRunError extends Error {}
 
-function toCheck(result: ScenarioResult): DriftCheck {
+function answerOf(result: ScenarioResult): Answer | undefined {
+  return result.status === undefined || !result.response ? undefined : { status: result.status, contentType: result.response.contentType, body: result.response.bodyExcerpt };
+}
+
+const isProviderError = (body: unknown) => typeof (body as { error?: unknown }).error === 'string';
+
+/**
+ * One finding per root cause: a missing route, a 401 of another shape, or a status
+ * other than the expected one is said once, not as the symptoms that follow from it
+ * (a content type, the client's error class).
+ */
+function rootCause(result: ScenarioResult, router: Answer | undefined): DriftCheck['findings'] | undefined {
+  const answer = answerOf(result);
+  if (!answer || result.passed) return undefined;
+  const expected = result.scenario.status;
+  if (routeEvidence(answer, router, isProviderError) === 'router') {
+    return [{ severity: 'breaking', kind: 'missing-route', message: `no route serves this operation: the server's router answered ${describeAnswer(answer)}` }];
+  }
+  if (answer.status === 401 && expected === 401) {
+    // The credentials were refused, as they must be; what drifts is only how (a provider whose own spec declares no 401).
+    return [{ severity: 'breaking', kind: 'unauthorized-body', message: `the 401 is not the declared error body: ${describeAnswer(answer)}` }];
+  }
+  if (answer.status !== expected) {
+    // What the body breaks under its own status still counts; the client's outcome only follows from the status.
+    const findings: DriftCheck['findings'] = result.findings.map(({ severity, kind, message }) => ({ severity, kind, message }));
+    if (!findings.some((f) => f.kind === 'undeclared-status')) {
+      findings.unshift({ severity: 'breaking', kind: 'unexpected-status', message: `expected status ${expected}, got ${describeAnswer(answer)}` });
+    }
+    return findings;
+  }
+  return undefined;
+}
+
+function toCheck(result: ScenarioResult, router?: Answer): DriftCheck {
   const { scenario } = result;
-  const findings: DriftCheck['findings'] = result.findings.map(({ severity, kind, message }) => ({ severity, kind, message }));
+  const collapsed = rootCause(result, router);
+  const findings: DriftCheck['findings'] = collapsed ?? result.findings.map(({ severity, kind, message }) => ({ severity, kind, message }));
   // Problems the spec validator does not see (a wrong status, the client's outcome) are drift too.
   const seen = new Set(findings.map((f) => f.message));
-  for (const problem of result.problems) if (!seen.has(problem)) findings.push({ severity: 'breaking', kind: 'contract', message: problem });
+  if (!collapsed) for (const problem of result.problems) if (!seen.has(problem)) findings.push({ severity: 'breaking', kind: 'contract', message: problem });
   const outcome: CheckOutcome = !result.passed ? 'drift' : result.warnings.length > 0 ? 'warning' : 'pass';
   const label = result.label || 'default';
   return {
@@ -75,19 +128,38 @@ function toCheck(result: ScenarioResult): DriftCheck {
   };
 }
 
-function verdictsForKillForms(results: readonly ScenarioResult[]): DriftReport['killForms'] {
-  const verdict = (form: string): KillFormVerdict => {
+function verdictsForKillForms(results: readonly ScenarioResult[], router: Answer | undefined): DriftReport['killForms'] {
+  const routerSays = router ? `; a path no one serves gets ${describeAnswer(router)}` : '; the router probe got no answer';
+  const judge = (form: string): KillFormFinding => {
     // 401s say nothing about the form: the agent refuses before routing.
-    const relevant = results.filter((r) => r.scenario.input.form === form && !r.scenario.raw && r.scenario.status !== 401);
-    if (relevant.length === 0) return 'untested';
-    return relevant.every((r) => r.passed) ? 'accepted' : 'rejected';
+    const relevant = results.filter((r) => r.scenario.input.form === form && !r.scenario.raw && r.scenario.status !== 401 && answerOf(r));
+    // A live process killed says the most; an unknown id is all a read-only run has.
+    const decisive = relevant.find((r) => r.scenario.fixture === 'running') ?? relevant.find((r) => r.scenario.status === 404);
+    if (!decisive) return { verdict: 'unknown', evidence: 'no request of this form got an answer' };
+    const answer = answerOf(decisive)!;
+    const what = `${decisive.scenario.fixture === 'running' ? 'killing a running process' : 'killing an unknown id'}: ${describeAnswer(answer)}`;
+    const evidence = `${what}${routerSays}`;
+    const route = routeEvidence(answer, router, isProviderError);
+    if (route === 'router') return { verdict: 'missing-route', evidence };
+    if (route === 'ambiguous') {
+      // A process that runs cannot be "not found": there, the router's shape means the route is missing.
+      if (decisive.scenario.fixture === 'running') return { verdict: 'missing-route', evidence: `${evidence} (a running process cannot be missing)` };
+      return { verdict: 'unknown', evidence: `${evidence} (the same shape: a read-only run cannot tell a missing route from a missing process)` };
+    }
+    const works = answer.status === decisive.scenario.status;
+    if (!works) return { verdict: answer.status >= 400 && answer.status < 500 ? 'rejected' : 'accepted-with-drift', evidence };
+    return { verdict: decisive.passed ? 'accepted' : 'accepted-with-drift', evidence };
   };
-  return { body: verdict('body'), query: verdict('query'), path: verdict('path') };
+  return { body: judge('body'), query: judge('query'), path: judge('path') };
 }
 
 function cannotRun(error: unknown, baseUrl: string): DriftCannotRunError {
   if (error instanceof ValidationError) return new DriftCannotRunError(error.message);
   if (error instanceof TimeoutError) return new DriftCannotRunError(`${baseUrl} did not answer in time (${error.message})`);
+  // With a status, the server answered and then the connection broke: it was reached.
+  if (error instanceof NetworkError && error.status !== undefined) {
+    return new DriftCannotRunError(`${baseUrl} answered (status ${error.status}) but the connection was reset before the body ended (${error.message})`);
+  }
   if (error instanceof NetworkError) return new DriftCannotRunError(`cannot reach ${baseUrl}: ${error.message}`);
   if (error instanceof AuthenticationError) return new DriftCannotRunError(`${baseUrl} refused the token (${error.status}): check the token's variable and its expiry`);
   return new DriftCannotRunError(String(error));
@@ -101,10 +173,14 @@ async function lifecycle(options: DriftOptions, timeoutMs: number): Promise<Drif
   const step = async (name: string, run: () => Promise<string | undefined>) => {
     const started = performance.now();
     let problem: string | undefined;
+    // Every check has a wall-clock bound: a step's calls have their own time limits and retries, this caps them all.
+    const bound = createBound(checkBounds(timeoutMs).fixtureMs, `${name} did not finish within ${checkBounds(timeoutMs).fixtureMs} ms`);
     try {
-      problem = await run();
+      problem = await bound.run(run());
     } catch (error) {
       problem = error instanceof Error ? error.message : String(error);
+    } finally {
+      bound.end();
     }
     checks.push({
       id: `${options.provider}.lifecycle.${name}`,
@@ -169,8 +245,10 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
   const scenarios = runnableOn(target, scenariosFor([provider])).filter(
     (scenario) => options.allowMutations || isHarmless(scenario, operationMethod(provider, scenario.operation)),
   );
-  const results = await runScenarios(scenarios, target, { timeoutMs, onResult: (r) => options.onCheck?.(toCheck(r)) });
-  const checks = results.map(toCheck);
+  // The router's answer to a path no one serves: what a missing route looks like on this server.
+  const router = await probeRouter(baseUrl, token, timeoutMs);
+  const results = await runScenarios(scenarios, target, { timeoutMs, onResult: (r) => options.onCheck?.(toCheck(r, router)) });
+  const checks = results.map((r) => toCheck(r, router));
   if (options.allowMutations) {
     for (const check of await lifecycle(options, timeoutMs)) {
       options.onCheck?.(check);
@@ -189,7 +267,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     summary: { checks: checks.length, passed: count('pass'), drift: count('drift'), warnings: count('warning') },
-    ...(provider === 'hopx' ? { killForms: verdictsForKillForms(results) } : {}),
+    ...(provider === 'hopx' ? { killForms: verdictsForKillForms(results, router) } : {}),
     checks,
   };
 }

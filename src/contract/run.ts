@@ -1,6 +1,7 @@
 // Runs contract scenarios against a target (Prism mocks, the emulators, a live
 // provider) and checks, per scenario: the status, the typed client's outcome, and
 // the raw response against the spec (findings, breaking or warning).
+import { redactText } from '../core/redact.js';
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import * as errors from '../errors.js';
@@ -11,6 +12,10 @@ import { loadSpec, specPath } from '../specs.js';
 import { scenarioLabel, type Scenario } from './scenario.js';
 import { contracts } from './scenarios.js';
 import { SpecValidator, type Finding, type ObservedResponse } from './validate.js';
+import { guardedFetch } from '../core/guarded-fetch.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../core/options.js';
+import { timerDelay } from '../core/sleep.js';
+import { CheckStopped, createBound, cutShort, finish, observed, release, tap, type Bound, type Recording } from './record.js';
 
 export interface Target {
   readonly name: string;
@@ -37,6 +42,8 @@ export interface ScenarioResult {
   passed: boolean;
   /** The status the provider answered, when it answered. */
   status: number | undefined;
+  /** What came with that status: its content type and the start of its body (evidence for a report). */
+  response: { contentType: string | null; bodyExcerpt: string } | undefined;
   /** What the typed client produced: `result`, the error class name, or `raw` for a raw probe. */
   outcome: string;
   /** How the response departs from the spec (schema, status, content type). */
@@ -48,10 +55,25 @@ export interface ScenarioResult {
   ms: number;
 }
 
+/** How much of a response body a result keeps as evidence. */
+const RESPONSE_EXCERPT_CHARS = 2_048;
+
 export interface RunOptions {
   /** Called as each scenario finishes (progress). */
   onResult?(result: ScenarioResult): void;
+  /** Per request: headers and body (a stream: its headers, and its longest silence). Default 10 000 ms. */
   timeoutMs?: number;
+  /** The most of a response body that is read and kept, as the client's own cap. Default 16 MiB. */
+  maxResponseBytes?: number;
+}
+
+/**
+ * The wall-clock bounds of one check: its request (with the stream it may open)
+ * gets timeoutMs and up to 1 s more, so that the client's own TimeoutError comes
+ * first when it applies; making its fixture gets 3 x timeoutMs, at least 15 s.
+ */
+export function checkBounds(timeoutMs: number): { requestMs: number; fixtureMs: number } {
+  return { requestMs: timerDelay(timeoutMs + Math.min(timeoutMs, 1_000)), fixtureMs: timerDelay(Math.max(3 * timeoutMs, 15_000)) };
 }
 
 function outcomeOf(value: { ok: true } | { ok: false; error: unknown }): string {
@@ -75,74 +97,105 @@ interface RunState {
   validator: SpecValidator;
   apiKey: string;
   timeoutMs: number;
+  maxBytes: number;
   /** Ids of processes the run started, to stop at the end. */
   started: Set<string>;
 }
 
 async function runScenario(scenario: Scenario, state: RunState): Promise<ScenarioResult> {
-  const { target, validator, apiKey, timeoutMs } = state;
+  const { target, validator, apiKey, timeoutMs, maxBytes } = state;
+  const bounds = checkBounds(timeoutMs);
+  // The clients of a check: the same byte cap as the recorder, and a stream may stay silent no longer than a request may take.
+  const clientOptions = { apiKey, baseUrl: target.baseUrls[scenario.provider]!, timeoutMs, streamIdleTimeoutMs: timeoutMs, maxResponseBytes: maxBytes };
+  const within = (bound: Bound) => (request: Request, init?: RequestInit) => fetch(request, { ...init, signal: AbortSignal.any([request.signal, bound.signal]) });
   const contract = contracts[scenario.provider];
   const baseUrl = target.baseUrls[scenario.provider];
   const label = scenarioLabel(scenario);
   if (!baseUrl) throw new Error(`target ${target.name} has no base URL for ${scenario.provider}`);
-  const failed = (problem: string): ScenarioResult => ({ scenario, label, passed: false, status: undefined, outcome: 'not run', findings: [], problems: [problem], warnings: [], ms: 0 });
+  const failed = (problem: string): ScenarioResult => ({ scenario, label, passed: false, status: undefined, response: undefined, outcome: 'not run', findings: [], problems: [problem], warnings: [], ms: 0 });
 
   let input = scenario.input;
   if (target.kind === 'stateful' && scenario.fixture) {
     const make = contract.fixtures[scenario.fixture];
     if (!make) return failed(`${scenario.provider} has no "${scenario.fixture}" fixture`);
     // Fixtures are made by a client of their own, so that only the scenario's request is recorded.
-    const setup = contract.createClient({ apiKey, baseUrl, fetch: (request) => fetch(request), timeoutMs });
+    const fixtureBound = createBound(bounds.fixtureMs, `not made within ${bounds.fixtureMs} ms`);
+    const setup = contract.createClient({ ...clientOptions, fetch: within(fixtureBound) });
     try {
-      input = { ...input, ...(await make(setup)) };
+      input = { ...input, ...(await fixtureBound.run(make(setup))) };
       const id = contract.idOf(input);
       if (id !== undefined && scenario.fixture !== 'unknown') state.started.add(id);
     } catch (error) {
       return failed(`could not make the "${scenario.fixture}" fixture: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      fixtureBound.end();
     }
   }
 
-  const exchanges: ObservedResponse[] = [];
+  const recordings: Recording[] = [];
   const extraHeaders = target.headersFor?.(scenario) ?? {};
-  // A real fetch that records what went over the wire, independently of the client.
+  const bound = createBound(bounds.requestMs, `no complete answer within ${bounds.requestMs} ms; the check stopped waiting`);
+  const streams = !scenario.raw && validator.streams(scenario.operation);
+  // A real fetch that records what went over the wire, independently of the client: the status
+  // and content type, and at most maxBytes of the body, as the client reads it.
   const recordingFetch = async (request: Request): Promise<Response> => {
-    const outgoing = new Request(request);
+    const outgoing = new Request(request, { signal: AbortSignal.any([request.signal, bound.signal]) });
     for (const [name, value] of Object.entries(extraHeaders)) outgoing.headers.set(name, value);
     if (scenario.credentials === 'missing') outgoing.headers.delete('authorization');
-    const response = await fetch(outgoing);
-    const bodyText = await response.clone().text();
-    exchanges.push({ status: response.status, contentType: response.headers.get('content-type'), bodyText });
+    // A text body past the cap fails in the client (BODY_TOO_LARGE, the finding); a stream has no cap there, so the check stops it.
+    const { response, recording } = tap(
+      await fetch(outgoing),
+      maxBytes,
+      () => {
+        if (streams) bound.stop(`the event stream went past ${maxBytes} bytes without ending; the check stopped reading it`);
+      },
+      outgoing.signal,
+    );
+    recordings.push(recording);
     return response;
   };
 
   const started = performance.now();
   let settled: { ok: true } | { ok: false; error: unknown };
   try {
-    if (scenario.raw) {
-      const { method, path, body, bodyText, contentType } = scenario.raw;
-      const text = bodyText ?? (body === undefined ? undefined : JSON.stringify(body));
-      const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
-      if (text !== undefined) headers['content-type'] = contentType ?? 'application/json';
-      await recordingFetch(new Request(`${baseUrl}${path}`, { method, headers, ...(text === undefined ? {} : { body: text }), signal: AbortSignal.timeout(timeoutMs) }));
-    } else {
-      // No retries: the contract is about what one request gets.
-      const client = contract.createClient({ apiKey, baseUrl, fetch: recordingFetch, timeoutMs, retry: { maxRetries: 0 } });
-      await contract.invoke(client, scenario.operation, input);
+    try {
+      await bound.run(
+        (async () => {
+          if (scenario.raw) await sendRaw(scenario, `${baseUrl}`, apiKey, recordingFetch, timeoutMs);
+          else {
+            // No retries: the contract is about what one request gets.
+            const client = contract.createClient({ ...clientOptions, fetch: recordingFetch, retry: { maxRetries: 0 } });
+            await contract.invoke(client, scenario.operation, input);
+          }
+        })(),
+      );
+      settled = { ok: true };
+    } catch (error) {
+      settled = { ok: false, error };
     }
-    settled = { ok: true };
-  } catch (error) {
-    settled = { ok: false, error };
+    // What the client left unread (a raw probe's body, a body it never opened) is read now, up to the cap, within the same bound.
+    await bound.run(Promise.all(recordings.map(finish))).catch((error: unknown) => {
+      if (settled.ok) settled = { ok: false, error };
+    });
+  } finally {
+    bound.end();
+    recordings.forEach(release);
   }
   const ms = performance.now() - started;
 
   const problems: string[] = [];
+  const exchanges: ObservedResponse[] = recordings.map(observed);
   const exchange = exchanges[0];
+  if (settled.ok === false && settled.error instanceof CheckStopped) problems.push(settled.error.message);
   if (exchanges.length !== 1) problems.push(`expected exactly one request, the client sent ${exchanges.length}`);
+  // A client check's own error says why its body was cut (BODY_TOO_LARGE, a reset); a raw probe has no client to say it.
+  const cut = recordings[0] && cutShort(recordings[0], maxBytes);
+  if (scenario.raw && cut && !(settled.ok === false && settled.error instanceof CheckStopped)) problems.push(cut);
   if (exchange && exchange.status !== scenario.status) problems.push(`expected status ${scenario.status}, got ${exchange.status}`);
   const findings = exchange ? validator.check(scenario.operation, exchange) : [];
   problems.push(...findings.filter((f) => f.severity === 'breaking').map((f) => f.message));
   const warnings = findings.filter((f) => f.severity === 'warning').map((f) => f.message);
-  if (exchange && exchange.status < 300 && target.kind === 'stateful') {
+  if (exchange && exchange.complete !== false && exchange.status < 300 && target.kind === 'stateful') {
     try {
       for (const id of contract.startedIds(scenario.operation, JSON.parse(exchange.bodyText))) state.started.add(id);
     } catch {
@@ -150,13 +203,14 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
     }
   }
 
-  const outcome = scenario.raw ? (settled.ok ? 'raw' : outcomeOf(settled)) : outcomeOf(settled);
-  if (!scenario.raw && outcome !== scenario.expect) {
+  const stopped = !settled.ok && settled.error instanceof CheckStopped;
+  const outcome = stopped ? 'stopped' : scenario.raw ? (settled.ok ? 'raw' : outcomeOf(settled)) : outcomeOf(settled);
+  if (!scenario.raw && !stopped && outcome !== scenario.expect) {
     const detail = settled.ok ? '' : `: ${settled.error instanceof Error ? settled.error.message : String(settled.error)}`;
     problems.push(`expected ${scenario.expect}, the client gave ${outcome}${detail}`);
   }
-  if (scenario.raw && !settled.ok) problems.push(`the raw request failed: ${String(settled.error)}`);
-  if (!settled.ok) {
+  if (scenario.raw && !settled.ok && !stopped) problems.push(`the raw request failed: ${String(settled.error)}`);
+  if (!settled.ok && !stopped) {
     const error = settled.error;
     if (error instanceof errors.SandboxProcsError) {
       if (error.provider !== scenario.provider || error.operation !== scenario.operation) {
@@ -168,7 +222,37 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
     if (rendered.includes(apiKey)) problems.push('the API key appears in the error');
   }
 
-  return { scenario, label, passed: problems.length === 0, status: exchange?.status, outcome, findings, problems, warnings, ms };
+  // A copy, not a slice: a slice keeps the whole body (up to the cap) alive as long as the result.
+  // Redacted before it is cut: a cut could leave part of an echoed key where redaction cannot find it whole.
+  const response = exchange && { contentType: exchange.contentType, bodyExcerpt: copyOf(redactText(exchange.bodyText.slice(0, RESPONSE_EXCERPT_CHARS * 4), apiKey).slice(0, RESPONSE_EXCERPT_CHARS)) };
+  return { scenario, label, passed: problems.length === 0, status: exchange?.status, response, outcome, findings, problems, warnings, ms };
+}
+
+/** A string of its own: V8 keeps the parent of a slice alive with it. */
+function copyOf(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/**
+ * A raw probe: sent as is, bypassing the typed client, but through the same
+ * guarded fetch (redirects by the Fetch standard's rules, Authorization kept to
+ * its origin). Its body is left to the recorder.
+ */
+export async function sendRaw(
+  scenario: Pick<Scenario, 'provider' | 'operation' | 'raw'>,
+  baseUrl: string,
+  apiKey: string,
+  send: (request: Request) => Promise<Response>,
+  timeoutMs: number,
+): Promise<Response> {
+  const { method, path, body, bodyText, contentType } = scenario.raw!;
+  const text = bodyText ?? (body === undefined ? undefined : JSON.stringify(body));
+  const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
+  if (text !== undefined) headers['content-type'] = contentType ?? 'application/json';
+  const guarded = guardedFetch({ provider: scenario.provider, operation: scenario.operation, fetch: send, maxBytes: undefined, emptyStatuses: new Set() });
+  return guarded(
+    new Request(`${baseUrl}${path}`, { method, headers, ...(text === undefined ? {} : { body: text }), redirect: 'manual', signal: AbortSignal.timeout(timerDelay(timeoutMs)) }),
+  );
 }
 
 export async function runScenarios(scenarios: readonly Scenario[], target: Target, options: RunOptions = {}): Promise<ScenarioResult[]> {
@@ -176,13 +260,14 @@ export async function runScenarios(scenarios: readonly Scenario[], target: Targe
   const randomKey = `sp-test-${randomUUID()}`;
   const keyFor = (provider: ProviderName) => target.apiKeys?.[provider] ?? randomKey;
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const states = new Map<ProviderName, RunState>();
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of runnableOn(target, scenarios)) {
       let state = states.get(scenario.provider);
       if (!state) {
-        state = { target, validator: new SpecValidator(scenario.provider), apiKey: keyFor(scenario.provider), timeoutMs, started: new Set() };
+        state = { target, validator: new SpecValidator(scenario.provider), apiKey: keyFor(scenario.provider), timeoutMs, maxBytes, started: new Set() };
         states.set(scenario.provider, state);
       }
       const result = await runScenario(scenario, state);

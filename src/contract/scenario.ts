@@ -67,7 +67,15 @@ export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => P
 /** How the contract engine calls one provider's facade. */
 export interface ProviderContract<Client = unknown> {
   provider: ProviderName;
-  createClient(options: { apiKey: string; baseUrl: string; fetch: (request: Request) => Promise<Response>; timeoutMs: number; retry?: { maxRetries: number } }): Client;
+  createClient(options: {
+    apiKey: string;
+    baseUrl: string;
+    fetch: (request: Request) => Promise<Response>;
+    timeoutMs: number;
+    retry?: { maxRetries: number };
+    streamIdleTimeoutMs?: number;
+    maxResponseBytes?: number;
+  }): Client;
   invoke(client: Client, operation: string, input: Readonly<Record<string, unknown>>): Promise<unknown>;
   scenarios: readonly Scenario[];
   /** How to make each fixture on a stateful target, through the facade. */
@@ -145,11 +153,17 @@ export function rawScenarios(provider: ProviderName, operation: string, requests
   return requests.map(({ status = 400, ...raw }) => ({ provider, operation, input: {}, status, expect: 'InvalidRequestError', raw }));
 }
 
-/** Drains an async iterable, so a stream counts as a result only once it ended well. */
-export async function drain(events: AsyncIterable<unknown>): Promise<unknown[]> {
-  const all: unknown[] = [];
-  for await (const event of events) all.push(event);
-  return all;
+/**
+ * Drains an async iterable, so a stream counts as a result only once it ended
+ * well. It keeps no event (a long stream must not fill the memory): it counts them.
+ */
+export async function drain(events: AsyncIterable<unknown>): Promise<number> {
+  let count = 0;
+  for await (const event of events) {
+    void event;
+    count++;
+  }
+  return count;
 }
 
 export function scenarioLabel(scenario: Scenario): string {

@@ -3,14 +3,24 @@
 // own schemas: no field-by-field checks written by hand.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { ProviderName } from '../errors.js';
-import { parseSseText } from '../core/sse.js';
+import { createSseDecoder } from '../core/sse.js';
 import { loadSpec, type OpenApiDocument } from '../specs.js';
 
 export interface ObservedResponse {
   status: number;
   contentType: string | null;
   bodyText: string;
+  /**
+   * False when `bodyText` is only the start of the body: it went past the byte cap,
+   * the connection broke, or the check stopped reading. A JSON prefix is not
+   * validated; of an event stream, the events it holds whole are.
+   */
+  complete?: boolean;
 }
+
+/** How many events of one stream are validated, and how many findings one response may give. */
+const MAX_EVENTS = 1_000;
+const MAX_FINDINGS = 50;
 
 const INT_LIMITS = { int32: 2 ** 31, int64: 2 ** 63 } as const;
 
@@ -120,9 +130,11 @@ export class SpecValidator {
       return [breaking('content-type', `content type ${mediaType || '(none)'} is not declared (${declared.mediaTypes.join(', ')})`)];
     }
     const content = `${declared.pointer}/content/${pointerEscape(mediaType)}`;
-    if (mediaType === 'text/event-stream') return this.checkEvents(content, declared.events, observed.bodyText);
-    if (mediaType !== 'application/json') return [];
-    return this.checkJson(`${content}/schema`, observed.bodyText, 'body');
+    if (mediaType === 'text/event-stream') return this.checkEvents(content, declared.events, observed.bodyText, observed.complete !== false);
+    if (mediaType !== 'application/json' || observed.complete === false) return [];
+    const findings = this.checkJson(`${content}/schema`, observed.bodyText, 'body');
+    if (findings.length <= MAX_FINDINGS) return findings;
+    return [...findings.slice(0, MAX_FINDINGS), warning('more-findings', `${findings.length - MAX_FINDINGS} more findings are not listed`)];
   }
 
   private checkJson(schemaPointer: string, text: string, what: string): Finding[] {
@@ -142,18 +154,34 @@ export class SpecValidator {
       .map((e) => warning('additional-property', `${what}${e.instancePath || ''} has a field the spec does not declare: ${String(e.params.additionalProperty)}`));
   }
 
-  private checkEvents(contentPointer: string, declaredEvents: string[], text: string): Finding[] {
+  /** True when the operation declares an event stream for some status: its body is read as it comes. */
+  streams(operation: string): boolean {
+    const op = this.operations.get(operation);
+    if (!op) throw new Error(`${this.provider}: no operation ${operation} in the spec`);
+    return Object.keys(op.responses).some((status) => Number.isInteger(Number(status)) && this.declared(operation, Number(status))?.mediaTypes.includes('text/event-stream'));
+  }
+
+  private checkEvents(contentPointer: string, declaredEvents: string[], text: string, complete: boolean): Finding[] {
     const findings: Finding[] = [];
     let index = 0;
-    for (const event of parseSseText(text)) {
-      const what = `event ${index++} (${event.event})`;
-      if (!declaredEvents.includes(event.event)) {
-        findings.push(breaking('undeclared-event', `${what} is not declared (${declaredEvents.join(', ')})`));
-        continue;
+    let more = 0;
+    const decoder = createSseDecoder();
+    // Decoded piece by piece, event by event: never an array of every event of a long stream.
+    outer: for (let at = 0; at < text.length; at += 65_536) {
+      for (const event of decoder.push(text.slice(at, at + 65_536))) {
+        if (index >= MAX_EVENTS) break outer;
+        const what = `event ${index++} (${event.event})`;
+        const found = declaredEvents.includes(event.event)
+          ? this.checkJson(`${contentPointer}/x-sse-events/${pointerEscape(event.event)}`, event.data, what)
+          : [breaking('undeclared-event', `${what} is not declared (${declaredEvents.join(', ')})`)];
+        for (const finding of found) {
+          if (findings.length < MAX_FINDINGS) findings.push(finding);
+          else more++;
+        }
       }
-      findings.push(...this.checkJson(`${contentPointer}/x-sse-events/${pointerEscape(event.event)}`, event.data, what));
     }
-    if (index === 0) findings.push(breaking('empty-stream', 'the event stream holds no event'));
+    if (more > 0) findings.push(warning('more-findings', `${more} more findings on later events are not listed`));
+    if (index === 0 && complete) findings.push(breaking('empty-stream', 'the event stream holds no event'));
     return findings;
   }
 }
@@ -169,7 +197,8 @@ export type FindingKind =
   | 'unknown-enum'
   | 'additional-property'
   | 'undeclared-event'
-  | 'empty-stream';
+  | 'empty-stream'
+  | 'more-findings';
 
 export interface Finding {
   /** `breaking`: a client built on the spec may fail; `warning`: it keeps working (e.g. an extra field). */

@@ -1,6 +1,7 @@
 // Decoding a response against the operation's declared responses.
 import { RateLimitError, UnexpectedResponseError, errorClassForStatus, type ProviderName } from '../errors.js';
 import type { OperationMeta } from './operation.js';
+import { redactDeep, redactText } from './redact.js';
 import { parseRetryAfter } from './retry.js';
 
 /** How much of a plain-text error body becomes the error's message (all of it stays in `body`). */
@@ -21,15 +22,8 @@ function field(body: unknown, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** A server may echo the request back; what we put in an error must not carry the key. */
-function redact(value: unknown, secret: string): unknown {
-  if (typeof value === 'string') return value.split(secret).join('[REDACTED]');
-  if (Array.isArray(value)) return value.map((item) => redact(item, secret));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redact(item, secret)]));
-  }
-  return value;
-}
+/** A server may echo the request back, in any escaped form, even as a field name; what we put in an error must not carry the key. */
+const redact = (value: unknown, secret: string): unknown => redactDeep(value, secret);
 
 /** What openapi-fetch returns: parsed JSON or raw text for errors, the body as `parseAs` asked for successes. */
 export interface RawResult {
@@ -53,7 +47,8 @@ export interface Decoded {
 export function decode(provider: ProviderName, operation: string, meta: OperationMeta, raw: RawResult, apiKey: string): Decoded {
   const { response } = raw;
   const status = response.status;
-  const requestId = response.headers.get('x-request-id') ?? undefined;
+  const requestIdHeader = response.headers.get('x-request-id');
+  const requestId = requestIdHeader === null ? undefined : redactText(requestIdHeader, apiKey);
   const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
   const declared = meta.responses[String(status)] ?? meta.responses[`${String(status)[0]}XX`] ?? meta.responses.default;
   // openapi-fetch hands success bodies over as text (parseAs) and error bodies as parsed JSON when they parse.
@@ -84,7 +79,7 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
   if (response.ok) {
     if (declared.mediaTypes.length === 0) return { status, body: undefined, mediaType };
     if (!declared.mediaTypes.includes(mediaType)) {
-      throw unexpected(`content type ${mediaType || '(none)'} is not declared (${declared.mediaTypes.join(', ')})`, 'UNDECLARED_CONTENT_TYPE', undefined);
+      throw unexpected(`content type ${redactText(mediaType, apiKey) || '(none)'} is not declared (${declared.mediaTypes.join(', ')})`, 'UNDECLARED_CONTENT_TYPE', undefined);
     }
     if (body === undefined || body === '') throw unexpected(`expected a ${mediaType} body, got none`, 'EMPTY_BODY');
     return { status, body, mediaType };
@@ -102,7 +97,7 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
   }
   const safe = redact(body, apiKey);
   const ErrorClass = errorClassForStatus(status);
-  throw new ErrorClass(field(safe, 'error') ?? (response.statusText || 'request failed'), {
+  throw new ErrorClass(field(safe, 'error') ?? (redactText(response.statusText, apiKey) || 'request failed'), {
     provider,
     operation,
     status,

@@ -1,7 +1,8 @@
-// The fetch a single call goes through: it follows redirects itself, so that the
-// Authorization header never reaches another origin, and it holds the response
-// to what the spec allows (no body on a declared-empty response, a size cap).
-import { UnexpectedResponseError, type ProviderName } from '../errors.js';
+// The fetch a single call goes through: it follows redirects itself, as the Fetch
+// standard says but so that the Authorization header never reaches another
+// origin, and it holds the response to what the spec allows (no body on a
+// declared-empty response, a size cap).
+import { NetworkError, UnexpectedResponseError, type ProviderName } from '../errors.js';
 
 export interface GuardOptions {
   provider: ProviderName;
@@ -15,26 +16,65 @@ export interface GuardOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Headers that describe a request body: dropped with the body when a redirect turns the request into a GET. */
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
-function limitBody(response: Response, maxBytes: number, fail: () => Error): Response {
-  const length = response.headers.get('content-length');
-  if (length !== null) {
-    // A declared length is enforced by fetch itself: checking it is enough.
-    if (Number(length) > maxBytes) throw fail();
-    return response;
+/**
+ * The request a redirect asks for, by the Fetch standard's rules (HTTP-redirect
+ * fetch): 303 turns anything but GET and HEAD into a GET, 301 and 302 turn only a
+ * POST into a GET, every other case keeps the method and the body. `body` says
+ * whether the request carried one: it is not kept, so `resend` is true when the
+ * redirect needs it sent again. Authorization never goes to another origin.
+ */
+export function redirectedRequest(
+  request: { method: string; url: string; headers: Headers },
+  status: number,
+  location: string,
+  body: boolean,
+): { url: URL; method: string; headers: Headers; resend: boolean } {
+  const url = new URL(location, request.url);
+  const headers = new Headers(request.headers);
+  if (url.origin !== new URL(request.url).origin) headers.delete('authorization');
+  const method = request.method.toUpperCase();
+  const toGet = (status === 303 && method !== 'GET' && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
+  if (toGet) {
+    for (const name of BODY_HEADERS) headers.delete(name);
+    return { url, method: 'GET', headers, resend: false };
   }
-  if (!response.body) return response;
+  return { url, method: request.method, headers, resend: body };
+}
+
+/** Passes a body through, counting its bytes; fails it past maxBytes, and names a broken connection. */
+function guardBody(response: Response, options: { maxBytes: number; tooLarge: () => Error; broken: (cause: unknown) => unknown }): Response {
+  const body = response.body!;
+  const reader = body.getReader();
   let seen = 0;
-  const body = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > maxBytes) controller.error(fail());
-        else controller.enqueue(chunk);
+  const guarded = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (cause) {
+          controller.error(options.broken(cause));
+          return;
+        }
+        if (result.done) return controller.close();
+        seen += result.value.byteLength;
+        if (seen > options.maxBytes) {
+          controller.error(options.tooLarge());
+          await reader.cancel().catch(() => undefined);
+          return;
+        }
+        controller.enqueue(result.value);
       },
-    }),
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
   );
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  // A status text fetch decoded from Latin-1 may hold characters a Response cannot be built with: leave it out then.
+  const statusText = /^[\x00-\xff]*$/.test(response.statusText) ? response.statusText : '';
+  return new Response(guarded, { status: response.status, statusText, headers: response.headers });
 }
 
 /**
@@ -58,25 +98,44 @@ export function guardedFetch(options: GuardOptions): (request: Request) => Promi
             throw fail(`status ${response.status} is declared without a body, but one came`, 'UNEXPECTED_BODY');
           }
         }
-        return maxBytes === undefined ? response : limitBody(response, maxBytes, () => fail(`the response body exceeds ${maxBytes} bytes`, 'BODY_TOO_LARGE'));
+        if (maxBytes === undefined || !response.body) return response;
+        const tooLarge = () => fail(`the response body exceeds ${maxBytes} bytes`, 'BODY_TOO_LARGE');
+        const length = response.headers.get('content-length');
+        // A declared length over the cap fails at once, and the body is never read.
+        if (length !== null && Number(length) > maxBytes) {
+          await response.body.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        const signal = request.signal;
+        return guardBody(response, {
+          maxBytes,
+          tooLarge,
+          // The answer came and then the connection broke: a NetworkError that knows the status
+          // (so "cannot reach" is never said of a server that answered). A timeout or cancellation passes as is.
+          broken: (cause) =>
+            signal.aborted
+              ? cause
+              : new NetworkError(`the connection closed after the response headers: ${cause instanceof Error ? `${cause.message}${cause.cause instanceof Error ? `: ${cause.cause.message}` : ''}` : String(cause)}`, {
+                  provider,
+                  operation,
+                  status: response.status,
+                  cause,
+                }),
+        });
       }
       await response.body?.cancel();
       if (hop >= maxRedirects) throw new UnexpectedResponseError(`more than ${maxRedirects} redirects`, { provider, operation, status: response.status, code: 'TOO_MANY_REDIRECTS' });
-      const target = new URL(location, request.url);
-      const headers = new Headers(request.headers);
-      // Credentials stay with the origin they were given for.
-      if (target.origin !== new URL(request.url).origin) headers.delete('authorization');
-      const keepMethod = response.status === 307 || response.status === 308;
-      // The body was sent and is gone; keeping a copy of every body for a rare redirect is not worth it.
-      if (keepMethod && request.body) {
+      const next = redirectedRequest(request, response.status, location, request.body !== null);
+      if (next.url.protocol !== 'http:' && next.url.protocol !== 'https:') {
+        throw new UnexpectedResponseError(`a ${response.status} redirect to a ${next.url.protocol} URL; not followed`, { provider, operation, status: response.status, code: 'REDIRECT_NOT_HTTP' });
+      }
+      // The body was sent and is gone. Keeping a copy of every body for a redirect the process APIs
+      // never send costs every call; and a start's command, env and stdin data would go wherever
+      // the redirect points. So a redirect that asks for the body again is an error, not followed.
+      if (next.resend) {
         throw new UnexpectedResponseError(`a ${response.status} redirect asks to send the request body again; not followed`, { provider, operation, status: response.status, code: 'REDIRECT_WITH_BODY' });
       }
-      const method = keepMethod ? request.method : request.method === 'HEAD' ? 'HEAD' : 'GET';
-      if (!keepMethod) {
-        headers.delete('content-type');
-        headers.delete('content-length');
-      }
-      request = new Request(target, { method, headers, signal: request.signal, redirect: 'manual' });
+      request = new Request(next.url, { method: next.method, headers: next.headers, signal: request.signal, redirect: 'manual' });
     }
   };
 }

@@ -18,7 +18,7 @@ import {
 import { DEFAULT_RETRY, RETRYABLE_STATUSES, retryDelay } from './retry.js';
 import { readJsonEvents, type JsonEvent } from './sse.js';
 import { findRequestViolation } from './validate-input.js';
-import { sleep } from './sleep.js';
+import { sleep, timerDelay } from './sleep.js';
 
 export type CallInit<P extends 'text' | 'stream'> = {
   signal: AbortSignal;
@@ -108,7 +108,7 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, timeoutMs);
+    }, timerDelay(timeoutMs));
     const onUserAbort = () => controller.abort(userSignal?.reason);
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
     try {
@@ -181,7 +181,7 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     openStream,
     async *events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, requestOptions?: RequestOptions): AsyncGenerator<JsonEvent> {
       const stream = await openStream(operation, input, send, requestOptions);
-      yield* readJsonEvents(stream, { provider, operation, status: stream.status, idleTimeoutMs });
+      yield* readJsonEvents(stream, { provider, operation, status: stream.status, idleTimeoutMs, maxEventBytes: maxResponseBytes });
     },
   };
 }

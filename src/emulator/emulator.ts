@@ -31,6 +31,8 @@ export interface ProviderEmulator {
   publicOperations?: ReadonlySet<string>;
   rejectBody?: BodyRejection;
   rawBodyOperations?: ReadonlySet<string>;
+  /** The provider's router answer for an unknown path, so that a drift check can tell a missing route from a missing process. */
+  unrouted?: { status: number; contentType?: string; body: string };
   handlers(context: EmulatorContext): Record<string, Handler>;
 }
 
@@ -104,6 +106,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...(emulator.publicOperations ? { publicOperations: emulator.publicOperations } : {}),
       ...(emulator.rejectBody ? { rejectBody: emulator.rejectBody } : {}),
       ...(emulator.rawBodyOperations ? { rawBodyOperations: emulator.rawBodyOperations } : {}),
+      ...(emulator.unrouted ? { unrouted: emulator.unrouted } : {}),
       token,
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),

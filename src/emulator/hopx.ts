@@ -102,6 +102,8 @@ export const hopxEmulator: ProviderEmulator = {
   provider: 'hopx',
   operations,
   publicOperations: new Set(['get_health', 'get_info']),
+  // The agent is a Go server: an unrouted path gets net/http's plain 404 (inferred; no source shows the agent's router answer).
+  unrouted: { status: 404, contentType: 'text/plain; charset=utf-8', body: '404 page not found\n' },
   errorBody: (message, code, requestId) => ({
     error: message,
     code: CODES[code ?? ''] ?? code ?? 'INTERNAL_ERROR',

@@ -61,6 +61,8 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Interval of SSE keep-alive comments. Default 15 s. */
   keepAliveMs?: number;
+  /** What the provider's router answers for a path it does not route (default: its JSON 404). */
+  unrouted?: { status: number; contentType?: string; body: string };
   /** Operations whose body is raw bytes rather than JSON (Tensorlake's stdin): read, but not parsed. */
   rawBodyOperations?: ReadonlySet<string>;
   /** Open connections at most; more are refused by the server. Default 256. */
@@ -208,7 +210,13 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
         break;
       }
     }
-    if (!route || !match) return reply.error(404, `no route for ${req.method} ${url.pathname}`, 'NOT_FOUND');
+    if (!route || !match) {
+      const { unrouted } = options;
+      if (!unrouted) return reply.error(404, `no route for ${req.method} ${url.pathname}`, 'NOT_FOUND');
+      req.resume();
+      res.writeHead(unrouted.status, { 'x-request-id': requestId, ...(unrouted.contentType ? { 'content-type': unrouted.contentType } : {}) });
+      return void res.end(unrouted.body);
+    }
     if (!options.publicOperations?.has(route.operationId) && req.headers.authorization !== expectedAuth) {
       return reply.error(401, 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
     }

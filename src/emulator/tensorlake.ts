@@ -38,6 +38,8 @@ export const tensorlakeEmulator: ProviderEmulator = {
   errorBody: (message, code) => ({ error: message, ...(code && TENSORLAKE_CODES.has(code) ? { code } : {}) }),
   rejectBody,
   rawBodyOperations: new Set(['sandbox_process_write_stdin']),
+  // axum's fallback for a path no route matches: 404, no body.
+  unrouted: { status: 404, body: '' },
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
     const pipes = new Set<number>();
