@@ -73,9 +73,17 @@ async function typedFailure(promise: Promise<unknown>, boundMs = 3_000): Promise
   return typed;
 }
 
+// Every case runs on both transports: the default (on Node, a keep-alive pool over
+// node:http) and the global fetch given as the `fetch` option.
+const transports: Array<{ name: string; options: Partial<ClientOptions> }> = [
+  { name: 'node:http pool (default)', options: {} },
+  { name: 'fetch', options: { fetch: (request: Request) => globalThis.fetch(request) } },
+];
+
+describe.each(transports)('$name transport', ({ options: transport }) => {
 describe('connection faults', () => {
   it('connection refused: NetworkError after the retries', async () => {
-    const client = createTensorlakeClient({ apiKey, baseUrl: `http://127.0.0.1:${await freePort()}`, ...fast });
+    const client = createTensorlakeClient({ apiKey, ...transport, baseUrl: `http://127.0.0.1:${await freePort()}`, ...fast });
     const error = await typedFailure(client.getProcess(1));
     expect(error).toBeInstanceOf(NetworkError);
     expect(error).toMatchObject({ operation: 'sandbox_process_get', status: undefined, retries: 2 });
@@ -89,14 +97,14 @@ describe('connection faults', () => {
         setTimeout(() => socket.resetAndDestroy(), 20);
       }),
     );
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast }).listProcesses());
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses());
     expect(error).toBeInstanceOf(NetworkError);
     expect(error.retries).toBe(2);
   });
 
   it('no answer: TimeoutError after timeoutMs, per attempt, bounded overall', async () => {
     const { baseUrl, hits } = await http(() => undefined);
-    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast, timeoutMs: 100 }).listProcesses(), 2_000);
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast, timeoutMs: 100 }).listProcesses(), 2_000);
     expect(error).toBeInstanceOf(TimeoutError);
     expect(hits).toHaveLength(3);
   });
@@ -106,7 +114,7 @@ describe('connection faults', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.flushHeaders();
     });
-    const client = createTensorlakeClient({ apiKey, baseUrl, ...fast, streamIdleTimeoutMs: 100 });
+    const client = createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast, streamIdleTimeoutMs: 100 });
     const error = await typedFailure((async () => {
       for await (const event of client.followStdout(1)) void event;
     })());
@@ -123,14 +131,14 @@ describe('bad responses', () => {
 
   it('a non-JSON body on a declared 5xx: UnexpectedResponseError INVALID_JSON', async () => {
     const { baseUrl } = await respond(500, 'text/plain', 'internal explosion');
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast }).killProcess(1));
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast }).killProcess(1));
     expect(error).toBeInstanceOf(UnexpectedResponseError);
     expect(error).toMatchObject({ status: 500, code: 'INVALID_JSON', retries: 0 });
   });
 
   it('an HTML 502 from a proxy: retried, then UnexpectedResponseError with the last status', async () => {
     const { baseUrl, hits } = await respond(502, 'text/html', '<html><body>Bad Gateway</body></html>');
-    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).listProcesses());
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses());
     expect(error).toBeInstanceOf(UnexpectedResponseError);
     expect(error).toMatchObject({ status: 502, code: 'UNDECLARED_STATUS', retries: 2 });
     expect(hits).toHaveLength(3);
@@ -141,7 +149,7 @@ describe('bad responses', () => {
     ['an HTTP date', new Date(Date.now() + 10_000).toUTCString()],
   ])('429 with Retry-After in %s: honoured up to the cap, then RateLimitError with retryAfterMs', async (_form, retryAfter) => {
     const { baseUrl, hits } = await respond(429, 'application/json', '{"error":"slow down","code":"RATE_LIMIT_EXCEEDED"}', { 'retry-after': retryAfter });
-    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).listProcesses(), 1_000);
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses(), 1_000);
     expect(error).toBeInstanceOf(RateLimitError);
     expect(error).toMatchObject({ status: 429, code: 'RATE_LIMIT_EXCEEDED', retries: 2 });
     expect(error.retryAfterMs).toBeGreaterThan(500);
@@ -158,27 +166,27 @@ describe('bad responses', () => {
         res.end('{"processes":[]}');
       }
     });
-    await expect(createHopxClient({ apiKey, baseUrl, ...fast }).listProcesses()).resolves.toEqual([]);
+    await expect(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses()).resolves.toEqual([]);
     expect(hits).toHaveLength(2);
   });
 
   it('a status the spec does not declare: UnexpectedResponseError, not retried', async () => {
     const { baseUrl, hits } = await respond(418, 'application/json', '{"error":"teapot"}');
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast }).getProcess(1));
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast }).getProcess(1));
     expect(error).toMatchObject({ status: 418, code: 'UNDECLARED_STATUS', retries: 0 });
     expect(hits).toHaveLength(1);
   });
 
   it('malformed JSON: UnexpectedResponseError INVALID_JSON, no SyntaxError', async () => {
     const { baseUrl } = await respond(200, 'application/json', '{"processes": [1, 2,');
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast }).listProcesses());
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses());
     expect(error).toMatchObject({ status: 200, code: 'INVALID_JSON' });
     expect(error.cause).toBeUndefined();
   });
 
   it.each(['null', '{"processes": null}', '{"processes": [null]}', '[]'])('a list body of the wrong shape (%s): UnexpectedResponseError INVALID_BODY, no TypeError', async (body) => {
     const { baseUrl } = await respond(200, 'application/json', body);
-    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).processes.list());
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).processes.list());
     expect(error).toMatchObject({ status: 200, code: 'INVALID_BODY' });
   });
 
@@ -186,7 +194,7 @@ describe('bad responses', () => {
     const baseUrl = await raw((socket) =>
       socket.once('data', () => socket.end('HTTP/1.1 204 No Content\r\ncontent-type: text/plain\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello')),
     );
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast, retry: { maxRetries: 0 } }).killProcess(1));
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast, retry: { maxRetries: 0 } }).killProcess(1));
     expect(error).toBeInstanceOf(UnexpectedResponseError);
     expect(error).toMatchObject({ status: 204, code: 'UNEXPECTED_BODY' });
   });
@@ -204,7 +212,7 @@ describe('bad responses', () => {
         res.end();
       }
     });
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast, maxResponseBytes: 4_096 }).listProcesses());
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast, maxResponseBytes: 4_096 }).listProcesses());
     expect(error).toMatchObject({ status: 200, code: 'BODY_TOO_LARGE' });
   });
 });
@@ -218,7 +226,7 @@ describe('retry policy', () => {
 
   it('never retries a start unless the caller opts in', async () => {
     const { baseUrl, hits } = await unavailable();
-    const client = createHopxClient({ apiKey, baseUrl, ...fast });
+    const client = createHopxClient({ apiKey, ...transport, baseUrl, ...fast });
     const error = await typedFailure(client.runCodeBackground({ code: 'sleep 1', language: 'bash' }));
     expect(error).toMatchObject({ status: 503, retries: 0 });
     expect(hits).toHaveLength(1);
@@ -232,21 +240,21 @@ describe('retry policy', () => {
       if (hit < 3) return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":"full","code":"RATE_LIMIT_EXCEEDED"}');
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"process_id":"proc_1","execution_id":"exec_1","status":"running"}');
     });
-    const client = createHopxClient({ apiKey, baseUrl, ...fast });
+    const client = createHopxClient({ apiKey, ...transport, baseUrl, ...fast });
     expect(await client.runCodeBackground({ code: 'sleep 1', language: 'bash' })).toMatchObject({ process_id: 'proc_1' });
     expect(hits).toHaveLength(3);
   });
 
   it('retries HopX\'s POST kill, which is idempotent', async () => {
     const { baseUrl, hits } = await unavailable();
-    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).killProcess('proc_1', { form: 'path' }));
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).killProcess('proc_1', { form: 'path' }));
     expect(error.retries).toBe(2);
     expect(hits.map((h) => h.method)).toEqual(['POST', 'POST', 'POST']);
   });
 
   it('maxRetries 0 turns retries off', async () => {
     const { baseUrl, hits } = await unavailable();
-    await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast, retry: { maxRetries: 0 } }).listProcesses());
+    await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast, retry: { maxRetries: 0 } }).listProcesses());
     expect(hits).toHaveLength(1);
   });
 });
@@ -256,7 +264,7 @@ describe('cancellation', () => {
     const { baseUrl } = await http(() => undefined);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, timeoutMs: 10_000 }).listProcesses({ signal: controller.signal }), 1_000);
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, timeoutMs: 10_000 }).listProcesses({ signal: controller.signal }), 1_000);
     expect(error).toBeInstanceOf(AbortedError);
   });
 
@@ -265,7 +273,7 @@ describe('cancellation', () => {
       res.writeHead(503, { 'retry-after': '60' });
       res.end();
     });
-    const client = createTensorlakeClient({ apiKey, baseUrl, retry: { maxRetryAfterMs: 60_000 } });
+    const client = createTensorlakeClient({ apiKey, ...transport, baseUrl, retry: { maxRetryAfterMs: 60_000 } });
     const error = await typedFailure(client.listProcesses({ signal: AbortSignal.timeout(100) }), 1_000);
     expect(error).toBeInstanceOf(AbortedError);
     expect(hits).toHaveLength(1);
@@ -273,7 +281,7 @@ describe('cancellation', () => {
 
   it('an already aborted signal sends nothing', async () => {
     const { baseUrl, hits } = await http((_req, res) => res.end());
-    await typedFailure(createTensorlakeClient({ apiKey, baseUrl }).listProcesses({ signal: AbortSignal.abort() }));
+    await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl }).listProcesses({ signal: AbortSignal.abort() }));
     expect(hits).toHaveLength(0);
   });
 });
@@ -292,7 +300,7 @@ describe('redirects', () => {
       }
       res.end();
     });
-    await expect(createTensorlakeClient({ apiKey, baseUrl: origin.baseUrl }).listProcesses()).resolves.toEqual([]);
+    await expect(createTensorlakeClient({ apiKey, ...transport, baseUrl: origin.baseUrl }).listProcesses()).resolves.toEqual([]);
     expect(origin.hits.map((h) => [h.url, h.authorization])).toEqual([
       ['/api/v1/processes', `Bearer ${apiKey}`],
       ['/moved/api/v1/processes', `Bearer ${apiKey}`],
@@ -305,7 +313,7 @@ describe('redirects', () => {
       res.writeHead(307, { location: '/elsewhere' });
       res.end();
     });
-    const error = await typedFailure(createHopxClient({ apiKey, baseUrl, ...fast }).killProcess('proc_1', { form: 'body' }));
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).killProcess('proc_1', { form: 'body' }));
     expect(error).toMatchObject({ status: 307, code: 'REDIRECT_WITH_BODY' });
     expect(hits).toHaveLength(1);
   });
@@ -315,7 +323,8 @@ describe('redirects', () => {
       res.writeHead(302, { location: `${req.url}x` });
       res.end();
     });
-    const error = await typedFailure(createTensorlakeClient({ apiKey, baseUrl, ...fast }).listProcesses());
+    const error = await typedFailure(createTensorlakeClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses());
     expect(error).toMatchObject({ code: 'TOO_MANY_REDIRECTS' });
   });
+});
 });

@@ -2,12 +2,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SandboxProcsError, createHopxClient, createTensorlakeClient, type HopxClient, type TensorlakeClient } from '../src/index.js';
-import { apiKey, drain, server, useAnsweringServer } from './support/property-harness.js';
+import { apiKey, drain, server, TRANSPORTS, useAnsweringServer } from './support/property-harness.js';
 import { leakedKeys } from './support/secrets.js';
 
 useAnsweringServer();
 
-describe('random responses', () => {
+describe.each(TRANSPORTS)('random responses ($name transport)', ({ options: transport, runs }) => {
   const calls: Array<(t: TensorlakeClient, h: HopxClient) => Promise<unknown>> = [
     (t) => t.listProcesses(),
     (t) => t.killProcess(42),
@@ -28,8 +28,8 @@ describe('random responses', () => {
   ];
 
   it('never produce anything but a result or a typed SandboxProcsError', async () => {
-    const tensorlake = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl, retry: { maxRetries: 0 }, streamIdleTimeoutMs: 1_000 });
-    const hopx = createHopxClient({ apiKey, baseUrl: server.baseUrl, retry: { maxRetries: 0 } });
+    const tensorlake = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl, retry: { maxRetries: 0 }, streamIdleTimeoutMs: 1_000, ...transport });
+    const hopx = createHopxClient({ apiKey, baseUrl: server.baseUrl, retry: { maxRetries: 0 }, ...transport });
     const body = fc.oneof(
       fc.json(),
       fc.string(),
@@ -49,7 +49,7 @@ describe('random responses', () => {
           expect(leakedKeys(outcome)).toEqual([]);
         }
       }),
-      { numRuns: Number(process.env.RESPONSE_RUNS ?? 3_000) },
+      { numRuns: Math.ceil((Number(process.env.RESPONSE_RUNS ?? 3_000) * runs) / TRANSPORTS[0]!.runs) },
     );
     server.scripted = undefined;
   }, 120_000);

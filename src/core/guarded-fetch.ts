@@ -3,6 +3,7 @@
 // origin, and it holds the response to what the spec allows (no body on a
 // declared-empty response, a size cap).
 import { NetworkError, UnexpectedResponseError, type ProviderName } from '../errors.js';
+import type { BodyLimit } from './node-fetch.js';
 
 export interface GuardOptions {
   provider: ProviderName;
@@ -45,7 +46,7 @@ export function redirectedRequest(
 }
 
 /** Passes a body through, counting its bytes; fails it past maxBytes, and names a broken connection. */
-function guardBody(response: Response, options: { maxBytes: number; tooLarge: () => Error; broken: (cause: unknown) => unknown }): Response {
+function guardBody(response: Response, options: BodyLimit): Response {
   const body = response.body!;
   const reader = body.getReader();
   let seen = 0;
@@ -98,16 +99,18 @@ export function guardedFetch(options: GuardOptions): (request: Request) => Promi
             throw fail(`status ${response.status} is declared without a body, but one came`, 'UNEXPECTED_BODY');
           }
         }
-        if (maxBytes === undefined || !response.body) return response;
+        if (maxBytes === undefined) return response;
+        const lean = 'limitBody' in response;
+        if (!lean && !response.body) return response;
         const tooLarge = () => fail(`the response body exceeds ${maxBytes} bytes`, 'BODY_TOO_LARGE');
         const length = response.headers.get('content-length');
         // A declared length over the cap fails at once, and the body is never read.
         if (length !== null && Number(length) > maxBytes) {
-          await response.body.cancel().catch(() => undefined);
+          await response.body?.cancel().catch(() => undefined);
           throw tooLarge();
         }
         const signal = request.signal;
-        return guardBody(response, {
+        const limit: BodyLimit = {
           maxBytes,
           tooLarge,
           // The answer came and then the connection broke: a NetworkError that knows the status
@@ -121,7 +124,13 @@ export function guardedFetch(options: GuardOptions): (request: Request) => Promi
                   status: response.status,
                   cause,
                 }),
-        });
+        };
+        // The Node transport's response holds the cap itself: no second stream, no second Response.
+        if (lean) {
+          (response as unknown as { limitBody(limit: BodyLimit): void }).limitBody(limit);
+          return response;
+        }
+        return guardBody(response, limit);
       }
       await response.body?.cancel();
       if (hop >= maxRedirects) throw new UnexpectedResponseError(`more than ${maxRedirects} redirects`, { provider, operation, status: response.status, code: 'TOO_MANY_REDIRECTS' });
@@ -135,7 +144,9 @@ export function guardedFetch(options: GuardOptions): (request: Request) => Promi
       if (next.resend) {
         throw new UnexpectedResponseError(`a ${response.status} redirect asks to send the request body again; not followed`, { provider, operation, status: response.status, code: 'REDIRECT_WITH_BODY' });
       }
-      request = new Request(next.url, { method: next.method, headers: next.headers, signal: request.signal, redirect: 'manual' });
+      // The same kind of request as the first (the Node transport's lean one, or a WHATWG Request).
+      const RequestClass = request.constructor as typeof Request;
+      request = new RequestClass(next.url, { method: next.method, headers: next.headers, signal: request.signal, redirect: 'manual' });
     }
   };
 }

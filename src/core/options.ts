@@ -12,8 +12,16 @@ export interface ClientOptions {
   baseUrl?: string;
   /** The sandbox ID (or name), from which the provider's documented host is derived. */
   sandbox?: string;
-  /** A fetch to use instead of the global one (e.g. with a keep-alive agent). */
+  /**
+   * A fetch to use instead of the default transport. The default on Node is a
+   * keep-alive connection pool over node:http/node:https; elsewhere (Deno, Bun,
+   * browsers, edge runtimes) the global fetch.
+   */
   fetch?: (request: Request) => Promise<Response>;
+  /** Node transport: most connections open at once per origin; more calls wait for one (the wait counts against timeoutMs). Default: no limit. */
+  maxSockets?: number;
+  /** Node transport: an idle pooled connection is closed after this long. Default 4 000 ms. */
+  idleSocketTimeoutMs?: number;
   /** Time limit per call, headers and body included; for a stream, its headers. Default 30 000 ms. */
   timeoutMs?: number;
   /** Longest silence a stream may keep before it fails with TimeoutError. Default 300 000 ms. */
@@ -41,10 +49,12 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$/i;
 export function resolveBaseUrl(provider: ProviderName, options: ClientOptions, hostFor: (sandbox: string) => string): string {
   const invalid = (message: string) => new ValidationError(message, { provider, operation: 'createClient' });
   if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') throw invalid('apiKey must be a non-empty string');
-  for (const name of ['timeoutMs', 'streamIdleTimeoutMs', 'maxResponseBytes'] as const) {
+  for (const name of ['timeoutMs', 'streamIdleTimeoutMs', 'maxResponseBytes', 'idleSocketTimeoutMs'] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw invalid(`${name} must be a positive number`);
   }
+  const sockets = options.maxSockets;
+  if (sockets !== undefined && !(sockets === Infinity || (Number.isInteger(sockets) && sockets >= 1))) throw invalid('maxSockets must be a whole number from 1, or Infinity');
   const retries = options.retry?.maxRetries;
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 10)) throw invalid('retry.maxRetries must be a whole number from 0 to 10');
   let raw = options.baseUrl;

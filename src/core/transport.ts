@@ -6,6 +6,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import { AbortedError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, type ProviderName } from '../errors.js';
 import { decode, parseJson, type Decoded, type RawResult } from './decode.js';
 import { guardedFetch } from './guarded-fetch.js';
+import { createNodeFetch, LeanRequest, LiteAbortController } from './node-fetch.js';
 import type { OperationMeta, OperationTable, RequestInput } from './operation.js';
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -48,6 +49,8 @@ export interface Transport<Paths extends {}, Ops extends OperationTable> {
    * until the first event is asked for; the connection closes when iteration ends.
    */
   events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, options?: RequestOptions): AsyncGenerator<JsonEvent>;
+  /** Closes the connection pool of the Node transport (destroying its sockets); nothing to do with a given `fetch`. */
+  close(): Promise<void>;
 }
 
 export interface OpenStream {
@@ -71,49 +74,66 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
   const idleTimeoutMs = options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const retry = { ...DEFAULT_RETRY, ...options.retry };
-  const baseFetch = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+  // The default on Node: a keep-alive pool over node:http (fetch resets the socket after a
+  // DELETE with a body). Given a fetch, or where node:http does not exist, fetch it is.
+  const node = options.fetch ? undefined : createNodeFetch({ maxSockets: options.maxSockets, idleSocketTimeoutMs: options.idleSocketTimeoutMs });
+  const baseFetch = options.fetch ?? node?.fetch ?? ((request: Request) => globalThis.fetch(request));
   const api = createClient<Paths>({
     baseUrl,
     fetch: baseFetch,
+    // On the Node transport the request is built once, its body kept as openapi-fetch serialized it.
+    ...(node ? { Request: LeanRequest as unknown as typeof Request } : {}),
     headers: { ...options.headers, Authorization: `Bearer ${options.apiKey}` },
   });
 
-  // Made once per operation and kind of body, not per call.
-  const fetchers = new Map<string, (request: Request) => Promise<Response>>();
-  function fetcherFor(operation: string, meta: OperationMeta, parseAs: 'text' | 'stream') {
-    const key = `${operation} ${parseAs}`;
-    let fetcher = fetchers.get(key);
-    if (!fetcher) {
+  // What a call needs to know of its operation, worked out once per client, not per call.
+  interface Entry {
+    meta: OperationMeta;
+    idempotent: boolean;
+    text: (request: Request) => Promise<Response>;
+    stream: (request: Request) => Promise<Response>;
+  }
+  const entries = new Map<string, Entry>();
+  function entryFor(operation: string): Entry {
+    let entry = entries.get(operation);
+    if (!entry) {
+      const meta = operations[operation] as OperationMeta;
       const emptyStatuses = new Set(
         Object.entries(meta.responses)
           .filter(([, r]) => r.mediaTypes.length === 0)
           .map(([status]) => Number(status)),
       );
-      fetcher = guardedFetch({ provider, operation, fetch: baseFetch, maxBytes: parseAs === 'text' ? maxResponseBytes : undefined, emptyStatuses });
-      fetchers.set(key, fetcher);
+      entry = {
+        meta,
+        idempotent: IDEMPOTENT_METHODS.has(meta.method) || idempotentOperations.has(operation),
+        text: guardedFetch({ provider, operation, fetch: baseFetch, maxBytes: maxResponseBytes, emptyStatuses }),
+        stream: guardedFetch({ provider, operation, fetch: baseFetch, maxBytes: undefined, emptyStatuses }),
+      };
+      entries.set(operation, entry);
     }
-    return fetcher;
+    return entry;
   }
 
   /** One attempt: its own time limit, the caller's signal, the guarded fetch. */
   async function attempt<P extends 'text' | 'stream'>(
     operation: string,
-    meta: OperationMeta,
+    entry: Entry,
     parseAs: P,
     send: Send<P>,
     userSignal: AbortSignal | undefined,
   ): Promise<{ decoded: Decoded; controller: AbortController }> {
-    const controller = new AbortController();
+    // The Node transport's own requests take a light controller; a fetch needs a real one.
+    const controller = node ? (new LiteAbortController() as unknown as AbortController) : new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
     }, timerDelay(timeoutMs));
-    const onUserAbort = () => controller.abort(userSignal?.reason);
-    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    const onUserAbort = userSignal ? () => controller.abort(userSignal.reason) : undefined;
+    if (onUserAbort) userSignal!.addEventListener('abort', onUserAbort, { once: true });
     try {
-      const raw = await send({ signal: controller.signal, parseAs, fetch: fetcherFor(operation, meta, parseAs), redirect: 'manual' });
-      return { decoded: decode(provider, operation, meta, raw, options.apiKey), controller };
+      const raw = await send({ signal: controller.signal, parseAs, fetch: entry[parseAs], redirect: 'manual' });
+      return { decoded: decode(provider, operation, entry.meta, raw, options.apiKey), controller };
     } catch (cause) {
       if (cause instanceof SandboxProcsError) throw cause;
       if (userSignal?.aborted) throw new AbortedError('the call was cancelled', { provider, operation, cause: userSignal.reason });
@@ -121,7 +141,7 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
       throw new NetworkError(`request failed: ${describeCause(cause)}`, { provider, operation, cause });
     } finally {
       clearTimeout(timer);
-      userSignal?.removeEventListener('abort', onUserAbort);
+      if (onUserAbort) userSignal!.removeEventListener('abort', onUserAbort);
     }
   }
 
@@ -132,18 +152,17 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     send: Send<P>,
     requestOptions: RequestOptions = {},
   ): Promise<{ decoded: Decoded; controller: AbortController }> {
-    const meta = operations[operation] as OperationMeta;
-    const problem = findRequestViolation(meta, input);
+    const entry = entryFor(operation);
+    const problem = findRequestViolation(entry.meta, input);
     if (problem) throw new ValidationError(problem, { provider, operation });
     const { signal } = requestOptions;
     if (signal?.aborted) throw new AbortedError('the call was cancelled before it was sent', { provider, operation, cause: signal.reason });
 
-    const idempotent = IDEMPOTENT_METHODS.has(meta.method) || idempotentOperations.has(operation);
-    const maxRetries = idempotent || retry.nonIdempotent || requestOptions.retryNonIdempotent ? retry.maxRetries : 0;
+    const maxRetries = entry.idempotent || retry.nonIdempotent || requestOptions.retryNonIdempotent ? retry.maxRetries : 0;
     for (let retries = 0; ; retries++) {
       let failure: SandboxProcsError;
       try {
-        return await attempt(operation, meta, parseAs, send, signal);
+        return await attempt(operation, entry, parseAs, send, signal);
       } catch (error) {
         failure = error as SandboxProcsError;
       }
@@ -182,6 +201,9 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     async *events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, requestOptions?: RequestOptions): AsyncGenerator<JsonEvent> {
       const stream = await openStream(operation, input, send, requestOptions);
       yield* readJsonEvents(stream, { provider, operation, status: stream.status, idleTimeoutMs, maxEventBytes: maxResponseBytes });
+    },
+    async close() {
+      node?.close();
     },
   };
 }

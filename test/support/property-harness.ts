@@ -22,6 +22,15 @@ import {
 import { leakedKeys, testKey } from './secrets.js';
 
 export const RUNS = 10_000;
+/**
+ * The transports every property runs on: the default (on Node, the keep-alive pool
+ * over node:http) with RUNS runs, and the global fetch given as `fetch` with a tenth
+ * of them (the same code above the transport; the runs there are for its own edges).
+ */
+export const TRANSPORTS: Array<{ name: string; options: { fetch?: (request: Request) => Promise<Response> }; runs: number }> = [
+  { name: 'node:http pool', options: {}, runs: RUNS },
+  { name: 'fetch', options: { fetch: (request: Request) => globalThis.fetch(request) }, runs: RUNS / 10 },
+];
 export const apiKey = testKey('properties');
 
 interface Received {

@@ -64,6 +64,13 @@ export interface HopxClient {
   getAgentInfo(options?: RequestOptions): Promise<HopxInfo>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<HopxBackgroundProcess>;
+  /**
+   * Closes the client's connection pool (the Node transport's keep-alive sockets),
+   * ending any call still in flight. Also `await using client = ...`. A client
+   * given its own `fetch` has nothing to close.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export function hopxSandboxHost(sandbox: string): string {
@@ -73,9 +80,9 @@ export function hopxSandboxHost(sandbox: string): string {
 export function createHopxClient(options: HopxClientOptions): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
   // The SDK form of kill is a POST, but killing twice is as good as once: safe to retry.
-  const { api, call } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path']));
+  const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path']));
 
-  const client: Omit<HopxClient, 'processes'> = {
+  const client: Omit<HopxClient, 'processes' | 'close' | typeof Symbol.asyncDispose> = {
     provider: 'hopx',
     runCode: (body, options) => call('execute_code', { body }, (init) => api.POST('/execute', { body, ...init }), options),
     runCodeBackground: (body, options) =>
@@ -118,7 +125,7 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
     getHealth: (options) => call('get_health', {}, (init) => api.GET('/health', init), options),
     getAgentInfo: (options) => call('get_info', {}, (init) => api.GET('/info', init), options),
   };
-  return { ...client, processes: hopxProcesses(client) };
+  return { ...client, processes: hopxProcesses(client), close, [Symbol.asyncDispose]: close };
 }
 
 function checkForm(form: unknown, operation: string): HopxKillForm {

@@ -37,7 +37,7 @@ function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-export function hopxProcesses(client: Omit<HopxClient, 'processes'>): SandboxProcesses<HopxBackgroundProcess> {
+export function hopxProcesses(client: Omit<HopxClient, 'processes' | 'close' | typeof Symbol.asyncDispose>): SandboxProcesses<HopxBackgroundProcess> {
   return {
     provider: 'hopx',
     capabilities: { signals: false, directGet: false },

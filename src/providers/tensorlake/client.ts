@@ -63,6 +63,13 @@ export interface TensorlakeClient {
   info(options?: RequestOptions): Promise<TensorlakeInfo>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<TensorlakeProcessInfo>;
+  /**
+   * Closes the client's connection pool (the Node transport's keep-alive sockets),
+   * ending any call still in flight. Also `await using client = ...`. A client
+   * given its own `fetch` has nothing to close.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export function tensorlakeSandboxHost(sandbox: string): string {
@@ -92,7 +99,7 @@ function classifyRunFrame(data: unknown): TensorlakeRunEvent | 'skip' | undefine
 }
 
 export function createTensorlakeClient(options: TensorlakeClientOptions): TensorlakeClient {
-  const { api, call, events } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
+  const { api, call, events, close } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
   const at = (pid: TensorlakePid) => ({ path: { pid } });
 
   async function* follow(
@@ -110,7 +117,7 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
     throw incomplete(operation, 'eof event');
   }
 
-  const client: Omit<TensorlakeClient, 'processes'> = {
+  const client: Omit<TensorlakeClient, 'processes' | 'close' | typeof Symbol.asyncDispose> = {
     provider: 'tensorlake',
     startProcess: (body, options) =>
       call('sandbox_process_start', { body }, (init) => api.POST('/api/v1/processes', { body, ...init }), options),
@@ -193,5 +200,5 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
     health: (options) => call('sandbox_health', {}, (init) => api.GET('/api/v1/health', init), options),
     info: (options) => call('sandbox_info', {}, (init) => api.GET('/api/v1/info', init), options),
   };
-  return { ...client, processes: tensorlakeProcesses(client) };
+  return { ...client, processes: tensorlakeProcesses(client), close, [Symbol.asyncDispose]: close };
 }

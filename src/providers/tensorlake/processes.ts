@@ -37,7 +37,7 @@ function pidOf(id: string | number): TensorlakePid {
   return (typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id) as TensorlakePid;
 }
 
-export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes'>): SandboxProcesses<TensorlakeProcessInfo> {
+export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes' | 'close' | typeof Symbol.asyncDispose>): SandboxProcesses<TensorlakeProcessInfo> {
   return {
     provider: 'tensorlake',
     capabilities: { signals: true, directGet: true },
