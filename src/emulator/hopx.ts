@@ -157,6 +157,19 @@ export const hopxEmulator: ProviderEmulator = {
       return launch(reply, language, { line, env: body.env, workdir: body.workdir ?? body.working_dir });
     }
 
+    /** What a finished run answers, code or command alike, and the headers that count what its output lost. */
+    function finished(p: SupervisedProcess) {
+      const tally = newTally();
+      const result = {
+        success: p.exitCode === 0,
+        stdout: text(p, 'stdout', tally),
+        stderr: text(p, 'stderr', tally),
+        exit_code: p.exitCode ?? -1,
+        execution_time: seconds(p),
+      };
+      return { result, headers: headersOf(tally) };
+    }
+
     /** Runs code to its end and answers ExecuteResponse, or 408 after `timeout` seconds. */
     async function runToEnd(body: CodeRequest & { timeout?: number }, reply: Reply, language: string): Promise<void> {
       const p = await startCode(body, reply, language);
@@ -165,20 +178,8 @@ export const hopxEmulator: ProviderEmulator = {
       if (!(await finishWithin(context, p, timeout))) {
         return reply.error(408, `Execution timed out after ${timeout} seconds`, 'EXECUTION_TIMEOUT');
       }
-      const tally = newTally();
-      reply.json(
-        200,
-        {
-          success: p.exitCode === 0,
-          stdout: text(p, 'stdout', tally),
-          stderr: text(p, 'stderr', tally),
-          exit_code: p.exitCode ?? -1,
-          execution_time: seconds(p),
-          language,
-          timestamp: new Date().toISOString(),
-        } satisfies Schemas['ExecuteResponse'],
-        headersOf(tally),
-      );
+      const { result, headers } = finished(p);
+      reply.json(200, { ...result, language, timestamp: new Date().toISOString() } satisfies Schemas['ExecuteResponse'], headers);
     }
 
     const track = (p: SupervisedProcess, prefix: string, language: string, name: string | undefined, timeoutSeconds: number): Background => {
@@ -291,21 +292,8 @@ export const hopxEmulator: ProviderEmulator = {
         const p = await runCommand(body, reply);
         if (!p) return;
         await finishWithin(context, p, body.timeout ?? 30);
-        const tally = newTally();
-        reply.json(
-          200,
-          {
-            success: p.exitCode === 0,
-            stdout: text(p, 'stdout', tally),
-            stderr: text(p, 'stderr', tally),
-            exit_code: p.exitCode ?? -1,
-            execution_time: seconds(p),
-            command: body.command,
-            pid: p.pid,
-            timestamp: new Date().toISOString(),
-          } satisfies Schemas['RunCommandResponse'],
-          headersOf(tally),
-        );
+        const { result, headers } = finished(p);
+        reply.json(200, { ...result, command: body.command, pid: p.pid, timestamp: new Date().toISOString() } satisfies Schemas['RunCommandResponse'], headers);
       },
       run_command_background: async (request, reply) => {
         const body = request.json as Schemas['RunCommandRequest'];
