@@ -2,7 +2,7 @@
 // limit and an optional AbortSignal on every exchange, bounded retries of
 // idempotent calls, input validation before sending, and decoding of any
 // response into a typed result or a typed error.
-import createClient, { type Client } from 'openapi-fetch';
+import createClient, { createQuerySerializer, type Client } from 'openapi-fetch';
 import { AbortedError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, type ProviderName } from '../errors.js';
 import { decode, parseJson, type Decoded, type RawResult } from './decode.js';
 import { guardedFetch } from './guarded-fetch.js';
@@ -81,6 +81,8 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
   const api = createClient<Paths>({
     baseUrl,
     fetch: baseFetch,
+    // Made once: given options instead, openapi-fetch makes a serializer on every call.
+    querySerializer: createQuerySerializer(),
     // On the Node transport the request is built once, its body kept as openapi-fetch serialized it.
     ...(node ? { Request: LeanRequest as unknown as typeof Request } : {}),
     headers: { ...options.headers, Authorization: `Bearer ${options.apiKey}` },
