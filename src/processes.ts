@@ -13,6 +13,14 @@ export interface ProcessRecord<Raw = unknown> {
   running: boolean;
   /** Set once the process has exited on its own; null while running or when a signal ended it. */
   exitCode: number | null;
+  /**
+   * The program that was started, and its arguments. Tensorlake: from its record.
+   * HopX: its records carry no command, so these are known only for processes this
+   * client started through `start()` (null for others; HopX's `name` is in `raw`).
+   */
+  command: string | null;
+  args: string[] | null;
+  /** HopX: the agent's start time, else the time `start()` sent its request. */
   startedAt: Date | null;
   endedAt: Date | null;
   /** The provider's own record, as received. */

@@ -113,6 +113,15 @@ describe.each(['tensorlake', 'hopx'] as const)('flows on %s', (provider) => {
     expect(stillRunning).toEqual([]);
   });
 
+  it('killAll with a filter on the command kills only what matches', async () => {
+    const sleepers = await Promise.all([1, 2].map(() => neutral[provider].start({ command: 'sleep', args: ['30'] })));
+    const other = await neutral[provider].start({ command: 'tail', args: ['-f', '/dev/null'] });
+    const killed = await killAll(neutral[provider], (p) => p.command === 'sleep');
+    expect(killed.sort()).toEqual(sleepers.map((p) => p.id).sort());
+    expect((await neutral[provider].get(other.id))?.running).toBe(true);
+    expect(await neutral[provider].kill(other.id)).toBe(true);
+  });
+
   it('runWithTimeout returns a quick process and terminates a slow one', async () => {
     const quick = await runWithTimeout(neutral[provider], { command: 'true' }, { timeoutMs: 10_000 });
     expect(quick).toMatchObject({ timedOut: false, record: { exitCode: 0 } });

@@ -67,6 +67,8 @@ function expectWellFormed(record: ProcessRecord): void {
   expect(STATUSES).toContain(record.status);
   expect(record.running).toBe(record.status === 'running' || record.status === 'queued');
   expect(record.exitCode === null || Number.isInteger(record.exitCode)).toBe(true);
+  expect(record.command === null || typeof record.command === 'string').toBe(true);
+  expect(record.args === null || (Array.isArray(record.args) && record.args.every((arg) => typeof arg === 'string'))).toBe(true);
   for (const date of [record.startedAt, record.endedAt]) {
     expect(date === null || (date instanceof Date && !Number.isNaN(date.getTime()))).toBe(true);
   }
@@ -84,6 +86,9 @@ describe.each(Object.entries(harnesses))('neutral processes: %s', (provider, har
     const record = await harness.processes().processes.start({ command: 'sleep', args: ['60'], env: { A: '1' }, cwd: '/tmp' });
     expectWellFormed(record);
     expect(record.running).toBe(true);
+    // Prism answers its example, not what was sent: Tensorlake's command is the example's; HopX's is what start() ran.
+    expect(record.command).toBe(provider === 'tensorlake' ? (record.raw as { command: string }).command : 'sleep');
+    expect(record.startedAt).toBeInstanceOf(Date);
   });
 
   it('list returns normalized records', async () => {

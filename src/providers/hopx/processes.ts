@@ -1,5 +1,6 @@
 // The provider-neutral interface over a HopX client. HopX has no signals and no
-// get-by-id: `get` lists and picks, `signal` is unsupported.
+// get-by-id: `get` lists and picks, `signal` is unsupported. Its records carry no
+// command either: the adapter remembers what its own start() ran.
 import { UnsupportedOperationError } from '../../errors.js';
 import { expectRecord, isRunning, toDate, unlessGone, type ProcessRecord, type ProcessStatus, type SandboxProcesses } from '../../processes.js';
 import type { HopxBackgroundProcess, HopxBackgroundStarted, HopxClient } from './client.js';
@@ -16,7 +17,13 @@ const STATUS: Record<string, ProcessStatus> = {
 /** A list entry, or the start answer (which names its time start_time, the agent spec's word, if at all). */
 type HopxRecordSource = HopxBackgroundProcess | HopxBackgroundStarted;
 
-export function toProcessRecord(value: HopxRecordSource, operation = 'list_processes'): ProcessRecord<HopxBackgroundProcess> {
+/** What start() ran, as the caller gave it (HopX only ever sees the shell line). */
+interface StartedCommand {
+  command: string;
+  args: string[];
+}
+
+export function toProcessRecord(value: HopxRecordSource, operation = 'list_processes', started?: StartedCommand): ProcessRecord<HopxBackgroundProcess> {
   // Read as the widest shape: every field but process_id and status may be missing.
   const process = expectRecord(value, 'hopx', operation) as Partial<HopxBackgroundProcess> & Pick<HopxBackgroundProcess, 'process_id' | 'status'>;
   const status = STATUS[process.status] ?? 'unknown';
@@ -25,6 +32,8 @@ export function toProcessRecord(value: HopxRecordSource, operation = 'list_proce
     status,
     running: isRunning(status),
     exitCode: process.exit_code ?? null,
+    command: started?.command ?? null,
+    args: started?.args ?? null,
     // The docs and the agent spec name the times differently; take whichever came.
     startedAt: toDate(process.started_at ?? process.start_time),
     endedAt: toDate(process.completed_at ?? process.end_time),
@@ -37,11 +46,21 @@ function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Bounds the memory of started commands; the oldest are forgotten first. */
+const MAX_REMEMBERED = 10_000;
+
 export function hopxProcesses(client: Omit<HopxClient, 'processes' | 'close' | typeof Symbol.asyncDispose>): SandboxProcesses<HopxBackgroundProcess> {
+  const commands = new Map<string, StartedCommand>();
+  const remember = (id: string, started: StartedCommand) => {
+    commands.set(id, started);
+    if (commands.size > MAX_REMEMBERED) commands.delete(commands.keys().next().value!);
+  };
+  const toRecord = (p: HopxBackgroundProcess) => toProcessRecord(p, 'list_processes', commands.get(String(p.process_id)));
   return {
     provider: 'hopx',
     capabilities: { signals: false, directGet: false },
     async start({ command, args = [], env, cwd }) {
+      const sentAt = new Date();
       // Background processes are code executions: run the command line with bash.
       const started = await client.runCodeBackground({
         code: [command, ...args].map(shellQuote).join(' '),
@@ -49,15 +68,18 @@ export function hopxProcesses(client: Omit<HopxClient, 'processes' | 'close' | t
         ...(env && { env }),
         ...(cwd !== undefined && { workdir: cwd }),
       });
-      return toProcessRecord(started, 'execute_code_background');
+      const record = toProcessRecord(started, 'execute_code_background', { command, args: [...args] });
+      remember(record.id, { command, args: [...args] });
+      // The start answer may carry no time (its start_time is optional); the request's is the closest known.
+      return { ...record, startedAt: record.startedAt ?? sentAt };
     },
     async list() {
-      return (await client.listProcesses()).map((p) => toProcessRecord(p));
+      return (await client.listProcesses()).map(toRecord);
     },
     async get(id) {
       const wanted = String(id);
       const found = (await client.listProcesses()).find((p) => p.process_id === wanted);
-      return found && toProcessRecord(found);
+      return found && toRecord(found);
     },
     async kill(id) {
       return unlessGone(

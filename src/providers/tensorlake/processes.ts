@@ -18,6 +18,8 @@ export function toProcessRecord(value: TensorlakeProcessInfo, operation = 'sandb
     status,
     running: isRunning(status),
     exitCode: info.exit_code ?? null,
+    command: typeof info.command === 'string' ? info.command : null,
+    args: Array.isArray(info.args) ? info.args : null,
     startedAt: toDate(info.started_at),
     endedAt: toDate(info.ended_at),
     raw: info,
