@@ -79,7 +79,11 @@ export class RateLimitError extends SandboxProcsError {}
 export class ServerError extends SandboxProcsError {}
 /** The response broke the contract: undeclared status, body that is not what the spec says. */
 export class UnexpectedResponseError extends SandboxProcsError {}
-/** No response within the time limit. */
+/**
+ * No response within the time limit (`status` undefined), or the provider said its
+ * own time limit ran out: a declared 408, which HopX's agent answers when code runs
+ * past its `timeout` (`code` EXECUTION_TIMEOUT). Only the first kind is retried.
+ */
 export class TimeoutError extends SandboxProcsError {}
 /** The connection failed: refused, reset, DNS, TLS. */
 export class NetworkError extends SandboxProcsError {}
@@ -95,6 +99,7 @@ export function errorClassForStatus(status: number): ErrorClass {
   if (status === 400 || status === 413 || status === 415 || status === 422) return InvalidRequestError;
   if (status === 401 || status === 403) return AuthenticationError;
   if (status === 404) return NotFoundError;
+  if (status === 408) return TimeoutError;
   if (status === 429) return RateLimitError;
   if (status >= 500) return ServerError;
   return SandboxProcsError;

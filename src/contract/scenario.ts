@@ -106,7 +106,7 @@ export const EXPECTED_BY_STATUS: Readonly<Record<number, Expectation>> = {
   400: 'InvalidRequestError',
   401: 'AuthenticationError',
   404: 'NotFoundError',
-  408: 'SandboxProcsError',
+  408: 'TimeoutError',
   413: 'InvalidRequestError',
   415: 'InvalidRequestError',
   422: 'InvalidRequestError',

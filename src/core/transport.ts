@@ -169,8 +169,11 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
         failure = error as SandboxProcsError;
       }
       failure.retries = retries;
+      // A declared 408 is a run that used up its own time limit: another try would do the same.
       const retryable =
-        failure instanceof NetworkError || failure instanceof TimeoutError || (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
+        failure instanceof NetworkError ||
+        (failure instanceof TimeoutError && failure.status === undefined) ||
+        (failure.status !== undefined && RETRYABLE_STATUSES.has(failure.status));
       // A 429 says the server did nothing: another try cannot run a start twice, whatever the method.
       const allowed = failure.status === 429 ? retry.maxRetries : maxRetries;
       if (!retryable || retries >= allowed || signal?.aborted) throw failure;
