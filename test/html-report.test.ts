@@ -186,6 +186,10 @@ describe.skipIf(skipped)('HTML reports in headless Chromium', () => {
     expect(rendered.preTexts).toContain(`200 text/html\n\n${HOSTILE}`);
     const list = drifted.checks.find((c) => c.operation === 'list_processes' && c.expectedStatus === 200)!;
     expect(list.outcome).toBe('drift');
+    // The report carries the evidence for a finding, and none for a pass.
+    expect(list.request).toMatchObject({ method: 'GET', url: `${driftedUrl}/execute/processes`, headers: { authorization: 'Bearer [REDACTED]' } });
+    expect(list.response).toEqual({ status: 200, contentType: 'text/html', bodyExcerpt: HOSTILE });
+    expect(drifted.checks.filter((c) => c.outcome === 'pass').every((c) => c.request === undefined && c.response === undefined)).toBe(true);
     expect(rendered.preTexts.some((text) => text.startsWith(`GET ${driftedUrl}/execute/processes\n`) && /\nauthorization: Bearer \[REDACTED\]/.test(text))).toBe(true);
   }, 60_000);
 
