@@ -4,7 +4,7 @@
 import { AuthenticationError, NetworkError, SandboxProcsError, TimeoutError, ValidationError, type ProviderName } from '../errors.js';
 import { isHarmless, type Scenario } from './scenario.js';
 import { createBound } from './record.js';
-import { checkBounds, operationMethod, runnableOn, runScenarios, type ScenarioResult, type Target } from './run.js';
+import { checkBounds, operationMethod, runnableOn, runScenarios, type RequestEvidence, type ScenarioResult, type Target } from './run.js';
 import { contracts, scenariosFor } from './scenarios.js';
 import { describeAnswer, probeRouter, routeEvidence, type Answer } from './routes.js';
 import type { Finding } from './validate.js';
@@ -35,6 +35,10 @@ export interface DriftCheck {
   outcome: CheckOutcome;
   findings: Array<Pick<Finding, 'severity' | 'message'> & { kind: string }>;
   durationMs: number;
+  /** With findings only: the request that was sent (its key redacted)... */
+  request?: RequestEvidence;
+  /** ...and what came back: the start of the body, at most 2 048 characters. */
+  response?: { status: number; contentType: string | null; bodyExcerpt: string };
 }
 
 /**
@@ -116,6 +120,8 @@ function toCheck(result: ScenarioResult, router?: Answer): DriftCheck {
   if (!collapsed) for (const problem of result.problems) if (!seen.has(problem)) findings.push({ severity: 'breaking', kind: 'contract', message: problem });
   const outcome: CheckOutcome = !result.passed ? 'drift' : result.warnings.length > 0 ? 'warning' : 'pass';
   const label = result.label || 'default';
+  // The evidence goes with a finding, so that a report shows what was asked and answered; a pass needs none.
+  const evidence = findings.length === 0 ? {} : { ...(result.request && { request: result.request }), ...(result.status !== undefined && result.response && { response: { status: result.status, ...result.response } }) };
   return {
     id: `${scenario.provider}.${scenario.operation}.${scenario.status}.${label.replace(/\s+/g, '-')}`,
     operation: scenario.operation,
@@ -125,6 +131,7 @@ function toCheck(result: ScenarioResult, router?: Answer): DriftCheck {
     outcome,
     findings,
     durationMs: Math.round(result.ms * 10) / 10,
+    ...evidence,
   };
 }
 

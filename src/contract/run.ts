@@ -42,6 +42,8 @@ export interface ScenarioResult {
   passed: boolean;
   /** The status the provider answered, when it answered. */
   status: number | undefined;
+  /** The request that went out (evidence for a report): its method, URL and headers, the key redacted. */
+  request: RequestEvidence | undefined;
   /** What came with that status: its content type and the start of its body (evidence for a report). */
   response: { contentType: string | null; bodyExcerpt: string } | undefined;
   /** What the typed client produced: `result`, the error class name, or `raw` for a raw probe. */
@@ -53,6 +55,12 @@ export interface ScenarioResult {
   /** What departs from the spec without breaking a client built on it. */
   warnings: string[];
   ms: number;
+}
+
+export interface RequestEvidence {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
 }
 
 /** How much of a response body a result keeps as evidence. */
@@ -112,7 +120,7 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   const baseUrl = target.baseUrls[scenario.provider];
   const label = scenarioLabel(scenario);
   if (!baseUrl) throw new Error(`target ${target.name} has no base URL for ${scenario.provider}`);
-  const failed = (problem: string): ScenarioResult => ({ scenario, label, passed: false, status: undefined, response: undefined, outcome: 'not run', findings: [], problems: [problem], warnings: [], ms: 0 });
+  const failed = (problem: string): ScenarioResult => ({ scenario, label, passed: false, status: undefined, request: undefined, response: undefined, outcome: 'not run', findings: [], problems: [problem], warnings: [], ms: 0 });
 
   let input = scenario.input;
   if (target.kind === 'stateful' && scenario.fixture) {
@@ -133,6 +141,7 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   }
 
   const recordings: Recording[] = [];
+  const requests: RequestEvidence[] = [];
   const extraHeaders = target.headersFor?.(scenario) ?? {};
   const bound = createBound(bounds.requestMs, `no complete answer within ${bounds.requestMs} ms; the check stopped waiting`);
   const streams = !scenario.raw && validator.streams(scenario.operation);
@@ -142,6 +151,10 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
     const outgoing = new Request(request, { signal: AbortSignal.any([request.signal, bound.signal]) });
     for (const [name, value] of Object.entries(extraHeaders)) outgoing.headers.set(name, value);
     if (scenario.credentials === 'missing') outgoing.headers.delete('authorization');
+    // Redacted as it is kept: the Authorization header carries the key itself.
+    const headers: Record<string, string> = {};
+    outgoing.headers.forEach((value, name) => (headers[name] = redactText(value, apiKey)));
+    requests.push({ method: outgoing.method, url: redactText(outgoing.url, apiKey), headers });
     // A text body past the cap fails in the client (BODY_TOO_LARGE, the finding); a stream has no cap there, so the check stops it.
     const { response, recording } = tap(
       await fetch(outgoing),
@@ -225,7 +238,7 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   // A copy, not a slice: a slice keeps the whole body (up to the cap) alive as long as the result.
   // Redacted before it is cut: a cut could leave part of an echoed key where redaction cannot find it whole.
   const response = exchange && { contentType: exchange.contentType, bodyExcerpt: copyOf(redactText(exchange.bodyText.slice(0, RESPONSE_EXCERPT_CHARS * 4), apiKey).slice(0, RESPONSE_EXCERPT_CHARS)) };
-  return { scenario, label, passed: problems.length === 0, status: exchange?.status, response, outcome, findings, problems, warnings, ms };
+  return { scenario, label, passed: problems.length === 0, status: exchange?.status, request: requests[0], response, outcome, findings, problems, warnings, ms };
 }
 
 /** A string of its own: V8 keeps the parent of a slice alive with it. */
