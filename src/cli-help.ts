@@ -4,7 +4,7 @@ const PROVIDERS = 'tensorlake or hopx';
 export const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sandboxes
 
 Usage:
-  sandbox-procs check   [--target prism|emulator] [--provider NAME]... [--json]
+  sandbox-procs check   [--target prism|emulator] [--provider NAME]... [--json [FILE]]
   sandbox-procs drift   --provider NAME --base-url URL [--token-env VAR] [--json FILE]
                         [--junit FILE] [--allow-mutations] [--timeout-ms N]
   sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [--max-running N]
@@ -17,11 +17,13 @@ Commands:
   emulate   Serve a provider's process API locally over real processes.
 
 Run \`sandbox-procs COMMAND --help\` for a command's options and exit codes.
+check and drift need optional peer dependencies (ajv, yaml; Prism for check's
+default target); emulate and help need none.
 Colour is used on a terminal only, and never when NO_COLOR is set.
 `;
 
 export const COMMAND_HELP = {
-  check: `sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json]
+  check: `sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json [FILE]]
 
 Runs every contract scenario through the typed client, and checks each response
 against the spec (status, content type, schema) and the client's typed outcome.
@@ -31,11 +33,14 @@ against the spec (status, content type, schema) and the client's typed outcome.
                        emulators over real processes; the scenarios a real
                        server can be brought to answer.
   -p, --provider NAME  ${PROVIDERS}; repeatable. Default: both.
-      --json           Print the results as JSON instead of a table.
+      --json [FILE]    Print the results as JSON instead of a table; with FILE,
+                       print the table and write the JSON to FILE. Through npm,
+                       \`npm run -s check -- --json\` (-s: no npm banner on stdout).
   -h, --help           Show this help.
 
 Exit codes: 0 all passed, 1 a scenario failed, 2 the check could not run.
-Needs the optional peer dependencies @stoplight/prism-cli (for prism), ajv and yaml.
+Needs the optional peer dependencies ajv and yaml, and @stoplight/prism-cli
+for --target prism.
 `,
   drift: `sandbox-procs drift --provider NAME --base-url URL [options]
 
@@ -85,6 +90,7 @@ interrupted (Ctrl-C or SIGTERM), then stops every process it started.
       --max-body-bytes N    Largest request body (default 1 MiB).
   -h, --help                Show this help.
 
-Exit codes: 0 stopped cleanly, 2 could not start.
+Exit codes: 0 stopped cleanly, 2 could not start (a port in use: --port 0 picks a free one).
+Needs none of the optional peer dependencies.
 `,
 } as const;

@@ -1,19 +1,22 @@
 // `sandbox-procs`: thin on purpose. It parses flags and calls the contract engine.
+// What a command runs is imported inside it, after its peers are checked: the
+// contract engine needs optional peers (cli-peers.ts) that --help, --version and
+// emulate must run without.
 import { constants as fsConstants, readFileSync, type Stats } from 'node:fs';
 import { access, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ProviderName } from './errors.js';
-import { DriftCannotRunError, runDrift, type DriftReport } from './contract/drift.js';
+import type { DriftReport } from './contract/drift.js';
 import { redactReport, renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
 import { ansi, plain, renderTable, summarize, toJson } from './contract/report.js';
-import { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget, type RunningTarget } from './contract/run.js';
-import { startEmulator } from './emulator/index.js';
+import type { RunningTarget } from './contract/run.js';
 import { providers, scenariosFor } from './contract/scenarios.js';
 import { COMMAND_HELP, HELP } from './cli-help.js';
+import { parseFlags, UsageError } from './cli-args.js';
+import { ENGINE_PEERS, PRISM_PEERS, requirePeers } from './cli-peers.js';
 import { redactText } from './core/redact.js';
-import { packageRoot } from './specs.js';
+import { packageRoot } from './package-root.js';
 
 export const EXIT = { ok: 0, failed: 1, cannotRun: 2 } as const;
 
@@ -30,8 +33,6 @@ const processIo: Io = {
   color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
 };
 
-class UsageError extends Error {}
-
 function parseProviders(values: string[] | undefined): ProviderName[] {
   if (!values || values.length === 0) return providers;
   for (const value of values) {
@@ -41,24 +42,23 @@ function parseProviders(values: string[] | undefined): ProviderName[] {
 }
 
 async function check(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      provider: { type: 'string', short: 'p', multiple: true },
-      target: { type: 'string', short: 't', default: 'prism' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = parseFlags('check', args, {
+    provider: { type: 'string', short: 'p', multiple: true },
+    target: { type: 'string', short: 't' },
+    json: { type: 'boolean', optionalValue: true },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.check);
     return EXIT.ok;
   }
   const selected = parseProviders(values.provider);
-  const targetName = values.target;
+  const targetName = values.target ?? 'prism';
   if (targetName !== 'prism' && targetName !== 'emulator') throw new UsageError(`unknown target "${targetName}" (choose prism or emulator)`);
+  // `--json` alone prints the JSON instead of the table; `--json FILE` writes it there, beside the table.
+  const jsonFile = typeof values.json === 'string' ? await outputFile('--json', values.json) : undefined;
+  requirePeers(values.target === undefined ? 'check' : `check --target ${targetName}`, targetName === 'prism' ? PRISM_PEERS : ENGINE_PEERS);
+  const { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget } = await import('./contract/run.js');
   const starting = targetName === 'prism' ? 'Prism mocks' : 'emulators';
   const wallStart = performance.now();
 
@@ -87,11 +87,20 @@ async function check(args: string[], io: Io): Promise<number> {
     io.err(`Ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; running ${scenarios.length} scenarios against ${running.target.name}\n`);
     const results = await runScenarios(scenarios, running.target);
     const summary = summarize(results, performance.now() - wallStart);
-    if (values.json) {
-      io.out(`${JSON.stringify({ target: running.target.name, ...toJson(results), summary }, null, 2)}\n`);
+    const json = `${JSON.stringify({ target: running.target.name, ...toJson(results), summary }, null, 2)}\n`;
+    if (values.json === true) {
+      io.out(json);
     } else {
       const style = io.color ? ansi : plain;
       io.out(`${renderTable(results, style)}\n\n${results.every((r) => r.passed) ? style.pass(summary) : style.fail(summary)}\n`);
+    }
+    if (jsonFile !== undefined) {
+      try {
+        await writeFile(jsonFile, json);
+      } catch (error) {
+        io.err(`error: could not write the --json file ${values.json}: ${(error as Error).message}\n`);
+        return EXIT.cannotRun;
+      }
     }
     return results.every((r) => r.passed) ? EXIT.ok : EXIT.failed;
   } finally {
@@ -139,7 +148,7 @@ function driftTimeout(raw: string | undefined): number {
  * a folder itself, and we may write there. Nothing is created here: a run that
  * cannot finish leaves no empty or half-written report behind.
  */
-async function driftOutput(flag: '--json' | '--junit', file: string): Promise<string> {
+async function outputFile(flag: '--json' | '--junit', file: string): Promise<string> {
   if (file === '') throw new UsageError(`${flag} needs a file name`);
   const path = resolve(file);
   const folder = dirname(path);
@@ -173,25 +182,22 @@ async function driftOutput(flag: '--json' | '--junit', file: string): Promise<st
 const HEADER_VALUE = /^[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/;
 
 async function drift(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      provider: { type: 'string', short: 'p' },
-      'base-url': { type: 'string' },
-      'token-env': { type: 'string' },
-      json: { type: 'string' },
-      junit: { type: 'string' },
-      'allow-mutations': { type: 'boolean', default: false },
-      'timeout-ms': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = parseFlags('drift', args, {
+    provider: { type: 'string', short: 'p' },
+    'base-url': { type: 'string' },
+    'token-env': { type: 'string' },
+    json: { type: 'string' },
+    junit: { type: 'string' },
+    'allow-mutations': { type: 'boolean' },
+    'timeout-ms': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.drift);
     return EXIT.ok;
   }
+  requirePeers('drift', ENGINE_PEERS);
+  const { DriftCannotRunError, runDrift } = await import('./contract/drift.js');
   // Every flag and output path is checked before the token, and everything before the first request.
   if (!values.provider) throw new UsageError('drift needs --provider');
   const [provider] = parseProviders([values.provider]);
@@ -204,9 +210,9 @@ async function drift(args: string[], io: Io): Promise<number> {
   const timeoutMs = driftTimeout(values['timeout-ms']);
   const outputs: Array<{ flag: '--json' | '--junit'; file: string; path: string; render: (report: DriftReport) => string }> = [];
   if (values.json !== undefined) {
-    outputs.push({ flag: '--json', file: values.json, path: await driftOutput('--json', values.json), render: (report) => `${JSON.stringify(report, null, 2)}\n` });
+    outputs.push({ flag: '--json', file: values.json, path: await outputFile('--json', values.json), render: (report) => `${JSON.stringify(report, null, 2)}\n` });
   }
-  if (values.junit !== undefined) outputs.push({ flag: '--junit', file: values.junit, path: await driftOutput('--junit', values.junit), render: renderJunit });
+  if (values.junit !== undefined) outputs.push({ flag: '--junit', file: values.junit, path: await outputFile('--junit', values.junit), render: renderJunit });
   if (outputs.length === 2 && outputs[0]!.path === outputs[1]!.path) throw new UsageError('--json and --junit name the same file');
   if (!token) throw new UsageError(`the token variable ${tokenEnv} is not set (the token is read from the environment, never from a flag)`);
   if (!HEADER_VALUE.test(token)) {
@@ -221,7 +227,7 @@ async function drift(args: string[], io: Io): Promise<number> {
       provider: provider!,
       baseUrl,
       token,
-      allowMutations: values['allow-mutations'],
+      allowMutations: values['allow-mutations'] ?? false,
       timeoutMs,
       toolVersion: version(),
       onCheck: (check) => {
@@ -255,20 +261,15 @@ async function drift(args: string[], io: Io): Promise<number> {
 }
 
 async function emulate(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      provider: { type: 'string', short: 'p' },
-      port: { type: 'string' },
-      token: { type: 'string' },
-      'token-env': { type: 'string' },
-      'max-running': { type: 'string' },
-      'max-output-bytes': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = parseFlags('emulate', args, {
+    provider: { type: 'string', short: 'p' },
+    port: { type: 'string' },
+    token: { type: 'string' },
+    'token-env': { type: 'string' },
+    'max-running': { type: 'string' },
+    'max-output-bytes': { type: 'string' },
+    'max-body-bytes': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.emulate);
@@ -283,14 +284,25 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
   const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
 
-  // Signals are handled below (stop, then exit 0); a second signal, SIGKILL or a crash is the reaper's.
-  const emulator = await startEmulator(provider!, {
-    port,
-    handleSignals: false,
-    ...(token !== undefined && { token }),
-    ...(maxBodyBytes !== undefined && { maxBodyBytes }),
-    limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
-  });
+  const { startEmulator } = await import('./emulator/index.js');
+  let emulator: Awaited<ReturnType<typeof startEmulator>>;
+  try {
+    // Signals are handled below (stop, then exit 0); a second signal, SIGKILL or a crash is the reaper's.
+    emulator = await startEmulator(provider!, {
+      port,
+      handleSignals: false,
+      ...(token !== undefined && { token }),
+      ...(maxBodyBytes !== undefined && { maxBodyBytes }),
+      limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
+    });
+  } catch (error) {
+    const why =
+      (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? `port ${port} on 127.0.0.1 is in use; choose another --port, or --port 0 for a free one`
+        : `could not start the ${provider} emulator: ${(error as Error).message}`;
+    io.err(`error: ${why}\n`);
+    return EXIT.cannotRun;
+  }
   io.out(`${provider} emulator listening on ${emulator.baseUrl}\n`);
   // A token the user chose is theirs and not echoed; a generated one must be shown to be usable.
   io.out(token === undefined ? `token: ${emulator.token}\n` : `token: the one given with ${values.token !== undefined ? '--token' : `--token-env ${values['token-env']}`}\n`);
@@ -360,11 +372,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         io.out(HELP);
         return command === undefined ? EXIT.cannotRun : EXIT.ok;
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        throw new UsageError(command.startsWith('-') ? `unknown flag ${command}` : `unknown command "${command}"`);
     }
   } catch (error) {
-    const isUsage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    io.err(`error: ${(error as Error).message}\n${isUsage ? `Run \`sandbox-procs ${command && command in COMMAND_HELP ? `${command} ` : ''}--help\` for usage.\n` : ''}`);
+    const hint = error instanceof UsageError ? `Run \`sandbox-procs ${command && command in COMMAND_HELP ? `${command} ` : ''}--help\` for usage.\n` : '';
+    // A missing peer names its install command; anything else unexpected is still one line, not a stack trace.
+    io.err(`error: ${(error as Error).message}\n${hint}`);
     return EXIT.cannotRun;
   }
 }

@@ -1,23 +1,9 @@
-// Where the package's own specs are, whether running from src/ or dist/src/, and
-// their parsed contents (read once per process).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Where the package's own specs are, and their parsed contents (read once per process).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
+import { packageRoot } from './package-root.js';
 import type { ProviderName } from './errors.js';
-
-function findPackageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'sandbox-procs') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the sandbox-procs package root (and its specs/)');
-    dir = parent;
-  }
-}
-
-export const packageRoot = findPackageRoot();
 
 export function specPath(provider: ProviderName): string {
   return join(packageRoot, 'specs', `${provider}.yaml`);

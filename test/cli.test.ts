@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -150,7 +151,19 @@ describe('sandbox-procs flags (in process)', () => {
 
   it.each([
     [['check', '--provider', 'e2b'], /unknown provider "e2b"/],
-    [['check', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['check', '--frobnicate'], /^error: unknown flag --frobnicate for check\nRun `sandbox-procs check --help` for usage\.\n$/],
+    [['check', '-x'], /^error: unknown flag -x for check\n/],
+    [['--frobnicate'], /^error: unknown flag --frobnicate\nRun `sandbox-procs --help` for usage\.\n$/],
+    [['check', 'hopx'], /^error: unexpected argument "hopx" for check\n/],
+    [['check', '--help=yes'], /^error: --help takes no value, got "yes"\n/],
+    [['emulate', '--provider'], /^error: --provider needs a value\n/],
+    [['drift', '--provider', 'hopx', '--json', '--junit', 'r.xml'], /^error: --json needs a value, got the flag --junit \(write --json=--junit if that is the value\)\n/],
+    // A negative number is a value, judged by the flag's own check (parseArgs called it "ambiguous").
+    [['drift', '--provider', 'hopx', '--base-url', 'https://sandbox.example', '--timeout-ms', '-5'], /^error: --timeout-ms must be a whole number of milliseconds from 1 to \d+, got "-5"\n/],
+    [['emulate', '--provider', 'hopx', '--port', '-1'], /^error: --port must be a port number, got "-1"\n/],
+    // --base-url is judged before the token: with no token set, the URL's problem is what is said.
+    [['drift', '--provider', 'hopx', '--base-url', 'not-a-url', '--token-env', 'SP_TEST_SURELY_UNSET_VARIABLE'], /^error: --base-url must be an absolute http\(s\) URL .*got "not-a-url"\n/],
+    [['check', '--json', ''], /^error: --json needs a file name\n/],
     [['deploy'], /unknown command "deploy"/],
     [['check', '--target', 'live'], /unknown target "live"/],
     [['emulate'], /emulate needs --provider/],
@@ -164,7 +177,64 @@ describe('sandbox-procs flags (in process)', () => {
     const io = capture();
     expect(await main(argv, io)).toBe(2);
     expect(io.text()).toMatch(message);
+    // One style: "error: " and a lowercase start, never parseArgs' own wording.
+    if (argv.length > 0) expect(io.text()).toMatch(/^error: [^A-Z]/);
+    expect(io.text()).not.toMatch(/Unknown option|argument is ambiguous|Option '|positional/);
   });
+
+  it('check --json FILE writes the JSON report to the file and still prints the table; --json alone prints only JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sandbox-procs-check-json-'));
+    try {
+      const file = join(dir, 'check.json');
+      const toFile = capture();
+      expect(await main(['check', '--target', 'emulator', '--provider', 'hopx', '--json', file], toFile)).toBe(0);
+      const expected = runnableOn({ kind: 'stateful' }, scenariosFor(['hopx'])).length;
+      expect(toFile.text()).toMatch(new RegExp(`^${expected} passed, 0 failed`, 'm'));
+      const report = JSON.parse(await readFile(file, 'utf8')) as { target: string; passed: boolean; results: unknown[] };
+      expect(report).toMatchObject({ target: 'emulator', passed: true });
+      expect(report.results).toHaveLength(expected);
+
+      let stdout = '';
+      const toStdout: Io = { out: (t) => (stdout += t), err: () => {}, color: false };
+      expect(await main(['check', '--target', 'emulator', '--provider', 'hopx', '--json'], toStdout)).toBe(0);
+      expect((JSON.parse(stdout) as { results: unknown[] }).results).toHaveLength(expected);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('check --json into a folder that does not exist stops before anything runs', async () => {
+    const io = capture();
+    expect(await main(['check', '--target', 'emulator', '--json', join(tmpdir(), 'sandbox-procs-surely-missing', 'r.json')], io)).toBe(2);
+    expect(io.text()).toMatch(/^error: --json \S+r\.json: the folder \S+surely-missing does not exist; nothing was run\n/);
+    expect(io.text()).not.toMatch(/Starting/);
+  });
+
+  it('emulate on a port in use says so and suggests --port 0', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = holder.address() as { port: number };
+      const io = capture();
+      expect(await main(['emulate', '--provider', 'hopx', '--port', String(port)], io)).toBe(2);
+      expect(io.text()).toBe(`error: port ${port} on 127.0.0.1 is in use; choose another --port, or --port 0 for a free one\n`);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('npm run -s check -- --json prints only JSON on stdout, as the README says', async () => {
+    const child = spawn('npm', ['run', '-s', 'check', '--', '--json', '--target', 'emulator', '--provider', 'hopx'], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as { passed: boolean }).passed).toBe(true);
+  }, 120_000);
 
   it('--help and --version exit 0', async () => {
     const help = capture();

@@ -1,18 +1,31 @@
 // The package as users get it: the client entry's import graph, publint and
 // attw (and proof that both catch real mistakes), and a consumer project that
 // installs the packed tarball, compiles against it strictly and runs it.
-import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
+import { createHopxClient } from '../src/index.js';
 import { startPrism, type PrismServer } from '../src/prism.js';
+import { waitFor } from './support/processes.js';
+import { expand, readmeWorkflow } from './support/readme-workflow.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--prefer-offline'], { cwd, maxBuffer: 64 * 1024 * 1024 });
+
+/** A command's exit code and output, whatever the code. */
+function outcome(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(file, args, { ...options, maxBuffer: 64 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
 
 /** Every module the file loads, following relative imports; bare specifiers are collected, not followed. */
 async function importGraph(entry: string): Promise<{ files: string[]; packages: string[] }> {
@@ -100,6 +113,59 @@ describe('a consumer project that installs the tarball', () => {
     expect(installed.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
+  // Before any peer is installed: what needs none runs, what needs some names exactly those.
+  it('runs the installed CLI without its optional peers: help, version and emulate work; drift and check name what they need', async () => {
+    const bin = join(project, 'node_modules/.bin/sandbox-procs');
+    const cli = (args: string[]) => outcome(bin, args, { cwd: project, env: { ...process.env, NO_COLOR: '1' } });
+    for (const args of [['--help'], ['--version'], ['help'], ['help', 'check'], ['emulate', '--help'], ['drift', '--help'], ['check', '--help']]) {
+      const result = await cli(args);
+      expect({ args, code: result.code, stderr: result.stderr }).toEqual({ args, code: 0, stderr: '' });
+      expect(result.stdout).toMatch(/^sandbox-procs|^\d+\.\d+\.\d+\n$/);
+    }
+
+    const drift = await cli(['drift']);
+    expect(drift.code).toBe(2);
+    expect(drift.stderr).toBe(
+      'error: sandbox-procs drift needs ajv and yaml, optional peer dependencies that are not installed with the package (missing: ajv, yaml); ' +
+        'install them with: npm install --save-dev ajv yaml\n',
+    );
+    const check = await cli(['check']);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toMatch(/^error: sandbox-procs check needs @stoplight\/prism-cli, ajv and yaml, .*\(missing: @stoplight\/prism-cli, ajv, yaml\); install them with: npm install --save-dev @stoplight\/prism-cli@~5\.14\.2 ajv yaml\n$/);
+    const onEmulators = await cli(['check', '--target', 'emulator']);
+    expect(onEmulators.code).toBe(2);
+    expect(onEmulators.stderr).toMatch(/^error: sandbox-procs check --target emulator needs ajv and yaml, .*\(missing: ajv, yaml\)/);
+
+    const emulator = spawn(bin, ['emulate', '--provider', 'hopx'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = once(emulator, 'exit');
+    let output = '';
+    emulator.stdout.on('data', (c: Buffer) => (output += c));
+    emulator.stderr.on('data', (c: Buffer) => (output += c));
+    try {
+      expect(await waitFor(() => /token: emu_\w+\n/.test(output) || emulator.exitCode !== null, 20_000)).toBe(true);
+      const baseUrl = /listening on (http:\S+)/.exec(output)?.[1];
+      const token = /token: (emu_\w+)/.exec(output)?.[1];
+      expect({ baseUrl, token, output }).toMatchObject({ baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), token: expect.any(String) });
+      expect(await createHopxClient({ apiKey: token!, baseUrl: baseUrl! }).listProcesses()).toEqual([]);
+    } finally {
+      emulator.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      expect(code).toBe(0);
+    }
+  }, 60_000);
+
+  it('with ajv and yaml but no Prism: check runs on the emulators, and check with Prism names only what is missing', async () => {
+    await npm(['install', '--save-dev', 'ajv@^8', 'yaml@^2'], project);
+    const bin = join(project, 'node_modules/.bin/sandbox-procs');
+    const env = { ...process.env, NO_COLOR: '1' };
+    const onEmulators = await outcome(bin, ['check', '--target', 'emulator', '--provider', 'hopx'], { cwd: project, env });
+    expect(onEmulators.stdout).toMatch(/^\d+ passed, 0 failed/m);
+    expect(onEmulators.code).toBe(0);
+    const withPrism = await outcome(bin, ['check', '--target', 'prism'], { cwd: project, env });
+    expect(withPrism.code).toBe(2);
+    expect(withPrism.stderr).toMatch(/^error: sandbox-procs check --target prism needs @stoplight\/prism-cli, ajv and yaml, .*\(missing: @stoplight\/prism-cli\); install them with: npm install --save-dev @stoplight\/prism-cli@~5\.14\.2 ajv yaml\n$/);
+  }, 240_000);
+
   it('compiles a strict TypeScript program against it and runs it against Prism mocks of the installed specs', async () => {
     await npm(['install', '--save-dev', 'typescript@5.9.3', '@types/node@^20', '@stoplight/prism-cli@~5.14.2', 'ajv@^8', 'yaml@^2'], project);
     await cp(join(root, 'test/fixtures/consumer'), project, { recursive: true });
@@ -122,4 +188,55 @@ describe('a consumer project that installs the tarball', () => {
     expect((await run(bin, ['--version'], { cwd: project })).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect((await run(bin, ['drift', '--help'], { cwd: project })).stdout).toMatch(/--token-env VAR/);
   }, 120_000);
+
+  // Each matrix entry in an empty folder of its own, as each job starts on a fresh runner;
+  // the `uses:` steps (setup-node, upload-artifact) are GitHub's, not ours.
+  it('runs the README\'s "Use in CI" workflow steps against the emulators: drift has what it needs, finds no drift, writes both reports', async () => {
+    const workflow = await readmeWorkflow(join(root, 'README.md'));
+    const emulators: RunningEmulator[] = [];
+    const workspaces: string[] = [];
+    try {
+      emulators.push(await startEmulator('tensorlake'), await startEmulator('hopx'));
+      const [tensorlake, hopx] = emulators as [RunningEmulator, RunningEmulator];
+      const secrets = {
+        TENSORLAKE_API_KEY: tensorlake.token,
+        HOPX_AUTH_TOKEN: hopx.token,
+        TENSORLAKE_SANDBOX_URL: tensorlake.baseUrl,
+        HOPX_SANDBOX_URL: hopx.baseUrl,
+      };
+      expect(workflow.matrix.map((entry) => entry.provider)).toEqual(['tensorlake', 'hopx']);
+      for (const matrix of workflow.matrix) {
+        const workspace = await mkdtemp(join(tmpdir(), 'sandbox-procs-ci-'));
+        workspaces.push(workspace);
+        let installs = 0;
+        for (const step of workflow.steps.filter((s) => s.run !== undefined)) {
+          // The package is not published yet: the tarball stands in for it, and only for it.
+          const script = expand(step.run!, { matrix, secrets }).replace(/^(npm install\b.*?\s)sandbox-procs(?=\s|$)/m, (_, head: string) => {
+            installs++;
+            return `${head}${tarball}`;
+          });
+          const env: NodeJS.ProcessEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_prefer_offline: 'true' };
+          for (const [name, value] of Object.entries(step.env ?? {})) env[name] = expand(value, { matrix, secrets });
+          // GitHub's default shell for `run:` on Linux.
+          const result = await outcome('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd: workspace, env });
+          expect({ provider: matrix.provider, step: step.name ?? step.run, code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({
+            provider: matrix.provider,
+            step: step.name ?? step.run,
+            code: 0,
+            stderr: '',
+          });
+        }
+        expect(installs).toBe(1);
+        // What the upload step's path 'drift-*.*' picks up.
+        expect((await readdir(workspace)).filter((f) => /^drift-.*\..*$/.test(f)).sort()).toEqual([`drift-${matrix.provider}.json`, `drift-${matrix.provider}.xml`]);
+        const report = JSON.parse(await readFile(join(workspace, `drift-${matrix.provider}.json`), 'utf8')) as { provider: string; summary: { drift: number; checks: number } };
+        expect(report).toMatchObject({ provider: matrix.provider, summary: { drift: 0 } });
+        expect(report.summary.checks).toBeGreaterThan(0);
+        await expect(readFile(join(workspace, 'node_modules/@stoplight/prism-cli/package.json'))).rejects.toThrow();
+      }
+    } finally {
+      await Promise.all(emulators.map((e) => e.stop()));
+      await Promise.all(workspaces.map((w) => rm(w, { recursive: true, force: true })));
+    }
+  }, 300_000);
 });
