@@ -5,8 +5,9 @@ export const HELP = `sandbox-procs: typed process management for Tensorlake and 
 
 Usage:
   sandbox-procs check   [--target prism|emulator] [--provider NAME]... [--json [FILE]]
+                        [--html FILE]
   sandbox-procs drift   --provider NAME --base-url URL [--token-env VAR] [--json FILE]
-                        [--junit FILE] [--allow-mutations] [--timeout-ms N]
+                        [--junit FILE] [--html FILE] [--allow-mutations] [--timeout-ms N]
   sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [--max-running N]
   sandbox-procs help [COMMAND] | --help | --version
 
@@ -23,7 +24,7 @@ Colour is used on a terminal only, and never when NO_COLOR is set.
 `;
 
 export const COMMAND_HELP = {
-  check: `sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json [FILE]]
+  check: `sandbox-procs check [--target prism|emulator] [--provider NAME]... [--json [FILE]] [--html FILE]
 
 Runs every contract scenario through the typed client, and checks each response
 against the spec (status, content type, schema) and the client's typed outcome.
@@ -36,6 +37,8 @@ against the spec (status, content type, schema) and the client's typed outcome.
       --json [FILE]    Print the results as JSON instead of a table; with FILE,
                        print the table and write the JSON to FILE. Through npm,
                        \`npm run -s check -- --json\` (-s: no npm banner on stdout).
+      --html FILE      Also write a self-contained HTML page: summary, counts per
+                       provider, one row per scenario with its request and answer.
   -h, --help           Show this help.
 
 Exit codes: 0 all passed, 1 a scenario failed, 2 the check could not run.
@@ -58,11 +61,14 @@ declared way (unknown ids, no credentials, malformed requests), and with
                         raw or escaped (JSON, XML, URL encoding).
       --json FILE       Write the report as JSON (schema: schemas/drift-report.schema.json).
       --junit FILE      Write JUnit XML, one testcase per check.
+      --html FILE       Write a self-contained HTML page (no external assets):
+                        summary, per-operation table, kill-form verdicts, and each
+                        finding with its request and the start of the response.
       --allow-mutations Also start, signal and kill processes of its own.
       --timeout-ms N    Time limit per request, 1 to 2147483647 (default 10000).
   -h, --help            Show this help.
 
-Every flag is checked before the first request: a --json or --junit file whose
+Every flag is checked before the first request: a --json, --junit or --html file whose
 folder does not exist or cannot be written to, a bad --timeout-ms or --base-url
 stop it at once (exit 2). The files are created only when the check has run
 (exit 0 or 1); a run that could not (exit 2) creates none and leaves an

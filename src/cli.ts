@@ -46,6 +46,7 @@ async function check(args: string[], io: Io): Promise<number> {
     provider: { type: 'string', short: 'p', multiple: true },
     target: { type: 'string', short: 't' },
     json: { type: 'boolean', optionalValue: true },
+    html: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -57,6 +58,8 @@ async function check(args: string[], io: Io): Promise<number> {
   if (targetName !== 'prism' && targetName !== 'emulator') throw new UsageError(`unknown target "${targetName}" (choose prism or emulator)`);
   // `--json` alone prints the JSON instead of the table; `--json FILE` writes it there, beside the table.
   const jsonFile = typeof values.json === 'string' ? await outputFile('--json', values.json) : undefined;
+  const htmlFile = values.html !== undefined ? await outputFile('--html', values.html) : undefined;
+  if (jsonFile !== undefined && jsonFile === htmlFile) throw new UsageError('--json and --html name the same file');
   requirePeers(values.target === undefined ? 'check' : `check --target ${targetName}`, targetName === 'prism' ? PRISM_PEERS : ENGINE_PEERS);
   const { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget } = await import('./contract/run.js');
   const starting = targetName === 'prism' ? 'Prism mocks' : 'emulators';
@@ -94,14 +97,27 @@ async function check(args: string[], io: Io): Promise<number> {
       const style = io.color ? ansi : plain;
       io.out(`${renderTable(results, style)}\n\n${results.every((r) => r.passed) ? style.pass(summary) : style.fail(summary)}\n`);
     }
-    if (jsonFile !== undefined) {
+    const files: Array<{ flag: string; file: string; path: string | undefined; render: () => string | Promise<string> }> = [
+      { flag: '--json', file: String(values.json), path: jsonFile, render: () => json },
+      {
+        flag: '--html',
+        file: values.html ?? '',
+        path: htmlFile,
+        render: async () => (await import('./contract/html-report.js')).renderCheckHtml({ target: running!.target.name, results, wallMs: performance.now() - wallStart, toolVersion: version() }),
+      },
+    ];
+    // Each file on its own: one that cannot be written does not cost the other.
+    let written = true;
+    for (const { flag, file, path, render } of files) {
+      if (path === undefined) continue;
       try {
-        await writeFile(jsonFile, json);
+        await writeFile(path, await render());
       } catch (error) {
-        io.err(`error: could not write the --json file ${values.json}: ${(error as Error).message}\n`);
-        return EXIT.cannotRun;
+        written = false;
+        io.err(`error: could not write the ${flag} file ${file}: ${(error as Error).message}\n`);
       }
     }
+    if (!written) return EXIT.cannotRun;
     return results.every((r) => r.passed) ? EXIT.ok : EXIT.failed;
   } finally {
     process.off('SIGINT', stopOnSignal);
@@ -148,7 +164,7 @@ function driftTimeout(raw: string | undefined): number {
  * a folder itself, and we may write there. Nothing is created here: a run that
  * cannot finish leaves no empty or half-written report behind.
  */
-async function outputFile(flag: '--json' | '--junit', file: string): Promise<string> {
+async function outputFile(flag: '--json' | '--junit' | '--html', file: string): Promise<string> {
   if (file === '') throw new UsageError(`${flag} needs a file name`);
   const path = resolve(file);
   const folder = dirname(path);
@@ -188,6 +204,7 @@ async function drift(args: string[], io: Io): Promise<number> {
     'token-env': { type: 'string' },
     json: { type: 'string' },
     junit: { type: 'string' },
+    html: { type: 'string' },
     'allow-mutations': { type: 'boolean' },
     'timeout-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -208,12 +225,19 @@ async function drift(args: string[], io: Io): Promise<number> {
   const hide = (text: string) => (token === '' ? text : redactText(text, token));
   const baseUrl = driftBaseUrl(values['base-url'], hide);
   const timeoutMs = driftTimeout(values['timeout-ms']);
-  const outputs: Array<{ flag: '--json' | '--junit'; file: string; path: string; render: (report: DriftReport) => string }> = [];
+  const outputs: Array<{ flag: '--json' | '--junit' | '--html'; file: string; path: string; render: (report: DriftReport) => string }> = [];
   if (values.json !== undefined) {
     outputs.push({ flag: '--json', file: values.json, path: await outputFile('--json', values.json), render: (report) => `${JSON.stringify(report, null, 2)}\n` });
   }
   if (values.junit !== undefined) outputs.push({ flag: '--junit', file: values.junit, path: await outputFile('--junit', values.junit), render: renderJunit });
-  if (outputs.length === 2 && outputs[0]!.path === outputs[1]!.path) throw new UsageError('--json and --junit name the same file');
+  if (values.html !== undefined) {
+    const { renderDriftHtml } = await import('./contract/html-report.js');
+    outputs.push({ flag: '--html', file: values.html, path: await outputFile('--html', values.html), render: (report) => renderDriftHtml(report) });
+  }
+  for (const [i, a] of outputs.entries()) {
+    const twin = outputs.slice(i + 1).find((b) => b.path === a.path);
+    if (twin) throw new UsageError(`${a.flag} and ${twin.flag} name the same file`);
+  }
   if (!token) throw new UsageError(`the token variable ${tokenEnv} is not set (the token is read from the environment, never from a flag)`);
   if (!HEADER_VALUE.test(token)) {
     throw new UsageError(`the token in ${tokenEnv} holds characters an HTTP header cannot carry (control characters, or characters past U+00FF)`);

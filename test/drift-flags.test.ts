@@ -92,6 +92,8 @@ describe('output files are checked before the first request', () => {
     ['--junit naming a folder', () => ['--junit', dir], /^error: --junit \S+: it is a folder, not a file/m],
     ['--json empty', () => ['--json', ''], /^error: --json needs a file name/m],
     ['--json and --junit the same file', () => ['--json', join(dir, 'same'), '--junit', join(dir, '.', 'same')], /^error: --json and --junit name the same file/m],
+    ['--html into a folder that does not exist', () => ['--html', join(dir, 'missing', 'r.html')], /^error: --html \S+: the folder \S+missing does not exist; nothing was run$/m],
+    ['--junit and --html the same file', () => ['--junit', join(dir, 'same'), '--html', join(dir, 'same')], /^error: --junit and --html name the same file/m],
     ['a valid --json but a missing --junit folder', () => ['--json', join(dir, 'ok.json'), '--junit', join(dir, 'missing', 'r.xml')], /^error: --junit /m],
   ])('%s: exit 2, no request, no file', async (_name, args, message) => {
     await writeFile(join(dir, 'a-file'), 'x');

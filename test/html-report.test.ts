@@ -3,10 +3,11 @@
 // with hostile bodies and echoes the token), opened from a file, screenshotted,
 // and read back: the counts the page shows are the report's own, the page asks
 // the network for nothing, runs nothing a server sent, and shows no token.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
 import { runDrift, type DriftReport } from '../src/contract/drift.js';
 import { renderCheckHtml, renderDriftHtml } from '../src/contract/html-report.js';
 import { runScenarios, startEmulatorTarget, type RunningTarget, type ScenarioResult } from '../src/contract/run.js';
@@ -218,6 +219,42 @@ describe.skipIf(skipped)('HTML reports in headless Chromium', () => {
     expect(rendered.counts).toEqual(expectedCheckCounts(results));
     expect(rendered.counts.failed).toBeGreaterThan(0);
     expect(rendered.preTexts).toContain(`200 text/html\n\n${HOSTILE}`);
+  }, 90_000);
+});
+
+describe.skipIf(skipped)('the CLI writes the same pages: --html', () => {
+  const quiet = { out: () => {}, err: () => {}, color: false };
+
+  it('drift --html FILE, beside --json FILE: the page shows the JSON report\'s counts', async () => {
+    const emulator = await startEmulator('hopx');
+    owned.push(emulator);
+    await mkdir(OUT, { recursive: true });
+    const [html, json] = [join(OUT, 'cli-drift.html'), join(OUT, 'cli-drift.json')];
+    process.env.SP_HTML_TEST_TOKEN = emulator.token;
+    try {
+      const argv = ['drift', '--provider', 'hopx', '--base-url', emulator.baseUrl, '--token-env', 'SP_HTML_TEST_TOKEN', '--json', json, '--html', html, '--timeout-ms', '5000'];
+      expect(await main(argv, quiet)).toBe(0);
+    } finally {
+      delete process.env.SP_HTML_TEST_TOKEN;
+    }
+    const page = await readFile(html, 'utf8');
+    const report = JSON.parse(await readFile(json, 'utf8')) as DriftReport;
+    expect(page.includes(emulator.token)).toBe(false);
+    const rendered = await render('cli-drift', page);
+    expectSoundPage(page, rendered, 'cli-drift');
+    const { checks, passed, drift, warnings } = report.summary;
+    expect(rendered.counts).toEqual({ checks, passed, drift, warnings });
+  }, 90_000);
+
+  it('check --html FILE: the page shows the counts of the --json results', async () => {
+    await mkdir(OUT, { recursive: true });
+    const [html, json] = [join(OUT, 'cli-check.html'), join(OUT, 'cli-check.json')];
+    expect(await main(['check', '--target', 'emulator', '--provider', 'hopx', '--json', json, '--html', html], quiet)).toBe(0);
+    const page = await readFile(html, 'utf8');
+    const report = JSON.parse(await readFile(json, 'utf8')) as { results: Array<{ passed: boolean }> };
+    const rendered = await render('cli-check', page);
+    expectSoundPage(page, rendered, 'cli-check');
+    expect(rendered.counts).toMatchObject({ total: report.results.length, passed: report.results.filter((r) => r.passed).length, failed: 0, 'hopx.total': report.results.length });
   }, 90_000);
 });
 
