@@ -94,6 +94,10 @@ interrupted (Ctrl-C or SIGTERM), then stops every process it started.
                             gets 429 with Retry-After.
       --max-output-bytes N  Captured output kept per process (older lines are dropped).
       --max-body-bytes N    Largest request body (default 1 MiB).
+      --control-plane       Also serve the provider's sandbox lifecycle API (create,
+                            connect, list, delete), each sandbox an emulator of its
+                            own, so the official SDK runs unchanged; prints the
+                            settings to point it here.
   -h, --help                Show this help.
 
 Exit codes: 0 stopped cleanly, 2 could not start (a port in use: --port 0 picks a free one).

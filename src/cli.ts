@@ -293,6 +293,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
     'max-running': { type: 'string' },
     'max-output-bytes': { type: 'string' },
     'max-body-bytes': { type: 'string' },
+    'control-plane': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -315,6 +316,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
     emulator = await startEmulator(provider!, {
       port,
       handleSignals: false,
+      controlPlane: values['control-plane'] ?? false,
       ...(token !== undefined && { token }),
       ...(maxBodyBytes !== undefined && { maxBodyBytes }),
       limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
@@ -327,7 +329,12 @@ async function emulate(args: string[], io: Io): Promise<number> {
     io.err(`error: ${why}\n`);
     return EXIT.cannotRun;
   }
-  io.out(`${provider} emulator listening on ${emulator.baseUrl}\n`);
+  io.out(`${provider} ${values['control-plane'] ? 'control plane' : 'emulator'} listening on ${emulator.baseUrl}\n`);
+  if ('settings' in emulator) {
+    // The official SDK's endpoint settings; the key is shown only when it was generated here, as below.
+    const shown = Object.entries(emulator.settings as Record<string, string>).map(([name, value]) => `  ${name}=${value === emulator.token && token !== undefined ? '<your token>' : value}`);
+    io.out(`official SDK settings:\n${shown.join('\n')}\n`);
+  }
   // A token the user chose is theirs and not echoed; a generated one must be shown to be usable.
   io.out(token === undefined ? `token: ${emulator.token}\n` : `token: the one given with ${values.token !== undefined ? '--token' : `--token-env ${values['token-env']}`}\n`);
   io.out('Press Ctrl-C to stop; every process it started is stopped with it.\n');

@@ -1,16 +1,27 @@
 // The emulators' entry: start one per provider, from code or from the CLI.
 import type { ProviderName } from '../errors.js';
+import { startControlPlane, type RunningControlPlane } from './control/index.js';
 import { startProviderEmulator, type EmulatorOptions, type RunningEmulator } from './emulator.js';
 import { hopxEmulator } from './hopx.js';
 import { tensorlakeEmulator } from './tensorlake.js';
 
 export type { EmulatorOptions, RunningEmulator } from './emulator.js';
 export type { SupervisorLimits } from './supervisor.js';
+export type { RunningControlPlane } from './control/index.js';
 export { EMULATOR_MARKER, EMULATOR_RUN_MARKER } from './reaper.js';
 
 const emulators = { tensorlake: tensorlakeEmulator, hopx: hopxEmulator } as const;
 
-/** Starts a local emulator of `provider`'s process API on 127.0.0.1. Always stop() it. */
-export function startEmulator(provider: ProviderName, options: EmulatorOptions = {}): Promise<RunningEmulator> {
-  return startProviderEmulator(emulators[provider], options);
+/**
+ * Starts a local emulator of `provider`'s process API on 127.0.0.1. Always stop() it.
+ * With `controlPlane: true`, it serves the provider's sandbox lifecycle API too, and
+ * each sandbox created through it is an emulator of its own (see `settings` for the
+ * official SDK's endpoint settings).
+ */
+export function startEmulator(provider: ProviderName, options: EmulatorOptions & { controlPlane: true }): Promise<RunningControlPlane>;
+export function startEmulator(provider: ProviderName, options?: EmulatorOptions & { controlPlane?: boolean }): Promise<RunningEmulator>;
+export function startEmulator(provider: ProviderName, options: EmulatorOptions & { controlPlane?: boolean } = {}): Promise<RunningEmulator> {
+  const { controlPlane, ...rest } = options;
+  if (controlPlane) return startControlPlane(provider, rest);
+  return startProviderEmulator(emulators[provider], rest);
 }
