@@ -1,7 +1,8 @@
 // The one knob for how big the test run is. CI (CI=true, as .ci/run and the release
 // workflow set it) and `npm run test:full` run everything at full size; a plain local
 // `npm test` runs the same tests on fewer random inputs and less output, in parallel,
-// and leaves out the two suites that pack, install and benchmark the whole package.
+// and leaves out the two suites that pack, install and benchmark the whole package
+// and drift-bounds' costliest run.
 // What the fast profile changed is said at the end of the run (summary-reporter.ts).
 
 export const FULL_ENV = 'SANDBOX_PROCS_TEST_FULL';
@@ -33,5 +34,6 @@ export const reductions: string[] = full
   : [
       `properties at ${runs(10_000).toLocaleString('en')} runs instead of 10,000 (every property run count at 1/${Math.round(1 / PROPERTY_SHARE)})`,
       `the emulator soak at 1/${Math.round(1 / SOAK_SCALE)} of its output`,
+      "drift-bounds' endless-SSE run skipped (test/drift-bounds.test.ts)",
       `${Object.values(fullOnlySuites).join(' and ')} left out (${Object.keys(fullOnlySuites).join(', ')})`,
     ];
