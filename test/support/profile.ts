@@ -5,6 +5,8 @@
 // and drift-bounds' costliest run.
 // What the fast profile changed is said at the end of the run (summary-reporter.ts).
 
+import { basename } from 'node:path';
+
 export const FULL_ENV = 'SANDBOX_PROCS_TEST_FULL';
 
 /** True for the full profile: CI, or an explicit SANDBOX_PROCS_TEST_FULL=1. */
@@ -28,6 +30,19 @@ export const fullOnlySuites: Record<string, string> = {
   'test/bench.test.ts': 'the bench smoke run',
 };
 
+/**
+ * The full-only suites this run leaves out: none in the full profile, and none that
+ * the command line names (`npx vitest run test/bench.test.ts` runs it in any profile).
+ */
+export const leftOutSuites: string[] = full
+  ? []
+  : Object.keys(fullOnlySuites).filter((suite) => !process.argv.slice(2).some((arg) => namesFile(arg, suite)));
+
+/** `bench`, `bench.test` or `test/bench.test.ts` name test/bench.test.ts; `test` or `run` name no one file. */
+function namesFile(arg: string, suite: string): boolean {
+  return !arg.startsWith('-') && basename(arg) !== '' && basename(suite).startsWith(basename(arg));
+}
+
 /** What the fast profile ran smaller or left out, one phrase each, for the end of the run. */
 export const reductions: string[] = full
   ? []
@@ -35,5 +50,5 @@ export const reductions: string[] = full
       `properties at ${runs(10_000).toLocaleString('en')} runs instead of 10,000 (every property run count at 1/${Math.round(1 / PROPERTY_SHARE)})`,
       `the emulator soak at 1/${Math.round(1 / SOAK_SCALE)} of its output`,
       "drift-bounds' endless-SSE run skipped (test/drift-bounds.test.ts)",
-      `${Object.values(fullOnlySuites).join(' and ')} left out (${Object.keys(fullOnlySuites).join(', ')})`,
+      ...(leftOutSuites.length > 0 ? [`${leftOutSuites.map((suite) => fullOnlySuites[suite]).join(' and ')} left out (${leftOutSuites.join(', ')})`] : []),
     ];
