@@ -9,8 +9,8 @@ import { basename } from 'node:path';
 
 export const FULL_ENV = 'SANDBOX_PROCS_TEST_FULL';
 
-/** True for the full profile: CI, or an explicit SANDBOX_PROCS_TEST_FULL=1. */
-export const full = process.env.CI === 'true' || process.env[FULL_ENV] === '1';
+/** True for the full profile: CI (CI=true, or 1 as some CI services set it), or an explicit SANDBOX_PROCS_TEST_FULL=1. */
+export const full = ['true', '1'].includes(process.env.CI ?? '') || process.env[FULL_ENV] === '1';
 
 /** The share of random inputs the property-based tests run locally: 10,000 become 500. */
 const PROPERTY_SHARE = 1 / 20;
