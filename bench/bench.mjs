@@ -4,7 +4,7 @@
 // contenders interleaved so that machine noise falls on all of them alike.
 // Prints a table and writes the figures as JSON. Asserts nothing.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '250' },
     warmup: { type: 'string', default: '200' },
     quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: join(root, 'bench', 'results.json') },
+    // Ignored by git: a bench run leaves the work tree clean unless --out says otherwise.
+    out: { type: 'string', default: join(root, 'bench', 'results', 'latest.json') },
   },
 });
 const CALLS = Number(flags.calls);
@@ -146,6 +147,7 @@ const report = {
   wallTimes: walls,
   installedSize: sizes,
 };
+await mkdir(dirname(flags.out), { recursive: true });
 await writeFile(flags.out, `${JSON.stringify(report, null, 2)}\n`);
 
 const lines = [

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'v
 import { main, type Io } from '../src/cli.js';
 import { runDrift } from '../src/contract/drift.js';
 import { REDACTED, redactDeep, redactText } from '../src/core/redact.js';
+import { runs as propertyRuns } from './support/profile.js';
 
 // The engine compiles the specs' schemas (ajv) once per run; a thousand runs share one
 // compiled validator per provider. Validation itself is unchanged.
@@ -70,6 +71,8 @@ const tokens = fc
   .array(fc.oneof({ arbitrary: fc.constantFrom(...HOSTILE), weight: 2 }, { arbitrary: fc.constantFrom(...ALNUM), weight: 3 }), { minLength: 12, maxLength: 40 })
   .map((chars) => chars.join(''))
   .filter((token) => token.trim() === token && [...token].filter((c) => ALNUM.includes(c)).length >= 8);
+/** Whole drift runs with a random token each: 1,000 in the full profile. */
+const TOKEN_RUNS = propertyRuns(1_000);
 const NASTY = ['tok"SECRET<&>0123', 'a\\"b\\\\c<d>&e\'f g%20h+i/j~k éüÿ 9Z8Y7X', "O'Reilly & <Sons> \"q\" 12345678 ßÄ", 'abc%2Fdef+ghi 1234&amp;5678'];
 
 /** Every form in which a token would give itself away in text. */
@@ -212,7 +215,7 @@ describe('redactText', () => {
         expect(redactText(`x${JSON.stringify(token.slice(0, half)).slice(1, -1)}${encodeURIComponent(token.slice(half))}x`, token)).toBe(`x${REDACTED}x`);
         expect(redactText('nothing secret here: 0123456789', token)).toBe('nothing secret here: 0123456789');
       }),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
 
@@ -234,7 +237,7 @@ describe('redactText', () => {
           expect(redacted).toBe(form.startsWith('"') ? `<"${REDACTED}">` : `<${REDACTED}>`);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
 
@@ -259,7 +262,7 @@ describe('drift never shows the token, whatever the server echoes', () => {
     expect(leaks(NASTY[0]!, { report: JSON.stringify(report) }).length).toBeGreaterThan(0);
   });
 
-  it('in-process CLI: 1,000 random tokens, no form of any in stdout, stderr, the JSON file or the JUnit file', async () => {
+  it(`in-process CLI: ${TOKEN_RUNS.toLocaleString('en')} random tokens, no form of any in stdout, stderr, the JSON file or the JUnit file`, async () => {
     const json = join(dir, 'report.json');
     const junit = join(dir, 'report.xml');
     let runs = 0;
@@ -279,9 +282,9 @@ describe('drift never shows the token, whatever the server echoes', () => {
         // The echoes reached every output, and were redacted there.
         for (const name of ['stdout', 'json', 'junit'] as const) expect(outputs[name], name).toContain(REDACTED);
       }),
-      { numRuns: 1_000, examples: NASTY.map((t) => [t, 'hopx'] as [string, string]) },
+      { numRuns: TOKEN_RUNS, examples: NASTY.map((t) => [t, 'hopx'] as [string, string]) },
     );
-    expect(runs).toBeGreaterThanOrEqual(1_000);
+    expect(runs).toBeGreaterThanOrEqual(TOKEN_RUNS);
   }, 600_000);
 
   it('the built CLI, in a child process: no form of the token in any output', async () => {

@@ -1,12 +1,17 @@
-// Soak: children that print well over a gigabyte, with and without newlines,
-// leave the emulator (in a process of its own, measured through /proc) under
-// 256 MiB of peak RSS with its default limits, and its list answers within a
-// second all along. Bounds are generous: figures live in `npm run bench`.
+// Soak: children that print well over a gigabyte (a tenth of it in a fast local
+// run, see support/profile.ts), with and without newlines, leave the emulator (in
+// a process of its own, measured through /proc) under 256 MiB of peak RSS with its
+// default limits, and its list answers within a second all along. Bounds are generous: figures live in `npm run bench`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEmulator, hostEmulator, type HostedEmulator } from './support/emulator-process.js';
+import { SOAK_SCALE } from './support/profile.js';
 
 const MiB = 1024 * 1024;
 const RSS_LIMIT = 256 * MiB;
+/** Megabytes of output at this profile's scale. */
+const mb = (full: number) => Math.max(1, Math.round(full * SOAK_SCALE));
+const TENSORLAKE_MB = [300, 300, 300, 200, 160].map(mb);
+const HOPX_LINES = Math.round(10_000 * SOAK_SCALE);
 
 let entry: string;
 const hosted: HostedEmulator[] = [];
@@ -59,16 +64,16 @@ async function soak(h: HostedEmulator, listPath: string, finished: (body: any) =
   }
 }
 
-describe('soak: over a gigabyte of output', () => {
+describe(`soak: ${SOAK_SCALE === 1 ? 'over a gigabyte' : `${TENSORLAKE_MB.reduce((a, b) => a + b)} MB`} of output`, () => {
   it('tensorlake stays under 256 MiB and answers its list within a second', async () => {
     const h = await host('tensorlake');
     const baseline = h.memory().rss;
     const producers = [
-      "head -c 300M /dev/zero | tr '\\0' x", // one 300 MB line
-      "head -c 300M /dev/zero | tr '\\0' x",
-      'yes "$(head -c 99 /dev/zero | tr "\\0" y)" | head -c 300M', // 3 M lines of 100 bytes
-      'yes | head -c 200M', // 100 M lines of 2 bytes
-      'yes "$(head -c 16000 /dev/zero | tr "\\0" a)" | head -c 160M', // the probe's: 16 000-byte lines
+      `head -c ${TENSORLAKE_MB[0]}M /dev/zero | tr '\\0' x`, // one line (300 MB in full)
+      `head -c ${TENSORLAKE_MB[1]}M /dev/zero | tr '\\0' x`,
+      `yes "$(head -c 99 /dev/zero | tr "\\0" y)" | head -c ${TENSORLAKE_MB[2]}M`, // lines of 100 bytes
+      `yes | head -c ${TENSORLAKE_MB[3]}M`, // lines of 2 bytes (100 M in full)
+      `yes "$(head -c 16000 /dev/zero | tr "\\0" a)" | head -c ${TENSORLAKE_MB[4]}M`, // the probe's: 16 000-byte lines
     ];
     const pids: number[] = [];
     for (const line of producers) {
@@ -77,7 +82,7 @@ describe('soak: over a gigabyte of output', () => {
       pids.push(started.body.pid);
     }
     const result = await soak(h, '/api/v1/processes', (body) => body.processes.every((p: { status: string }) => p.status !== 'running'), 50_000);
-    console.log(`tensorlake soak: 1.26 GB printed; RSS ${(baseline / MiB).toFixed(0)} MiB at start, peak ${(result.peakRss / MiB).toFixed(0)} MiB; ${result.polls} lists, slowest ${result.maxListMs.toFixed(0)} ms`);
+    console.log(`tensorlake soak: ${TENSORLAKE_MB.reduce((a, b) => a + b)} MB printed; RSS ${(baseline / MiB).toFixed(0)} MiB at start, peak ${(result.peakRss / MiB).toFixed(0)} MiB; ${result.polls} lists, slowest ${result.maxListMs.toFixed(0)} ms`);
     expect(result.peakRss).toBeLessThan(RSS_LIMIT);
     expect(result.maxListMs).toBeLessThan(1_000);
     const infos = (await call(h, '/api/v1/processes')).body.processes as Array<{ pid: number; exit_code: number }>;
@@ -86,7 +91,7 @@ describe('soak: over a gigabyte of output', () => {
     const dense = await call(h, `/api/v1/processes/${pids[3]}/stdout`);
     expect(dense.status).toBe(200);
     expect(dense.body.lines.every((l: string) => l === 'y')).toBe(true);
-    expect(Number(dense.headers.get('x-sandbox-procs-dropped-lines')) + dense.body.line_count).toBe(100 * MiB);
+    expect(Number(dense.headers.get('x-sandbox-procs-dropped-lines')) + dense.body.line_count).toBe((TENSORLAKE_MB[3]! * MiB) / 2);
   }, 60_000);
 
   it('tensorlake takes one 50 MB line without a newline in linear time, and says it was cut', async () => {
@@ -105,14 +110,14 @@ describe('soak: over a gigabyte of output', () => {
     expect(out.headers.get('x-sandbox-procs-truncated-lines')).toBe('1');
   }, 30_000);
 
-  it('hopx keeps its list answerable, and bounded, while four processes print 160 MB each', async () => {
+  it(`hopx keeps its list answerable, and bounded, while four processes print ${mb(160)} MB each`, async () => {
     const h = await host('hopx');
     for (let i = 0; i < 4; i++) {
-      const started = await call(h, '/commands/background', { method: 'POST', json: { command: 'yes "$(head -c 16000 /dev/zero | tr "\\0" a)" | head -n 10000' } });
+      const started = await call(h, '/commands/background', { method: 'POST', json: { command: `yes "$(head -c 16000 /dev/zero | tr "\\0" a)" | head -n ${HOPX_LINES}` } });
       expect(started.status).toBe(200);
     }
     const result = await soak(h, '/execute/processes', (body) => body.processes.length === 4 && body.processes.every((p: { status: string }) => p.status !== 'running'), 50_000);
-    console.log(`hopx soak: 640 MB printed; peak RSS ${(result.peakRss / MiB).toFixed(0)} MiB; ${result.polls} lists, slowest ${result.maxListMs.toFixed(0)} ms, largest ${(result.largestListBytes / MiB).toFixed(1)} MiB`);
+    console.log(`hopx soak: ${4 * mb(160)} MB printed; peak RSS ${(result.peakRss / MiB).toFixed(0)} MiB; ${result.polls} lists, slowest ${result.maxListMs.toFixed(0)} ms, largest ${(result.largestListBytes / MiB).toFixed(1)} MiB`);
     expect(result.peakRss).toBeLessThan(RSS_LIMIT);
     expect(result.maxListMs).toBeLessThan(1_000);
     // The default maxListOutputBytes (2 MiB) of output, plus the entries' own fields.

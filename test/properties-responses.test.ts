@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SandboxProcsError, createHopxClient, createTensorlakeClient, type HopxClient, type TensorlakeClient } from '../src/index.js';
 import { apiKey, drain, server, TRANSPORTS, useAnsweringServer } from './support/property-harness.js';
+import { runs as scaled } from './support/profile.js';
 import { leakedKeys } from './support/secrets.js';
 
 useAnsweringServer();
@@ -49,7 +50,7 @@ describe.each(TRANSPORTS)('random responses ($name transport)', ({ options: tran
           expect(leakedKeys(outcome)).toEqual([]);
         }
       }),
-      { numRuns: Math.ceil((Number(process.env.RESPONSE_RUNS ?? 3_000) * runs) / TRANSPORTS[0]!.runs) },
+      { numRuns: Math.ceil((Number(process.env.RESPONSE_RUNS ?? scaled(3_000)) * runs) / TRANSPORTS[0]!.runs) },
     );
     server.scripted = undefined;
   }, 120_000);

@@ -19,9 +19,11 @@ import {
   type ProviderName,
   type TensorlakeClient,
 } from '../../src/index.js';
+import { runs } from './profile.js';
 import { leakedKeys, testKey } from './secrets.js';
 
-export const RUNS = 10_000;
+/** 10 000 in the full profile (CI, `npm run test:full`); fewer in a fast local run (profile.ts). */
+export const RUNS = runs(10_000);
 /**
  * The transports every property runs on: the default (on Node, the keep-alive pool
  * over node:http) with RUNS runs, and the global fetch given as `fetch` with a tenth

@@ -1,0 +1,54 @@
+// The one knob for how big the test run is. CI (CI=true, as .ci/run and the release
+// workflow set it) and `npm run test:full` run everything at full size; a plain local
+// `npm test` runs the same tests on fewer random inputs and less output, in parallel,
+// and leaves out the two suites that pack, install and benchmark the whole package
+// and drift-bounds' costliest run.
+// What the fast profile changed is said at the end of the run (summary-reporter.ts).
+
+import { basename } from 'node:path';
+
+export const FULL_ENV = 'SANDBOX_PROCS_TEST_FULL';
+
+/** True for the full profile: CI (CI=true, or 1 as some CI services set it), or an explicit SANDBOX_PROCS_TEST_FULL=1. */
+export const full = ['true', '1'].includes(process.env.CI ?? '') || process.env[FULL_ENV] === '1';
+
+/** The share of random inputs the property-based tests run locally: 10,000 become 500. */
+const PROPERTY_SHARE = 1 / 20;
+/** The share of the soak's output volume printed locally (1 = over a gigabyte). */
+export const SOAK_SCALE = full ? 1 : 1 / 10;
+
+/** A property's run count: as written in the full profile, a twentieth (at least 10) in the fast one. */
+export const runs = (fullCount: number): number => (full ? fullCount : Math.max(10, Math.ceil(fullCount * PROPERTY_SHARE)));
+
+/**
+ * Suites left out of the fast profile, with why: each packs or installs the whole
+ * package or starts every benchmark server (a minute or more each here), and
+ * tests what a change to src/ or test/ rarely touches. CI runs them.
+ */
+export const fullOnlySuites: Record<string, string> = {
+  'test/package.test.ts': 'npm pack, publint, attw and a consumer install',
+  'test/bench.test.ts': 'the bench smoke run',
+};
+
+/**
+ * The full-only suites this run leaves out: none in the full profile, and none that
+ * the command line names (`npx vitest run test/bench.test.ts` runs it in any profile).
+ */
+export const leftOutSuites: string[] = full
+  ? []
+  : Object.keys(fullOnlySuites).filter((suite) => !process.argv.slice(2).some((arg) => namesFile(arg, suite)));
+
+/** `bench`, `bench.test` or `test/bench.test.ts` name test/bench.test.ts; `test` or `run` name no one file. */
+function namesFile(arg: string, suite: string): boolean {
+  return !arg.startsWith('-') && basename(arg) !== '' && basename(suite).startsWith(basename(arg));
+}
+
+/** What the fast profile ran smaller or left out, one phrase each, for the end of the run. */
+export const reductions: string[] = full
+  ? []
+  : [
+      `properties at ${runs(10_000).toLocaleString('en')} runs instead of 10,000 (every property run count at 1/${Math.round(1 / PROPERTY_SHARE)})`,
+      `the emulator soak at 1/${Math.round(1 / SOAK_SCALE)} of its output`,
+      "drift-bounds' endless-SSE run skipped (test/drift-bounds.test.ts)",
+      ...(leftOutSuites.length > 0 ? [`${leftOutSuites.map((suite) => fullOnlySuites[suite]).join(' and ')} left out (${leftOutSuites.join(', ')})`] : []),
+    ];
