@@ -217,7 +217,7 @@ describe('the drift CLI and its files', () => {
     [['--provider', 'hopx'], {}, /needs --base-url/],
     [['--provider', 'hopx', '--base-url', 'http://127.0.0.1:1'], { HOPX_AUTH_TOKEN: '' }, /HOPX_AUTH_TOKEN is not set/],
     [['--provider', 'hopx', '--base-url', 'http://sandbox.example.com'], { HOPX_AUTH_TOKEN: 'x' }, /refusing to send an API key over plain http/],
-    [['--provider', 'hopx', '--base-url', 'http://127.0.0.1:9', '--token', 'x'], {}, /Unknown option '--token'/],
+    [['--provider', 'hopx', '--base-url', 'http://127.0.0.1:9', '--token', 'x'], {}, /^error: unknown flag --token for drift$/m],
   ] as const)('%j exits 2 with a clear message', async (args, env, message) => {
     const result = await cli([...args], env);
     expect(result.code).toBe(2);
