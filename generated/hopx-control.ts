@@ -105,9 +105,7 @@ export interface components {
             started_at?: string;
             /** Format: date-time */
             end_at?: string | null;
-        };
-        /** @description A SandboxInfo with the first agent token; the SDK caches auth_token and token_expires_at when both are there (dist/index.js:1470-1475). */
-        CreatedSandbox: components["schemas"]["SandboxInfo"] & {
+            /** @description The create answer's first agent token; the SDK caches auth_token and token_expires_at when both are there (dist/index.js:1470-1475). */
             auth_token?: string;
             /** Format: date-time */
             token_expires_at?: string;
@@ -212,7 +210,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreatedSandbox"];
+                    "application/json": components["schemas"]["SandboxInfo"];
                 };
             };
             400: components["responses"]["BadRequest"];
