@@ -76,6 +76,11 @@ describe('@hopx-ai/sdk 0.5.1 against emulate --provider hopx --control-plane', (
     const workspace = await workspaceOf(sandbox);
     const listedBefore = await Sandbox.list({ apiKey, baseURL: proxy.baseUrl });
     expect(listedBefore.map((s) => s.sandboxId)).toContain(sandbox.sandboxId);
+    // Sandbox.iter pages with limit=100 (an integer in the query) and the cursor.
+    const iterated: string[] = [];
+    for await (const listed of Sandbox.iter({ apiKey, baseURL: proxy.baseUrl })) iterated.push(listed.sandboxId);
+    expect(iterated).toContain(sandbox.sandboxId);
+    expect(proxy.exchanges.slice(from).some((x) => x.query.limit === '100')).toBe(true);
     await sandbox.kill();
     expect((await Sandbox.list({ apiKey, baseURL: proxy.baseUrl })).map((s) => s.sandboxId)).not.toContain(sandbox.sandboxId);
     if (ownWorkspaces) expect(existsSync(dirname(workspace))).toBe(false);

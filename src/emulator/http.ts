@@ -266,7 +266,12 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
         return refuse({ kind: 'json' }, 400, 'the body is not valid JSON', 'INVALID_JSON');
       }
     }
-    const query = Object.fromEntries(url.searchParams);
+    // Query values are text on the wire: all-digit ones are integers where the spec allows one, as path values are.
+    const query: Record<string, string | number> = Object.fromEntries(url.searchParams);
+    for (const param of route.meta.parameters) {
+      const raw = query[param.name];
+      if (param.in === 'query' && typeof raw === 'string' && allowsInteger(param.schema) && /^-?\d+$/.test(raw)) query[param.name] = Number(raw);
+    }
     const problem = findRequestViolation(route.meta, { path: params, query, ...(json === undefined ? {} : { body: json }) });
     if (problem) {
       const inBody = problem.startsWith('body') || problem === 'a request body is required';
