@@ -11,7 +11,7 @@ import type { DriftReport } from './contract/drift.js';
 import { redactReport, renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
 import { ansi, plain, renderTable, summarize, toJson } from './contract/report.js';
 import type { RunningTarget } from './contract/run.js';
-import { providers, scenariosFor } from './contract/scenarios.js';
+import { controlScenariosFor, providers, scenariosFor } from './contract/scenarios.js';
 import { COMMAND_HELP, HELP } from './cli-help.js';
 import { parseFlags, UsageError } from './cli-args.js';
 import { ENGINE_PEERS, PRISM_PEERS, requirePeers } from './cli-peers.js';
@@ -84,7 +84,8 @@ async function check(args: string[], io: Io): Promise<number> {
     io.err(`error: could not start the ${starting}: ${(error as Error).message}\n`);
     return EXIT.cannotRun;
   }
-  const scenarios = runnableOn(running.target, scenariosFor(selected));
+  // Control-plane scenarios run where the target serves a control plane (the emulator target); runnableOn drops them elsewhere.
+  const scenarios = runnableOn(running.target, [...scenariosFor(selected), ...controlScenariosFor(selected)]);
 
   try {
     io.err(`Ready in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; running ${scenarios.length} scenarios against ${running.target.name}\n`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from '../src/cli.js';
 import { runnableOn } from '../src/contract/run.js';
-import { scenariosFor } from '../src/contract/scenarios.js';
+import { controlScenariosFor, scenariosFor } from '../src/contract/scenarios.js';
 import { createHopxClient, createTensorlakeClient } from '../src/index.js';
 import { childrenOf, isAlive, waitFor } from './support/processes.js';
 import { full } from './support/profile.js';
@@ -67,7 +67,8 @@ describe('sandbox-procs check --target emulator (built bin)', () => {
     const { code, stdout, stderr } = await runBin(['check', '--target', 'emulator']).done;
     expect(stderr).toContain('against emulator');
     const rows = stdout.split('\n').filter((line) => /^(tensorlake|hopx) /.test(line));
-    const expected = runnableOn({ kind: 'stateful' }, scenariosFor()).length;
+    // The emulator target serves the control planes too: their scenarios run as well.
+    const expected = runnableOn({ kind: 'stateful' }, scenariosFor()).length + controlScenariosFor().length;
     expect(rows).toHaveLength(expected);
     expect(stdout).toMatch(new RegExp(`^${expected} passed, 0 failed`, 'm'));
     expect(code).toBe(0);
@@ -190,7 +191,7 @@ describe('sandbox-procs flags (in process)', () => {
       const file = join(dir, 'check.json');
       const toFile = capture();
       expect(await main(['check', '--target', 'emulator', '--provider', 'hopx', '--json', file], toFile)).toBe(0);
-      const expected = runnableOn({ kind: 'stateful' }, scenariosFor(['hopx'])).length;
+      const expected = runnableOn({ kind: 'stateful' }, scenariosFor(['hopx'])).length + controlScenariosFor(['hopx']).length;
       expect(toFile.text()).toMatch(new RegExp(`^${expected} passed, 0 failed`, 'm'));
       const report = JSON.parse(await readFile(file, 'utf8')) as { target: string; passed: boolean; results: unknown[] };
       expect(report).toMatchObject({ target: 'emulator', passed: true });

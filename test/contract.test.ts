@@ -2,7 +2,8 @@
 // the facade, against Prism mocks of our specs.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runnableOn, runScenarios, startEmulatorTarget, type RunningTarget, type Target } from '../src/contract/run.js';
-import { providers, scenariosFor } from '../src/contract/scenarios.js';
+import { controlContracts, controlScenariosFor, providers, scenariosFor } from '../src/contract/scenarios.js';
+import { loadSpec } from '../src/specs.js';
 import { scenarioLabel } from '../src/contract/scenario.js';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startServer, json } from './support/servers.js';
@@ -48,6 +49,46 @@ describe('contract against the emulators (real processes behind the API)', () =>
     const results = await runScenarios(scenarios, running.target);
     expect(results.filter((r) => !r.passed).map((r) => `${r.scenario.operation} ${r.scenario.status} ${r.label}: ${r.problems.join('; ')}`)).toEqual([]);
     expect(results).toHaveLength(scenarios.length);
+  });
+});
+
+describe('control-plane scenarios (specs/<provider>-control.yaml) against the emulator target', () => {
+  const withControl = providers.filter((provider) => controlContracts[provider] !== undefined);
+  let running: RunningTarget;
+  beforeAll(async () => {
+    running = await startEmulatorTarget(withControl);
+  });
+  afterAll(() => running?.stop());
+
+  it('never run on a target without a control plane (Prism, a live sandbox)', () => {
+    expect(controlScenariosFor().length).toBeGreaterThan(0);
+    expect(runnableOn(prism, controlScenariosFor())).toEqual([]);
+  });
+
+  it.each(withControl)('%s: one per declared (operation, status) pair but the ones nothing provokes on purpose (429 full, 503 stopping), and all pass', async (provider) => {
+    const scenarios = controlScenariosFor([provider]);
+    const declared = new SpecValidator(provider, loadSpec(`${provider}-control`)).declaredPairs().map((p) => `${p.operation} ${p.status}`);
+    const covered = scenarios.map((s) => `${s.operation} ${s.status}`);
+    expect(declared.filter((pair) => !covered.includes(pair)).every((pair) => / (429|503)$/.test(pair))).toBe(true);
+    expect(covered.filter((pair) => !declared.includes(pair))).toEqual([]);
+    expect(runnableOn(running.target, scenarios)).toEqual(scenarios);
+    const results = await runScenarios(scenarios, running.target);
+    expect(results.filter((r) => !r.passed).map((r) => `${r.scenario.operation} ${r.scenario.status} ${r.label}: ${r.problems.join('; ')}`)).toEqual([]);
+    expect(results.map((r) => r.status)).toEqual(scenarios.map((s) => s.status));
+  });
+
+  it('a wrong answer from a control plane fails its scenario', async () => {
+    const provider = withControl[0]!;
+    const [scenario] = controlScenariosFor([provider]).filter((s) => s.status === 404);
+    const server = await startServer((_req, res) => json(res, 200, { unexpected: true }));
+    try {
+      const target: Target = { name: 'broken', kind: 'stateful', baseUrls: {}, controlBaseUrls: { [provider]: server.baseUrl }, apiKeys: { [provider]: 'k' } };
+      const [result] = await runScenarios([scenario!], target);
+      expect(result!.passed).toBe(false);
+      expect(result!.problems).toEqual(expect.arrayContaining(['expected status 404, got 200']));
+    } finally {
+      await server.close();
+    }
   });
 });
 

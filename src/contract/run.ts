@@ -8,9 +8,9 @@ import * as errors from '../errors.js';
 import type { ProviderName } from '../errors.js';
 import { startEmulator } from '../emulator/index.js';
 import { startPrism, type PrismServer } from '../prism.js';
-import { loadSpec, specPath } from '../specs.js';
-import { scenarioLabel, type Scenario } from './scenario.js';
-import { contracts } from './scenarios.js';
+import { loadSpec, specPath, type SpecName } from '../specs.js';
+import { scenarioLabel, type ControlPlaneContract, type Scenario } from './scenario.js';
+import { contracts, controlContracts } from './scenarios.js';
 import { SpecValidator, type Finding, type ObservedResponse } from './validate.js';
 import { guardedFetch } from '../core/guarded-fetch.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../core/options.js';
@@ -25,15 +25,17 @@ export interface Target {
    */
   readonly kind: 'mock' | 'stateful';
   readonly baseUrls: Partial<Record<ProviderName, string>>;
+  /** Where each provider's control plane is, if the target serves one; it takes the same key as `apiKeys`. */
+  readonly controlBaseUrls?: Partial<Record<ProviderName, string>>;
   /** The credentials each provider accepts; a mock takes any (a fresh random key is used). */
   readonly apiKeys?: Partial<Record<ProviderName, string>>;
   /** Extra request headers for a scenario (Prism: which declared response to serve). */
   headersFor?(scenario: Scenario): Record<string, string>;
 }
 
-/** The scenarios a target can run: all of them on a mock, the reachable ones on a stateful target. */
-export function runnableOn(target: Pick<Target, 'kind'>, scenarios: readonly Scenario[]): Scenario[] {
-  return scenarios.filter((scenario) => target.kind === 'mock' || scenario.only !== 'mock');
+/** The scenarios a target can run: all of them on a mock, the reachable ones on a stateful target; control-plane ones where it serves a control plane. */
+export function runnableOn(target: Pick<Target, 'kind' | 'controlBaseUrls'>, scenarios: readonly Scenario[]): Scenario[] {
+  return scenarios.filter((scenario) => (target.kind === 'mock' || scenario.only !== 'mock') && (scenario.api !== 'control' || target.controlBaseUrls?.[scenario.provider] !== undefined));
 }
 
 export interface ScenarioResult {
@@ -106,8 +108,15 @@ interface RunState {
   apiKey: string;
   timeoutMs: number;
   maxBytes: number;
-  /** Ids of processes the run started, to stop at the end. */
+  /** Ids of processes (on a control plane: sandboxes) the run started, to stop at the end. */
   started: Set<string>;
+  /** Set when the state is that of a provider's control plane. */
+  control?: ControlPlaneContract;
+}
+
+/** The raw path with its `{name}` placeholders filled from the input. */
+function fillPath(path: string, input: Readonly<Record<string, unknown>>): string {
+  return path.replace(/\{(\w+)\}/g, (whole, name: string) => (input[name] === undefined ? whole : encodeURIComponent(String(input[name]))));
 }
 
 async function runScenario(scenario: Scenario, state: RunState): Promise<ScenarioResult> {
@@ -117,13 +126,24 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   const clientOptions = { apiKey, baseUrl: target.baseUrls[scenario.provider]!, timeoutMs, streamIdleTimeoutMs: timeoutMs, maxResponseBytes: maxBytes };
   const within = (bound: Bound) => (request: Request, init?: RequestInit) => fetch(request, { ...init, signal: AbortSignal.any([request.signal, bound.signal]) });
   const contract = contracts[scenario.provider];
-  const baseUrl = target.baseUrls[scenario.provider];
+  const { control } = state;
+  const baseUrl = control ? target.controlBaseUrls?.[scenario.provider] : target.baseUrls[scenario.provider];
   const label = scenarioLabel(scenario);
   if (!baseUrl) throw new Error(`target ${target.name} has no base URL for ${scenario.provider}`);
   const failed = (problem: string): ScenarioResult => ({ scenario, label, passed: false, status: undefined, request: undefined, response: undefined, outcome: 'not run', findings: [], problems: [problem], warnings: [], ms: 0 });
 
   let input = scenario.input;
-  if (target.kind === 'stateful' && scenario.fixture) {
+  if (control && scenario.fixture) {
+    const make = control.fixtures[scenario.fixture];
+    if (!make) return failed(`${scenario.provider}'s control plane has no "${scenario.fixture}" fixture`);
+    try {
+      const made = await make(baseUrl, apiKey);
+      control.startedIds('fixture', made).forEach((id) => state.started.add(id));
+      input = { ...input, ...made };
+    } catch (error) {
+      return failed(`could not make the "${scenario.fixture}" fixture: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  } else if (target.kind === 'stateful' && scenario.fixture) {
     const make = contract.fixtures[scenario.fixture];
     if (!make) return failed(`${scenario.provider} has no "${scenario.fixture}" fixture`);
     // Fixtures are made by a client of their own, so that only the scenario's request is recorded.
@@ -145,12 +165,13 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   const extraHeaders = target.headersFor?.(scenario) ?? {};
   const bound = createBound(bounds.requestMs, `no complete answer within ${bounds.requestMs} ms; the check stopped waiting`);
   const streams = !scenario.raw && validator.streams(scenario.operation);
+  const authNames = control ? Object.keys(control.authHeaders('')) : ['authorization'];
   // A real fetch that records what went over the wire, independently of the client: the status
   // and content type, and at most maxBytes of the body, as the client reads it.
   const recordingFetch = async (request: Request): Promise<Response> => {
     const outgoing = new Request(request, { signal: AbortSignal.any([request.signal, bound.signal]) });
     for (const [name, value] of Object.entries(extraHeaders)) outgoing.headers.set(name, value);
-    if (scenario.credentials === 'missing') outgoing.headers.delete('authorization');
+    if (scenario.credentials === 'missing') for (const name of authNames) outgoing.headers.delete(name);
     // Redacted as it is kept: the Authorization header carries the key itself.
     const headers: Record<string, string> = {};
     outgoing.headers.forEach((value, name) => (headers[name] = redactText(value, apiKey)));
@@ -174,7 +195,10 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
     try {
       await bound.run(
         (async () => {
-          if (scenario.raw) await sendRaw(scenario, `${baseUrl}`, apiKey, recordingFetch, timeoutMs);
+          if (scenario.raw) {
+            const raw = { ...scenario.raw, path: fillPath(scenario.raw.path, input) };
+            await sendRaw({ ...scenario, raw }, `${baseUrl}`, apiKey, recordingFetch, timeoutMs, control?.authHeaders(apiKey));
+          }
           else {
             // No retries: the contract is about what one request gets.
             const client = contract.createClient({ ...clientOptions, fetch: recordingFetch, retry: { maxRetries: 0 } });
@@ -210,7 +234,7 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   const warnings = findings.filter((f) => f.severity === 'warning').map((f) => f.message);
   if (exchange && exchange.complete !== false && exchange.status < 300 && target.kind === 'stateful') {
     try {
-      for (const id of contract.startedIds(scenario.operation, JSON.parse(exchange.bodyText))) state.started.add(id);
+      for (const id of (control ?? contract).startedIds(scenario.operation, JSON.parse(exchange.bodyText))) state.started.add(id);
     } catch {
       // not JSON (a stream): it starts nothing that outlives it
     }
@@ -257,10 +281,11 @@ export async function sendRaw(
   apiKey: string,
   send: (request: Request) => Promise<Response>,
   timeoutMs: number,
+  authHeaders: Record<string, string> = { Authorization: `Bearer ${apiKey}` },
 ): Promise<Response> {
   const { method, path, body, bodyText, contentType } = scenario.raw!;
   const text = bodyText ?? (body === undefined ? undefined : JSON.stringify(body));
-  const headers: Record<string, string> = { Authorization: `Bearer ${apiKey}` };
+  const headers: Record<string, string> = { ...authHeaders };
   if (text !== undefined) headers['content-type'] = contentType ?? 'application/json';
   const guarded = guardedFetch({ provider: scenario.provider, operation: scenario.operation, fetch: send, maxBytes: undefined, emptyStatuses: new Set() });
   return guarded(
@@ -274,14 +299,19 @@ export async function runScenarios(scenarios: readonly Scenario[], target: Targe
   const keyFor = (provider: ProviderName) => target.apiKeys?.[provider] ?? randomKey;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const states = new Map<ProviderName, RunState>();
+  // One state per spec: a provider's process API, and its control plane apart.
+  const states = new Map<SpecName, RunState>();
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of runnableOn(target, scenarios)) {
-      let state = states.get(scenario.provider);
+      const control = scenario.api === 'control' ? controlContracts[scenario.provider] : undefined;
+      if (scenario.api === 'control' && !control) throw new Error(`${scenario.provider} has no control-plane contract`);
+      const spec: SpecName = control ? `${scenario.provider}-control` : scenario.provider;
+      let state = states.get(spec);
       if (!state) {
-        state = { target, validator: new SpecValidator(scenario.provider), apiKey: keyFor(scenario.provider), timeoutMs, maxBytes, started: new Set() };
-        states.set(scenario.provider, state);
+        const validator = new SpecValidator(scenario.provider, loadSpec(spec));
+        state = { target, validator, apiKey: keyFor(scenario.provider), timeoutMs, maxBytes, started: new Set(), ...(control ? { control } : {}) };
+        states.set(spec, state);
       }
       const result = await runScenario(scenario, state);
       options.onResult?.(result);
@@ -289,8 +319,13 @@ export async function runScenarios(scenarios: readonly Scenario[], target: Targe
     }
   } finally {
     // Stop what this run started, and nothing else: a live sandbox may hold the user's own processes.
-    for (const [provider, state] of states) {
+    for (const state of states.values()) {
       if (state.started.size === 0) continue;
+      const provider = (state.control ?? state.validator).provider;
+      if (state.control) {
+        await state.control.cleanup(target.controlBaseUrls![provider]!, state.apiKey, [...state.started]).catch(() => undefined);
+        continue;
+      }
       const contract = contracts[provider];
       const client = contract.createClient({ apiKey: state.apiKey, baseUrl: target.baseUrls[provider]!, fetch: (r) => fetch(r), timeoutMs });
       await contract.cleanup(client, [...state.started]).catch(() => undefined);
@@ -331,18 +366,31 @@ export async function startPrismTarget(selected: readonly ProviderName[]): Promi
   };
 }
 
-/** Local emulators of the providers' APIs over real processes, started in parallel. */
+/**
+ * Local emulators of the providers' APIs over real processes, started in
+ * parallel, and the control plane of each provider that has a control-plane
+ * contract, taking the same key as its process-API emulator.
+ */
 export async function startEmulatorTarget(selected: readonly ProviderName[]): Promise<RunningTarget> {
   const emulators = await startAll(selected.map((provider) => startEmulator(provider)), (e) => e.stop());
+  let controlPlanes: Awaited<ReturnType<typeof startEmulator>>[];
+  try {
+    const withControl = emulators.filter((e) => controlContracts[e.provider] !== undefined);
+    controlPlanes = await startAll(withControl.map((e) => startEmulator(e.provider, { controlPlane: true, token: e.token })), (c) => c.stop());
+  } catch (error) {
+    await Promise.all(emulators.map((emulator) => emulator.stop()));
+    throw error;
+  }
   return {
     target: {
       name: 'emulator',
       kind: 'stateful',
       baseUrls: Object.fromEntries(emulators.map((e) => [e.provider, e.baseUrl])),
+      controlBaseUrls: Object.fromEntries(controlPlanes.map((c) => [c.provider, c.baseUrl])),
       apiKeys: Object.fromEntries(emulators.map((e) => [e.provider, e.token])),
     },
     stop: async () => {
-      await Promise.all(emulators.map((emulator) => emulator.stop()));
+      await Promise.all([...emulators, ...controlPlanes].map((running) => running.stop()));
     },
   };
 }

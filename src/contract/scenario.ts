@@ -35,10 +35,17 @@ export interface Scenario {
    * request that must get the declared 400. `expect` is not checked for these.
    */
   raw?: RawRequest;
+  /**
+   * `control`: a request to the provider's sandbox lifecycle API
+   * (specs/<provider>-control.yaml), sent raw and checked against that spec; it
+   * runs only on a target that serves one (see ControlPlaneContract).
+   */
+  api?: 'control';
 }
 
 export interface RawRequest {
   method: string;
+  /** `{name}` is filled with the scenario's input `name` (e.g. a fixture's sandbox_id). */
   path: string;
   /** Sent as JSON. */
   body?: unknown;
@@ -60,7 +67,7 @@ export function isHarmless(scenario: Scenario, method: string): boolean {
 }
 
 /** States a stateful target can be put in before a scenario. */
-export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin';
+export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin' | 'sandbox';
 
 export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => Promise<Record<string, unknown>>>>;
 
@@ -90,6 +97,24 @@ export interface ProviderContract<Client = unknown> {
   preflight(client: Client): Promise<unknown>;
   /** The provider-neutral interface over a client (for the drift check's lifecycle). */
   neutral(client: Client): SandboxProcesses;
+}
+
+/**
+ * How the contract engine reaches one provider's control plane: raw requests
+ * only (our typed client has no control-plane API), each checked against
+ * specs/<provider>-control.yaml.
+ */
+export interface ControlPlaneContract {
+  provider: ProviderName;
+  /** The request headers that carry the API key (HopX: X-API-Key). */
+  authHeaders(apiKey: string): Record<string, string>;
+  scenarios: readonly Scenario[];
+  /** How to make each fixture (`sandbox`: a new sandbox) on a control plane; its fields fill the raw path. */
+  fixtures: Partial<Record<FixtureName, (baseUrl: string, apiKey: string) => Promise<Record<string, string>>>>;
+  /** The ids of the sandboxes a successful response (or a fixture's input) says were made, to delete at the end. */
+  startedIds(operation: string, body: unknown): string[];
+  /** Deletes the sandboxes with these ids, and nothing else. */
+  cleanup(baseUrl: string, apiKey: string, ids: readonly string[]): Promise<void>;
 }
 
 /** One operation's facade call and the input its scenarios send. */

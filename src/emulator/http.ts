@@ -56,6 +56,8 @@ export interface ServeOptions {
   /** How the provider refuses a bad body, where it does so in plain text (Tensorlake); default: its JSON 400. */
   rejectBody?: BodyRejection;
   token: string;
+  /** The header that carries `token` as is (HopX's control plane: x-api-key); default `Authorization: Bearer <token>`. */
+  tokenHeader?: string;
   port?: number;
   /** Request bodies above this are refused with 400. Default 1 MiB. */
   maxBodyBytes?: number;
@@ -135,7 +137,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
   const routes = compileRoutes(options.operations);
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const keepAliveMs = options.keepAliveMs ?? 15_000;
-  const expectedAuth = `Bearer ${options.token}`;
+  const tokenHeader = options.tokenHeader?.toLowerCase() ?? 'authorization';
+  const expectedAuth = options.tokenHeader ? options.token : `Bearer ${options.token}`;
 
   function replyFor(res: ServerResponse, requestId: string): Reply {
     // An answer given before the request's body was read whole (401, too large, ...) ends the
@@ -217,8 +220,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       res.writeHead(unrouted.status, { 'x-request-id': requestId, ...(unrouted.contentType ? { 'content-type': unrouted.contentType } : {}) });
       return void res.end(unrouted.body);
     }
-    if (!options.publicOperations?.has(route.operationId) && req.headers.authorization !== expectedAuth) {
-      return reply.error(401, 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
+    if (!options.publicOperations?.has(route.operationId) && req.headers[tokenHeader] !== expectedAuth) {
+      return reply.error(401, options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
     }
 
     const refuse = (bodyProblem: BodyProblem, status: number, message: string, code: string) => {
@@ -263,7 +266,12 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
         return refuse({ kind: 'json' }, 400, 'the body is not valid JSON', 'INVALID_JSON');
       }
     }
-    const query = Object.fromEntries(url.searchParams);
+    // Query values are text on the wire: all-digit ones are integers where the spec allows one, as path values are.
+    const query: Record<string, string | number> = Object.fromEntries(url.searchParams);
+    for (const param of route.meta.parameters) {
+      const raw = query[param.name];
+      if (param.in === 'query' && typeof raw === 'string' && allowsInteger(param.schema) && /^-?\d+$/.test(raw)) query[param.name] = Number(raw);
+    }
     const problem = findRequestViolation(route.meta, { path: params, query, ...(json === undefined ? {} : { body: json }) });
     if (problem) {
       const inBody = problem.startsWith('body') || problem === 'a request body is required';

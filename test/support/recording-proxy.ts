@@ -12,7 +12,7 @@ export interface Exchange {
   method: string;
   path: string;
   query: Record<string, string>;
-  /** The request's headers, Authorization left out (tests print exchanges; a token must never reach the output). */
+  /** The request's headers, Authorization and X-API-Key left out (tests print exchanges; a token must never reach the output). */
   requestHeaders: IncomingHttpHeaders;
   requestBody: string;
   status: number;
@@ -42,7 +42,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     void (async () => {
       const body = await readAll(req);
       const url = new URL(req.url ?? '/', upstream);
-      const { authorization: _left, ...requestHeaders } = req.headers;
+      const { authorization: _left, 'x-api-key': _key, ...requestHeaders } = req.headers;
       const forwarded = httpRequest(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
         (upstreamRes) => {
@@ -97,12 +97,12 @@ export function operationFor(operations: OperationTable, method: string, path: s
   return undefined;
 }
 
-/** A path value is text on the wire: as the server does, read all-digit values as integers where the spec allows one. */
-function typedPathParams(meta: OperationMeta, path: Record<string, string>): Record<string, string | number> {
+/** A path or query value is text on the wire: as the server does, read all-digit values as integers where the spec allows one. */
+function typedPathParams(meta: OperationMeta, path: Record<string, string>, where: 'path' | 'query' = 'path'): Record<string, string | number> {
   const allowsInteger = (schema: SchemaConstraints): boolean => schema.type === 'integer' || (schema.anyOf ?? schema.oneOf ?? []).some(allowsInteger);
   return Object.fromEntries(
     Object.entries(path).map(([name, value]) => {
-      const schema = meta.parameters.find((p) => p.name === name && p.in === 'path')?.schema;
+      const schema = meta.parameters.find((p) => p.name === name && p.in === where)?.schema;
       return [name, schema && allowsInteger(schema) && /^\d+$/.test(value) ? Number(value) : value];
     }),
   );
@@ -134,7 +134,7 @@ export function specViolations(exchanges: readonly Exchange[], operations: Opera
       }
     }
     // An empty JSON body on a bodiless POST is what axios sends; it is no body.
-    const input = { path, query: x.query, ...(body === undefined || !meta.requestBody ? {} : { body }) };
+    const input = { path, query: typedPathParams(meta, x.query, 'query'), ...(body === undefined || !meta.requestBody ? {} : { body }) };
     const requestProblem = findRequestViolation(meta, input);
     if (requestProblem) problems.push(`${where}: request: ${requestProblem}`);
     if (jsonBody && x.requestBody !== '') {

@@ -1,0 +1,70 @@
+// The contract scenarios of HopX's control plane (specs/hopx-control.yaml): one
+// per operation and declared status that a server can be brought to answer, sent
+// raw with the API key in X-API-Key as the official SDK sends it. The 429 (a full
+// emulator) and 503 (one that is stopping) are left out: nothing provokes them on purpose.
+import type { ControlPlaneContract, Scenario } from '../../contract/scenario.js';
+
+const UNKNOWN_SANDBOX = 'sbx_000000000000';
+const CREATE = { template_name: 'code-interpreter' };
+
+const scenario = (operation: string, status: number, raw: Scenario['raw'], extra: Partial<Scenario> = {}): Scenario => ({
+  provider: 'hopx',
+  api: 'control',
+  operation,
+  status,
+  // Raw requests bypass the typed client, so this is not compared; it names what a client would make of the status.
+  expect: status < 300 ? 'result' : status === 401 ? 'AuthenticationError' : status === 404 ? 'NotFoundError' : 'InvalidRequestError',
+  input: {},
+  ...(status === 401 ? { credentials: 'missing' as const } : {}),
+  raw,
+  ...extra,
+});
+
+const withSandbox = { fixture: 'sandbox' as const };
+const unknown = { input: { sandbox_id: UNKNOWN_SANDBOX } };
+const one = '/v1/sandboxes/{sandbox_id}';
+
+const scenarios: Scenario[] = [
+  scenario('createSandbox', 201, { method: 'POST', path: '/v1/sandboxes', body: CREATE }),
+  scenario('createSandbox', 400, { method: 'POST', path: '/v1/sandboxes', body: { region: 'local' } }),
+  scenario('createSandbox', 401, { method: 'POST', path: '/v1/sandboxes', body: CREATE }),
+  scenario('listSandboxes', 200, { method: 'GET', path: '/v1/sandboxes?limit=100' }, withSandbox),
+  scenario('listSandboxes', 400, { method: 'GET', path: '/v1/sandboxes?limit=0' }),
+  scenario('listSandboxes', 401, { method: 'GET', path: '/v1/sandboxes' }),
+  scenario('getSandbox', 200, { method: 'GET', path: one }, withSandbox),
+  scenario('getSandbox', 401, { method: 'GET', path: one }, unknown),
+  scenario('getSandbox', 404, { method: 'GET', path: one }, unknown),
+  scenario('deleteSandbox', 204, { method: 'DELETE', path: one }, withSandbox),
+  scenario('deleteSandbox', 401, { method: 'DELETE', path: one }, unknown),
+  scenario('deleteSandbox', 404, { method: 'DELETE', path: one }, unknown),
+  scenario('refreshSandboxToken', 200, { method: 'POST', path: `${one}/token/refresh` }, withSandbox),
+  scenario('refreshSandboxToken', 401, { method: 'POST', path: `${one}/token/refresh` }, unknown),
+  scenario('refreshSandboxToken', 404, { method: 'POST', path: `${one}/token/refresh` }, unknown),
+];
+
+const authHeaders = (apiKey: string) => ({ 'X-API-Key': apiKey });
+
+export const hopxControlContract: ControlPlaneContract = {
+  provider: 'hopx',
+  authHeaders,
+  scenarios,
+  fixtures: {
+    sandbox: async (baseUrl, apiKey) => {
+      const response = await fetch(`${baseUrl}/v1/sandboxes`, {
+        method: 'POST',
+        headers: { ...authHeaders(apiKey), 'content-type': 'application/json' },
+        body: JSON.stringify(CREATE),
+        signal: AbortSignal.timeout(15_000),
+      });
+      if (response.status !== 201) throw new Error(`creating a sandbox answered ${response.status}`);
+      return { sandbox_id: ((await response.json()) as { sandbox_id: string }).sandbox_id };
+    },
+  },
+  startedIds: (operation, body) => {
+    const id = (body as { sandbox_id?: unknown } | null)?.sandbox_id;
+    return (operation === 'createSandbox' || operation === 'fixture') && typeof id === 'string' ? [id] : [];
+  },
+  cleanup: async (baseUrl, apiKey, ids) => {
+    await Promise.allSettled(ids.map((id) => fetch(`${baseUrl}/v1/sandboxes/${encodeURIComponent(id)}`, { method: 'DELETE', headers: authHeaders(apiKey), signal: AbortSignal.timeout(15_000) })));
+  },
+};
