@@ -20,6 +20,7 @@ export interface SandboxRegistry {
   /** By ID or name in any namespace: the proxy's Host names no namespace. */
   findAnywhere(idOrName: string): Sandbox | undefined;
   inNamespace(namespace: string): Sandbox[];
+  all(): Sandbox[];
   remove(sandbox: Sandbox): Promise<void>;
   stopAll(): Promise<void>;
 }
@@ -63,6 +64,7 @@ export function createSandboxRegistry(options: { max: number; start: () => Promi
     },
     find: (namespace, idOrName) => [...sandboxes.values()].find((s) => s.namespace === namespace && matches(s, idOrName)),
     findAnywhere: (idOrName) => sandboxes.get(idOrName) ?? [...sandboxes.values()].find((s) => matches(s, idOrName)),
+    all: () => [...sandboxes.values()],
     inNamespace: (namespace) => [...sandboxes.values()].filter((s) => s.namespace === namespace),
     async remove(sandbox) {
       // Gone from view at once: the proxy refuses it while its processes are being stopped.

@@ -39,7 +39,13 @@ function sendError(res: ServerResponse, status: number, message: string): void {
   res.end(JSON.stringify(errorBody(message, undefined)));
 }
 
-export async function startControlPlane(options: EmulatorOptions): Promise<RunningControlPlane> {
+/** Tensorlake's control plane, with what each sandbox is underneath (for tests and for our own typed client). */
+export interface TensorlakeControlPlane extends RunningControlPlane {
+  /** The sandboxes that exist now: each one's process-API emulator, its own token and working directory. */
+  sandboxes(): { id: string; name?: string; baseUrl: string; token: string; workdir: string }[];
+}
+
+export async function startControlPlane(options: EmulatorOptions): Promise<TensorlakeControlPlane> {
   const apiKey = options.token ?? `tl_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
   const reaper = await registerWithReaper(id);
@@ -144,12 +150,14 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
 
   let stopping: Promise<void> | undefined;
   let releaseSignals = () => {};
-  const running: RunningControlPlane = {
+  const running: TensorlakeControlPlane = {
     provider: 'tensorlake',
     baseUrl,
     token: apiKey,
     id,
     workdir,
+    sandboxes: () =>
+      sandboxes.all().map((x) => ({ id: x.id, ...(x.request.name !== undefined ? { name: x.request.name } : {}), baseUrl: x.emulator.baseUrl, token: x.emulator.token, workdir: x.emulator.workdir })),
     settings: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
     stop() {
       stopping ??= (async () => {
