@@ -5,15 +5,18 @@ import { parse } from 'yaml';
 import { packageRoot } from './package-root.js';
 import type { ProviderName } from './errors.js';
 
-export function specPath(provider: ProviderName): string {
+/** A provider's process-API spec, or (`<provider>-control`) its sandbox lifecycle API's. */
+export type SpecName = ProviderName | `${ProviderName}-control`;
+
+export function specPath(provider: SpecName): string {
   return join(packageRoot, 'specs', `${provider}.yaml`);
 }
 
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> };
 
-const cache = new Map<ProviderName, OpenApiDocument>();
+const cache = new Map<SpecName, OpenApiDocument>();
 
-export function loadSpec(provider: ProviderName): OpenApiDocument {
+export function loadSpec(provider: SpecName): OpenApiDocument {
   let doc = cache.get(provider);
   if (!doc) {
     doc = parse(readFileSync(specPath(provider), 'utf8')) as OpenApiDocument;

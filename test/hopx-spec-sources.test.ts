@@ -63,3 +63,45 @@ describe('specs/hopx.yaml: sources', () => {
     expect(spec.paths['/execute/stream']).toBeUndefined();
   });
 });
+
+describe('specs/hopx-control.yaml: sources', () => {
+  const control = loadSpec('hopx-control') as any;
+  const operations = Object.entries<any>(control.paths).flatMap(([path, item]) =>
+    Object.entries<any>(item)
+      .filter(([method]) => method !== 'parameters')
+      .map(([method, op]) => [`${method} ${path}`, op] as const),
+  );
+
+  it('serves the lifecycle operations the SDK\'s create, connect, list and kill call, and only those', () => {
+    expect(operations.map(([name]) => name).sort()).toEqual(
+      ['post /v1/sandboxes', 'get /v1/sandboxes', 'get /v1/sandboxes/{sandbox_id}', 'delete /v1/sandboxes/{sandbox_id}', 'post /v1/sandboxes/{sandbox_id}/token/refresh'].sort(),
+    );
+  });
+
+  it.each(operations)('%s names its sources by package or repository and path', (_name, op) => {
+    expect(sourcesOf(op).length).toBeGreaterThan(0);
+    for (const source of sourcesOf(op)) expect(source).toMatch(SOURCE);
+  });
+
+  it('every schema names a source, every x-source has a repository and path, and the auth is the SDK\'s X-API-Key', () => {
+    expect(Object.entries<any>(control.components.schemas).filter(([, schema]) => sourcesOf(schema).length === 0).map(([name]) => name)).toEqual([]);
+    const values: string[] = [];
+    const walk = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'x-source') values.push(...[value].flat());
+        walk(value);
+      }
+    };
+    walk(control);
+    expect(values.filter((v) => !SOURCE.test(v))).toEqual([]);
+    expect(control.components.securitySchemes.apiKeyAuth).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
+    // What the SDK reads off a sandbox to reach its agent.
+    expect(control.components.schemas.SandboxInfo.required).toEqual(expect.arrayContaining(['public_host', 'status']));
+    expect(control.components.schemas.AgentToken.required).toEqual(['auth_token', 'token_expires_at']);
+    // Statuses no source states are marked inferred.
+    expect(control.paths['/v1/sandboxes'].post['x-inferred']).toBeTruthy();
+    expect(control.paths['/v1/sandboxes/{sandbox_id}'].delete['x-inferred']).toBeTruthy();
+    expect(control.components.schemas.ErrorResponse['x-inferred']).toBeTruthy();
+  });
+});

@@ -56,6 +56,8 @@ export interface ServeOptions {
   /** How the provider refuses a bad body, where it does so in plain text (Tensorlake); default: its JSON 400. */
   rejectBody?: BodyRejection;
   token: string;
+  /** The header that carries `token` as is (HopX's control plane: x-api-key); default `Authorization: Bearer <token>`. */
+  tokenHeader?: string;
   port?: number;
   /** Request bodies above this are refused with 400. Default 1 MiB. */
   maxBodyBytes?: number;
@@ -140,7 +142,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
   const routes = compileRoutes(options.operations);
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const keepAliveMs = options.keepAliveMs ?? 15_000;
-  const expectedAuth = `Bearer ${options.token}`;
+  const tokenHeader = options.tokenHeader?.toLowerCase() ?? 'authorization';
+  const expectedAuth = options.tokenHeader ? options.token : `Bearer ${options.token}`;
 
   function replyFor(res: ServerResponse, requestId: string): Reply {
     // An answer given before the request's body was read whole (401, too large, ...) ends the
@@ -222,8 +225,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       res.writeHead(unrouted.status, { 'x-request-id': requestId, ...(unrouted.contentType ? { 'content-type': unrouted.contentType } : {}) });
       return void res.end(unrouted.body);
     }
-    if (!options.publicOperations?.has(route.operationId) && req.headers.authorization !== expectedAuth) {
-      return reply.error(401, 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
+    if (!options.publicOperations?.has(route.operationId) && req.headers[tokenHeader] !== expectedAuth) {
+      return reply.error(401, options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
     }
 
     const refuse = (bodyProblem: BodyProblem, status: number, message: string, code: string) => {

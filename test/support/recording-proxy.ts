@@ -12,7 +12,7 @@ export interface Exchange {
   method: string;
   path: string;
   query: Record<string, string>;
-  /** The request's headers, Authorization left out (tests print exchanges; a token must never reach the output). */
+  /** The request's headers, Authorization and X-API-Key left out (tests print exchanges; a token must never reach the output). */
   requestHeaders: IncomingHttpHeaders;
   requestBody: string;
   status: number;
@@ -42,7 +42,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     void (async () => {
       const body = await readAll(req);
       const url = new URL(req.url ?? '/', upstream);
-      const { authorization: _left, ...requestHeaders } = req.headers;
+      const { authorization: _left, 'x-api-key': _key, ...requestHeaders } = req.headers;
       const forwarded = httpRequest(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
         (upstreamRes) => {

@@ -1,7 +1,157 @@
-// hopx's control plane: see ./index.ts. Not built yet (issue 16).
+// HopX's control plane (specs/hopx-control.yaml): create, list, read and delete
+// sandboxes, and hand out each sandbox's agent token. Each sandbox is a HopX
+// process-API emulator of its own (own port, working directory, processes and
+// token), which its `public_host` names; deleting it stops everything in it.
+// Auth is what the SDK sends: the API key in X-API-Key (dist/index.js:287-293).
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { operations } from '../../../generated/hopx-control.operations.js';
 import type { EmulatorOptions } from '../emulator.js';
+import { newInstanceId, registerWithReaper } from '../reaper.js';
+import { stopOnSignals } from '../signals.js';
+import { serveOperations, type Handler } from '../http.js';
+import { createSandboxRegistry, type HopxSandbox } from './hopx-sandboxes.js';
 import type { RunningControlPlane } from './index.js';
 
-export async function startControlPlane(_options: EmulatorOptions): Promise<RunningControlPlane> {
-  throw new Error('the hopx control plane is not built yet');
+const errorBody = (message: string, code: string | undefined, requestId: string) => ({ message, ...(code ? { code } : {}), request_id: requestId });
+
+/** The SDK keeps a token until it has less than an hour left (dist/index.js:2375-2385): a day is never refreshed mid-test. */
+const TOKEN_LIFETIME_MS = 24 * 3_600_000;
+
+function info(sandbox: HopxSandbox) {
+  return {
+    id: sandbox.id,
+    sandbox_id: sandbox.id,
+    ...(sandbox.templateName !== undefined ? { template_name: sandbox.templateName } : {}),
+    ...(sandbox.templateId !== undefined ? { template_id: sandbox.templateId } : {}),
+    organization_id: 0,
+    node_id: 'local',
+    region: sandbox.region,
+    status: 'running' as const,
+    public_host: sandbox.emulator.baseUrl,
+    direct_url: sandbox.emulator.baseUrl,
+    internet_access: sandbox.internetAccess,
+    live_mode: false,
+    timeout_seconds: sandbox.timeoutSeconds,
+    expires_at: sandbox.expiresAt === null ? null : new Date(sandbox.expiresAt).toISOString(),
+    created_at: new Date(sandbox.createdAt).toISOString(),
+    started_at: new Date(sandbox.createdAt).toISOString(),
+  };
+}
+
+const agentToken = (sandbox: HopxSandbox) => ({ auth_token: sandbox.emulator.token, token_expires_at: new Date(Date.now() + TOKEN_LIFETIME_MS).toISOString() });
+
+export async function startControlPlane(options: EmulatorOptions): Promise<RunningControlPlane> {
+  const token = options.token ?? `hopx_${randomBytes(16).toString('hex')}`;
+  const id = newInstanceId();
+  const reaper = await registerWithReaper(id);
+  let workdir: string;
+  try {
+    workdir = await mkdtemp(join(tmpdir(), 'sandbox-procs-hopx-control-'));
+  } catch (error) {
+    reaper.release();
+    throw error;
+  }
+  reaper.setWorkdir(workdir);
+  // Each sandbox gets the caller's limits and signal handling; its port and token are its own.
+  const { port: _port, token: _token, ...sandboxOptions } = options;
+  const sandboxes = createSandboxRegistry(sandboxOptions);
+  const notFound = (reply: Parameters<Handler>[1], sandboxId: unknown) => reply.error(404, `sandbox ${String(sandboxId)} not found`, 'SANDBOX_NOT_FOUND');
+
+  const handlers: Record<string, Handler> = {
+    createSandbox: async (request, reply) => {
+      const body = request.json as { template_name?: string; template_id?: string; region?: string; timeout_seconds?: number; internet_access?: boolean };
+      const created = await sandboxes.create({
+        templateName: body.template_name,
+        templateId: body.template_id,
+        region: body.region ?? 'local',
+        timeoutSeconds: body.timeout_seconds ?? null,
+        internetAccess: body.internet_access ?? true,
+      });
+      if (created === 'full') return reply.error(429, `at most ${sandboxes.max} sandboxes at once: delete one first`, 'RATE_LIMITED', { 'retry-after': '1' });
+      if (created === 'stopping') return reply.error(503, 'the control plane is stopping', 'SERVICE_UNAVAILABLE');
+      reply.json(201, { ...info(created), ...agentToken(created) });
+    },
+    listSandboxes: (request, reply) => {
+      const { status, region, cursor } = Object.fromEntries(request.query) as Record<string, string | undefined>;
+      const limit = Number(request.query.get('limit') ?? 100);
+      // All are running: a status filter other than running matches none.
+      const matching = sandboxes.list().filter((s) => (status === undefined || status === 'running') && (region === undefined || s.region === region));
+      const from = cursor === undefined ? 0 : matching.findIndex((s) => s.id === cursor) + 1;
+      const page = matching.slice(from, from + limit);
+      const hasMore = from + limit < matching.length;
+      reply.json(200, { data: page.map(info), has_more: hasMore, next_cursor: hasMore ? page[page.length - 1]!.id : null });
+    },
+    getSandbox: (request, reply) => {
+      const sandbox = sandboxes.get(String(request.params.sandbox_id));
+      if (!sandbox) return notFound(reply, request.params.sandbox_id);
+      reply.json(200, info(sandbox));
+    },
+    deleteSandbox: async (request, reply) => {
+      const deleted = await sandboxes.delete(String(request.params.sandbox_id));
+      if (!deleted) return notFound(reply, request.params.sandbox_id);
+      reply.empty(204);
+    },
+    refreshSandboxToken: (request, reply) => {
+      const sandbox = sandboxes.get(String(request.params.sandbox_id));
+      if (!sandbox) return notFound(reply, request.params.sandbox_id);
+      reply.json(200, agentToken(sandbox));
+    },
+  };
+
+  // Each sandbox's emulator ends its own children on exit and on signals; this one removes its own directory.
+  const onExit = () => {
+    try {
+      rmSync(workdir, { recursive: true, force: true });
+    } catch {
+      // the reaper removes it once we are gone
+    }
+  };
+  process.on('exit', onExit);
+  let server;
+  try {
+    server = await serveOperations({
+      operations,
+      handlers,
+      errorBody,
+      token,
+      tokenHeader: 'X-API-Key',
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    });
+  } catch (error) {
+    process.off('exit', onExit);
+    await rm(workdir, { recursive: true, force: true });
+    reaper.release();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  let releaseSignals = () => {};
+  const running: RunningControlPlane = {
+    provider: 'hopx',
+    baseUrl: server.baseUrl,
+    token,
+    id,
+    workdir,
+    // What the SDK reads: HOPX_API_KEY from the environment (or the apiKey option);
+    // the base URL only as the baseURL option of create / connect / list (it reads no variable for it).
+    settings: { HOPX_API_KEY: token, baseURL: server.baseUrl },
+    stop() {
+      stopping ??= (async () => {
+        await server.close();
+        await sandboxes.stopAll();
+        process.off('exit', onExit);
+        await rm(workdir, { recursive: true, force: true });
+        reaper.release();
+        releaseSignals();
+      })();
+      return stopping;
+    },
+  };
+  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: () => {} });
+  return running;
 }
