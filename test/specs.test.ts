@@ -11,7 +11,7 @@ import { loadSpec, specPath } from '../src/specs.js';
 const root = join(import.meta.dirname, '..');
 const seed = (name: string) => readFileSync(join(root, 'test/fixtures/seeds', name), 'utf8');
 
-describe.each(['tensorlake', 'hopx', 'hopx-control'] as const)('specs/%s.yaml', (provider) => {
+describe.each(['tensorlake', 'hopx', 'hopx-control', 'tensorlake-control'] as const)('specs/%s.yaml', (provider) => {
   it('lints clean as OpenAPI 3.1 with our ruleset', async () => {
     const config = await loadConfig({ configPath: join(root, 'redocly.yaml') });
     // Exceptions live in .redocly.lint-ignore.yaml, each with its reason.

@@ -69,6 +69,11 @@ export interface ServeOptions {
   rawBodyOperations?: ReadonlySet<string>;
   /** Open connections at most; more are refused by the server. Default 256. */
   maxConnections?: number;
+  /**
+   * Sees each request before routing; true when it took the request whole (the
+   * control plane's sandbox proxy, chosen by Host), so that one server serves both.
+   */
+  divert?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface HttpEmulator {
@@ -282,6 +287,7 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
   }
 
   const server = createServer((req, res) => {
+    if (options.divert?.(req, res)) return;
     handle(req, res).catch((error: unknown) => {
       const requestId = 'req_internal';
       if (!res.headersSent) replyFor(res, requestId).error(500, `internal error: ${(error as Error).message}`, 'INTERNAL_ERROR');

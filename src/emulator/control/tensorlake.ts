@@ -1,7 +1,176 @@
-// tensorlake's control plane: see ./index.ts. Not built yet (issue 16).
-import type { EmulatorOptions } from '../emulator.js';
+// Tensorlake's control plane: see ./index.ts. One server on 127.0.0.1 serves the
+// lifecycle API (specs/tensorlake-control.yaml) and, for a request whose Host is
+// `<sandbox id or name>.local` (what the official SDK sends on a loopback proxy URL,
+// dist/index.js resolveProxyTarget), the sandbox proxy: forwarded to that sandbox's
+// own process-API emulator.
+//
+// Auth, as the SDK does it: the API key for the lifecycle API and for every
+// sandbox's proxy. Each sandbox has a token of its own too (its emulator's): the
+// proxy accepts it for that sandbox only, so a token of one is refused by another.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { operations } from '../../../generated/tensorlake-control.operations.js';
+import type { components } from '../../../generated/tensorlake-control.js';
+import { RETRY_SOON, startProviderEmulator, type EmulatorOptions } from '../emulator.js';
+import { serveOperations, type Handler } from '../http.js';
+import { newInstanceId, registerWithReaper, WORKDIR_PREFIX } from '../reaper.js';
+import { stopOnSignals } from '../signals.js';
+import { tensorlakeEmulator } from '../tensorlake.js';
 import type { RunningControlPlane } from './index.js';
+import { forwardToSandbox } from './tensorlake-proxy.js';
+import { createSandboxRegistry, type Sandbox } from './tensorlake-sandboxes.js';
 
-export async function startControlPlane(_options: EmulatorOptions): Promise<RunningControlPlane> {
-  throw new Error('the tensorlake control plane is not built yet');
+type Schemas = components['schemas'];
+
+/** Sandboxes that may exist at once: each holds a server and its processes, so memory stays bounded. */
+export const MAX_SANDBOXES = 16;
+
+const LOCAL_HOST = /^([a-z0-9][a-z0-9_-]*)\.local(?::\d+)?$/i;
+
+function errorBody(message: string, code: string | undefined): Schemas['ErrorBody'] {
+  return { error: message, ...(code ? { code } : {}) };
+}
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(errorBody(message, undefined)));
+}
+
+/** Tensorlake's control plane, with what each sandbox is underneath (for tests and for our own typed client). */
+export interface TensorlakeControlPlane extends RunningControlPlane {
+  /** The sandboxes that exist now: each one's process-API emulator, its own token and working directory. */
+  sandboxes(): { id: string; name?: string; baseUrl: string; token: string; workdir: string }[];
+}
+
+export async function startControlPlane(options: EmulatorOptions): Promise<TensorlakeControlPlane> {
+  const apiKey = options.token ?? `tl_${randomBytes(16).toString('hex')}`;
+  const id = newInstanceId();
+  const reaper = await registerWithReaper(id);
+  let workdir: string;
+  try {
+    workdir = await mkdtemp(join(tmpdir(), `${WORKDIR_PREFIX}tensorlake-control-`));
+  } catch (error) {
+    reaper.release();
+    throw error;
+  }
+  reaper.setWorkdir(workdir);
+
+  // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
+  const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
+  const sandboxes = createSandboxRegistry({
+    max: MAX_SANDBOXES,
+    start: () => startProviderEmulator(tensorlakeEmulator, { ...perSandbox, handleSignals: false }),
+  });
+  const info = (s: Sandbox): Schemas['SandboxInfo'] => ({
+    sandbox_id: s.id,
+    namespace: s.namespace,
+    status: 'running',
+    image: s.request.image ?? null,
+    resources: { cpus: s.request.resources.cpus, memory_mb: s.request.resources.memory_mb, ephemeral_disk_mb: s.request.resources.disk_mb ?? 0 },
+    timeout_secs: s.request.timeout_secs ?? null,
+    entrypoint: s.request.entrypoint ?? null,
+    network: s.request.network ?? null,
+    created_at: s.createdAt,
+    name: s.request.name ?? null,
+    allow_unauthenticated_access: false,
+    // No sandbox_url: the SDK would prefer it to TENSORLAKE_SANDBOX_PROXY_URL, and
+    // that variable is how a user (or a recording proxy) chooses the proxy.
+    sandbox_url: null,
+  });
+
+  const handlers: Record<string, Handler> = {
+    sandbox_create: async (request, reply) => {
+      const body = request.json as Schemas['CreateSandboxRequest'];
+      const namespace = String(request.params.namespace);
+      if (body.name !== undefined && sandboxes.find(namespace, body.name)) return reply.error(409, `a sandbox named ${body.name} already exists`);
+      const created = await sandboxes.create(namespace, body);
+      if (created === 'full') return reply.error(429, `at most ${MAX_SANDBOXES} sandboxes may exist at once; terminate one first`, undefined, RETRY_SOON);
+      if (created === 'stopping') return reply.error(503, 'the control plane is stopping');
+      reply.json(200, {
+        sandbox_id: created.id,
+        status: 'running',
+        ...(body.name !== undefined ? { name: body.name } : {}),
+      } satisfies Schemas['CreateSandboxResponse']);
+    },
+    sandbox_list: (request, reply) => reply.json(200, { sandboxes: sandboxes.inNamespace(String(request.params.namespace)).map(info) }),
+    sandbox_get: (request, reply) => {
+      const s = sandboxes.find(String(request.params.namespace), String(request.params.sandbox_id));
+      if (!s) return reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
+      reply.json(200, info(s));
+    },
+    sandbox_delete: async (request, reply) => {
+      const s = sandboxes.find(String(request.params.namespace), String(request.params.sandbox_id));
+      if (!s) return reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
+      await sandboxes.remove(s);
+      reply.empty(200);
+    },
+  };
+
+  /** The sandbox proxy: requests to `<sandbox>.local`. */
+  const divert = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const host = LOCAL_HOST.exec(req.headers.host ?? '');
+    if (!host) return false;
+    const s = sandboxes.findAnywhere(host[1]!);
+    if (!s) {
+      req.resume();
+      sendError(res, 404, `sandbox ${host[1]} not found`);
+      return true;
+    }
+    const auth = req.headers.authorization;
+    if (auth !== `Bearer ${apiKey}` && auth !== `Bearer ${s.emulator.token}`) {
+      req.resume();
+      sendError(res, 401, 'missing or invalid bearer token');
+      return true;
+    }
+    forwardToSandbox(req, res, s.emulator.baseUrl, s.emulator.token);
+    return true;
+  };
+
+  let server;
+  try {
+    server = await serveOperations({
+      operations,
+      handlers,
+      errorBody,
+      divert,
+      token: apiKey,
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    });
+  } catch (error) {
+    await rm(workdir, { recursive: true, force: true });
+    reaper.release();
+    throw error;
+  }
+  const { baseUrl } = server;
+
+  let stopping: Promise<void> | undefined;
+  let releaseSignals = () => {};
+  const running: TensorlakeControlPlane = {
+    provider: 'tensorlake',
+    baseUrl,
+    token: apiKey,
+    id,
+    workdir,
+    sandboxes: () =>
+      sandboxes.all().map((x) => ({ id: x.id, ...(x.request.name !== undefined ? { name: x.request.name } : {}), baseUrl: x.emulator.baseUrl, token: x.emulator.token, workdir: x.emulator.workdir })),
+    settings: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
+    stop() {
+      stopping ??= (async () => {
+        await sandboxes.stopAll();
+        await server.close();
+        await rm(workdir, { recursive: true, force: true });
+        reaper.release();
+        releaseSignals();
+      })();
+      return stopping;
+    },
+  };
+  // Every sandbox's children die with this process anyway (each emulator's exit hook and reaper).
+  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: () => {} });
+  return running;
 }

@@ -4,7 +4,7 @@
 //   TARGET_URL=http://127.0.0.1:PORT TOKEN=... node run-sdk.mjs
 //
 // The SDK's sandbox calls go through its bundled native (Rust) HTTP client, so
-// this script puts a tiny logging proxy on 127.0.0.1 between the SDK and the
+// this script puts a tiny logging proxy (logging-proxy.mjs) on 127.0.0.1 between the SDK and the
 // target: every request the SDK sends (method, path, headers, body) and the
 // response it got (status, content type, body) is recorded against the step
 // that sent it. Steps run one after another, so the attribution is exact.
@@ -12,10 +12,10 @@
 // Output: one JSON line per step on stdout,
 //   {"step", "ok", "value"?, "error"?: {name, message, statusCode?}, "requests": [...]}
 // then {"done": true, "node", "sdk"}. Every step has a deadline; the script never hangs.
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { RemoteAPIError, Sandbox } from 'tensorlake';
+import { startLoggingProxy } from './logging-proxy.mjs';
 
 const TARGET_URL = process.env.TARGET_URL;
 const TOKEN = process.env.TOKEN;
@@ -25,55 +25,11 @@ if (!TARGET_URL || !TOKEN) {
   console.error('run-sdk.mjs needs TARGET_URL and TOKEN');
   process.exit(2);
 }
-const target = new URL(TARGET_URL);
-// Whole bodies (this script's are small), so that the test can validate each against the spec.
-const BODY_LIMIT = 1024 * 1024;
 
 // ---- logging proxy -------------------------------------------------------
 let current = null; // the step being run: its requests are collected here
-const proxy = http.createServer((req, res) => {
-  const record = { method: req.method, path: req.url, headers: { ...req.headers }, body: '' };
-  if (record.headers.authorization) record.headers.authorization = record.headers.authorization.replace(TOKEN, '<TOKEN>');
-  const owner = current;
-  owner?.requests.push(record);
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    const body = Buffer.concat(chunks);
-    record.body = body.toString('utf8').slice(0, BODY_LIMIT);
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        record.status = up.statusCode;
-        record.contentType = up.headers['content-type'] ?? null;
-        record.response = '';
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.on('data', (c) => {
-          if (record.response.length < BODY_LIMIT) record.response += c.toString('utf8');
-          res.write(c);
-        });
-        up.on('end', () => {
-          record.response = record.response.slice(0, BODY_LIMIT);
-          res.end();
-        });
-        up.on('error', () => res.destroy());
-      },
-    );
-    upstream.on('error', (error) => {
-      record.status = 'proxy-error';
-      record.response = String(error);
-      if (!res.headersSent) res.writeHead(599);
-      res.end();
-    });
-    upstream.end(body);
-  });
-  res.on('close', () => {
-    // The client went away (an aborted stream): do not keep the upstream open.
-    if (!res.writableFinished) req.destroy();
-  });
-});
-await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-const proxyUrl = `http://127.0.0.1:${proxy.address().port}`;
+const proxy = await startLoggingProxy(TARGET_URL, { owner: () => current, secrets: [TOKEN] });
+const proxyUrl = proxy.url;
 
 // ---- steps ---------------------------------------------------------------
 const sandbox = new Sandbox({ sandboxId: SANDBOX_ID, proxyUrl, apiKey: TOKEN });
@@ -210,7 +166,6 @@ try {
   for (const pid of Object.values(state)) await sandbox.killProcess(pid).catch(() => {});
   const sdkVersion = JSON.parse(readFileSync(new URL('./node_modules/tensorlake/package.json', import.meta.url), 'utf8')).version;
   process.stdout.write(`${JSON.stringify({ done: true, node: process.version, sdk: sdkVersion })}\n`);
-  proxy.closeAllConnections?.();
   proxy.close();
   // A stream the SDK still holds (a step that timed out) must not keep this process alive.
   process.stdout.write('', () => process.exit(0));

@@ -1,0 +1,311 @@
+// Tensorlake's control plane (`startEmulator('tensorlake', { controlPlane: true })`,
+// `emulate --provider tensorlake --control-plane`): the official SDK's flow against
+// it, configured by the environment only (test/official-sdks/tensorlake/run-control-flow.mjs
+// under Node 22, as test/official-sdk-tensorlake.test.ts runs run-sdk.mjs), and each
+// sandbox's isolation, checked over plain HTTP with the Host header the SDK sends.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operations as controlOperations } from '../generated/tensorlake-control.operations.js';
+import { operations as processOperations } from '../generated/tensorlake.operations.js';
+import { SpecValidator } from '../src/contract/validate.js';
+import type { TensorlakeControlPlane } from '../src/emulator/control/tensorlake.js';
+import { startEmulator } from '../src/emulator/index.js';
+import type { OpenApiDocument } from '../src/specs.js';
+import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded } from './support/official-sdk.js';
+import { isAlive, waitFor } from './support/processes.js';
+import { specViolations, type Exchange } from './support/recording-proxy.js';
+import { testKey } from './support/secrets.js';
+
+const SDK_DIR = fileURLToPath(new URL('./official-sdks/tensorlake/', import.meta.url)).replace(/\/$/, '');
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const INSTALL_TIMEOUT_MS = Number(process.env.SANDBOX_PROCS_OFFICIAL_SDK_INSTALL_TIMEOUT_MS ?? 240_000);
+const RUN_TIMEOUT_MS = 120_000;
+
+interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  status?: number | string;
+  contentType?: string | null;
+  response?: string;
+}
+interface StepResult {
+  step: string;
+  ok: boolean;
+  value?: any;
+  error?: { name: string; message: string; statusCode?: number };
+  requests: RecordedRequest[];
+}
+
+async function startControlPlane(token: string): Promise<TensorlakeControlPlane> {
+  return (await startEmulator('tensorlake', { controlPlane: true, token })) as TensorlakeControlPlane;
+}
+
+/** Runs run-control-flow.mjs under Node 22 with exactly these settings; its steps by name. */
+async function runFlow(settings: Record<string, string>): Promise<Map<string, StepResult>> {
+  const install = await ensureInstalled(SDK_DIR, { timeoutMs: INSTALL_TIMEOUT_MS, mustExist: ['node_modules/tensorlake/package.json'] });
+  if (install.installed) console.info(`installed ${SDK_DIR} (npm ci) in ${install.ms} ms`);
+  const node = resolveNode22(SDK_DIR);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENSORLAKE_') && name !== 'NODE_OPTIONS'));
+  const run = await runBounded(node.path, ['run-control-flow.mjs'], { cwd: SDK_DIR, env: { ...env, ...settings }, timeoutMs: RUN_TIMEOUT_MS });
+  const parsed = run.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as StepResult & { done?: boolean });
+  if (run.timedOut || run.code !== 0 || !parsed.some((entry) => entry.done)) {
+    throw new Error(`run-control-flow.mjs ${run.timedOut ? 'timed out' : `exited with ${run.code ?? run.signal}`}.\nstdout:\n${run.stdout.slice(-4000)}\nstderr:\n${run.stderr.slice(-4000)}`);
+  }
+  return new Map(parsed.filter((entry) => typeof entry.step === 'string').map((entry) => [entry.step, entry]));
+}
+
+function describeStep(s: StepResult): string {
+  return `step "${s.step}": ${s.ok ? 'succeeded' : `${s.error?.name}: ${s.error?.message}`}\n${s.requests.map((r) => `  ${r.method} ${r.path} (Host ${r.headers.host}) -> ${r.status}`).join('\n')}`;
+}
+
+function exchangesOf(steps: Map<string, StepResult>, lifecycle: boolean): Exchange[] {
+  return [...steps.values()]
+    .flatMap((s) => s.requests)
+    .filter((r) => r.path.startsWith('/v1/namespaces/') === lifecycle)
+    .map((r) => {
+      const url = new URL(r.path, 'http://x');
+      return { method: r.method, path: url.pathname, query: Object.fromEntries(url.searchParams), requestHeaders: {}, requestBody: r.body, status: Number(r.status), contentType: r.contentType ?? null, responseBody: r.response ?? '' };
+    });
+}
+
+const controlSpec = parse(readFileSync(`${ROOT}/specs/tensorlake-control.yaml`, 'utf8')) as OpenApiDocument;
+
+/** The checks every run of the SDK flow must pass, whoever started the control plane. */
+function expectFlowPassed(steps: Map<string, StepResult>): void {
+  const step = (name: string) => {
+    const s = steps.get(name);
+    if (!s) throw new Error(`run-control-flow.mjs printed no result for step "${name}"`);
+    return s;
+  };
+  const ok = (name: string) => {
+    const s = step(name);
+    expect(s.ok, describeStep(s)).toBe(true);
+    return s.value;
+  };
+  expect(ok('create A').sandboxId).toMatch(/^[a-z0-9]+$/);
+  expect(ok('A followStdout')).toEqual(['hello', 'world']);
+  expect(ok('A getProcess after kill')).toMatchObject({ status: 'signaled' });
+  expect(ok('A run')).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(/^ran\n/) });
+  ok('A terminate');
+  ok('B terminate');
+  // The sandbox proxy was reached by Host <sandbox id>.local, with the API key, as the SDK does on a loopback URL.
+  const a = ok('create A').sandboxId as string;
+  for (const r of step('A startProcess').requests) expect(r.headers).toMatchObject({ host: `${a}.local`, authorization: 'Bearer <TOKEN>' });
+}
+
+const skipped = officialSdkSkipped('the official Tensorlake SDK against the control plane (test/control-plane-tensorlake.test.ts)');
+
+describe.skipIf(skipped)('the official Tensorlake SDK (Node 22) against startEmulator(tensorlake, { controlPlane: true })', () => {
+  let controlPlane: TensorlakeControlPlane | undefined;
+  let steps = new Map<string, StepResult>();
+  let setupError: Error | undefined;
+  const token = testKey('control-plane');
+
+  beforeAll(async () => {
+    try {
+      controlPlane = await startControlPlane(token);
+      expect(Object.keys(controlPlane.settings)).toEqual(['TENSORLAKE_API_URL', 'TENSORLAKE_SANDBOX_PROXY_URL', 'TENSORLAKE_API_KEY']);
+      steps = await runFlow(controlPlane.settings);
+    } catch (error) {
+      setupError = error as Error;
+    }
+  }, INSTALL_TIMEOUT_MS + RUN_TIMEOUT_MS + 30_000);
+
+  afterAll(async () => {
+    await controlPlane?.stop();
+  });
+
+  function value(name: string): any {
+    if (setupError) throw setupError;
+    const s = steps.get(name)!;
+    expect(s?.ok, s && describeStep(s)).toBe(true);
+    return s.value;
+  }
+
+  it('runs create -> startProcess -> followStdout -> killProcess -> run -> terminate', () => {
+    if (setupError) throw setupError;
+    expectFlowPassed(steps);
+  });
+
+  it('list, info and connect see the sandbox; after terminate it is gone', () => {
+    const a = value('create A').sandboxId;
+    const b = value('create B').sandboxId;
+    expect(value('list').map((s: any) => s.sandboxId).sort()).toEqual([a, b].sort());
+    expect(value('A info')).toMatchObject({ sandboxId: a, status: 'running', namespace: 'default' });
+    expect(value('connect A').sort()).toEqual([value('A startProcess').pid, value('A startProcess sleeper').pid].sort());
+    expect(value('list after terminate A').map((s: any) => s.sandboxId)).toEqual([b]);
+    expect(steps.get('get A after terminate')).toMatchObject({ ok: false, error: { name: 'SandboxNotFoundError' } });
+  });
+
+  it('two sandboxes side by side: B sees none of A\'s processes and cannot kill them', () => {
+    const sleeper = value('A startProcess sleeper').pid;
+    expect(value('B listProcesses')).toEqual([]);
+    expect(steps.get('B killProcess A sleeper'), describeStep(steps.get('B killProcess A sleeper')!)).toMatchObject({ ok: false, error: { statusCode: 404 } });
+    expect(value('A getProcess sleeper after B kill')).toMatchObject({ pid: sleeper, status: 'running' });
+  });
+
+  it('terminate stopped every process of the sandbox and removed its working directory', async () => {
+    const pids = [value('A startProcess').pid, value('A startProcess sleeper').pid] as number[];
+    expect(await waitFor(() => pids.every((pid) => !isAlive(pid)), 5_000)).toBe(true);
+    const workdir = (value('A run').stdout as string).split('\n')[1]!;
+    expect(workdir).toMatch(/sandbox-procs-tensorlake-/);
+    expect(existsSync(workdir)).toBe(false);
+    expect(controlPlane!.sandboxes()).toEqual([]);
+  });
+
+  it('every exchange conforms: lifecycle to specs/tensorlake-control.yaml, sandbox proxy to specs/tensorlake.yaml', () => {
+    if (setupError) throw setupError;
+    const lifecycle = exchangesOf(steps, true);
+    const proxied = exchangesOf(steps, false);
+    expect(new Set(lifecycle.map((x) => x.method))).toEqual(new Set(['POST', 'GET', 'DELETE']));
+    expect(proxied.length).toBeGreaterThan(8);
+    expect(specViolations(lifecycle, controlOperations, new SpecValidator('tensorlake', controlSpec))).toEqual([]);
+    expect(specViolations(proxied, processOperations, new SpecValidator('tensorlake'))).toEqual([]);
+  });
+});
+
+describe.skipIf(skipped)('the official Tensorlake SDK against the built CLI: emulate --provider tensorlake --control-plane', () => {
+  it('prints the settings that the SDK flow runs on unchanged', async () => {
+    const token = testKey('control-plane-cli');
+    const child = spawn(process.execPath, [`${ROOT}/dist/src/bin.js`, 'emulate', '--provider', 'tensorlake', '--control-plane', '--token-env', 'CP_TOKEN'], {
+      env: { ...process.env, CP_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      expect(await waitFor(() => out.includes('Press Ctrl-C'), 20_000)).toBe(true);
+      const settings = Object.fromEntries([...out.matchAll(/^ {2}(TENSORLAKE_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      // The key the user chose is not echoed.
+      expect(settings).toEqual({ TENSORLAKE_API_URL: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), TENSORLAKE_SANDBOX_PROXY_URL: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), TENSORLAKE_API_KEY: '<your token>' });
+      expectFlowPassed(await runFlow({ ...settings, TENSORLAKE_API_KEY: token }));
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, INSTALL_TIMEOUT_MS + RUN_TIMEOUT_MS + 30_000);
+});
+
+/** The ```js example of the README's "Use your existing code locally" → "### Tensorlake". */
+function readmeExample(): string {
+  const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+  const section = readme.slice(readme.indexOf('## Use your existing code locally'));
+  const sub = section.slice(section.indexOf('### Tensorlake'));
+  const block = /```js\n([\s\S]*?)```/.exec(sub);
+  if (!block) throw new Error('README: no ```js block under "Use your existing code locally" / "### Tensorlake"');
+  return block[1]!;
+}
+
+describe.skipIf(skipped)('the README example (Use your existing code locally, Tensorlake)', () => {
+  it('runs unchanged under Node 22 against the control plane and prints what its comments say', async () => {
+    const token = testKey('control-plane-readme');
+    const cp = await startControlPlane(token);
+    try {
+      await ensureInstalled(SDK_DIR, { timeoutMs: INSTALL_TIMEOUT_MS, mustExist: ['node_modules/tensorlake/package.json'] });
+      const node = resolveNode22(SDK_DIR);
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENSORLAKE_') && name !== 'NODE_OPTIONS'));
+      // Evaluated as a module in the SDK's folder, so that `import ... from 'tensorlake'` resolves there.
+      const run = await runBounded(node.path, ['--input-type=module', '-e', readmeExample()], { cwd: SDK_DIR, env: { ...env, ...cp.settings }, timeoutMs: RUN_TIMEOUT_MS });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.trim().split('\n')).toEqual(['hello world', '0 ran']);
+      expect(cp.sandboxes()).toEqual([]);
+    } finally {
+      await cp.stop();
+    }
+  }, INSTALL_TIMEOUT_MS + RUN_TIMEOUT_MS + 30_000);
+});
+
+/** One request with the Host header the SDK sends for a sandbox (fetch may not set Host). */
+function call(baseUrl: string, options: { method: string; path: string; host?: string; token: string; body?: unknown }): Promise<{ status: number; json: any }> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: options.method,
+        path: options.path,
+        headers: { authorization: `Bearer ${options.token}`, ...(options.host ? { host: options.host } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, json: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('control plane isolation (plain HTTP)', () => {
+  const apiKey = testKey('control-plane-isolation');
+  const create = async (cp: TensorlakeControlPlane) => {
+    const answer = await call(cp.baseUrl, { method: 'POST', path: '/v1/namespaces/default/sandboxes', token: apiKey, body: { resources: { cpus: 1, memory_mb: 512 } } });
+    expect(answer.status).toBe(200);
+    return cp.sandboxes().find((s) => s.id === answer.json.sandbox_id)!;
+  };
+  const startSleep = async (cp: TensorlakeControlPlane, id: string, token = apiKey) => {
+    const answer = await call(cp.baseUrl, { method: 'POST', path: '/api/v1/processes', host: `${id}.local`, token, body: { command: 'sleep', args: ['30'] } });
+    expect(answer.status).toBe(201);
+    return answer.json.pid as number;
+  };
+
+  it('a sandbox accepts the API key or its own token; another sandbox\'s token is refused, and so is it on the lifecycle API', async () => {
+    const cp = await startControlPlane(apiKey);
+    try {
+      const a = await create(cp);
+      const b = await create(cp);
+      expect(a.token).not.toBe(b.token);
+      const list = (host: string, token: string) => call(cp.baseUrl, { method: 'GET', path: '/api/v1/processes', host, token });
+      expect((await list(`${a.id}.local`, a.token)).status).toBe(200);
+      expect((await list(`${b.id}.local`, apiKey)).status).toBe(200);
+      expect(await list(`${b.id}.local`, a.token)).toMatchObject({ status: 401, json: { error: expect.any(String) } });
+      expect((await call(cp.baseUrl, { method: 'GET', path: '/v1/namespaces/default/sandboxes', token: a.token })).status).toBe(401);
+      expect((await list('nosuchsandbox.local', apiKey)).status).toBe(404);
+    } finally {
+      await cp.stop();
+    }
+  });
+
+  it('deleting a sandbox stops its processes and removes its working directory; the other one runs on', async () => {
+    const cp = await startControlPlane(apiKey);
+    try {
+      const a = await create(cp);
+      const b = await create(cp);
+      const pidA = await startSleep(cp, a.id, a.token);
+      const pidB = await startSleep(cp, b.id);
+      expect(existsSync(a.workdir)).toBe(true);
+      expect((await call(cp.baseUrl, { method: 'DELETE', path: `/v1/namespaces/default/sandboxes/${a.id}`, token: apiKey })).status).toBe(200);
+      expect(isAlive(pidA)).toBe(false);
+      expect(existsSync(a.workdir)).toBe(false);
+      expect(isAlive(pidB)).toBe(true);
+      expect((await call(cp.baseUrl, { method: 'GET', path: '/api/v1/processes', host: `${a.id}.local`, token: apiKey })).status).toBe(404);
+      expect((await call(cp.baseUrl, { method: 'GET', path: `/v1/namespaces/default/sandboxes/${a.id}`, token: apiKey })).status).toBe(404);
+    } finally {
+      await cp.stop();
+    }
+  });
+
+  it('stop() of the control plane stops every sandbox, its processes and its working directory', async () => {
+    const cp = await startControlPlane(apiKey);
+    const sandboxes = [await create(cp), await create(cp)];
+    const pids = await Promise.all(sandboxes.map((s) => startSleep(cp, s.id)));
+    expect(pids.every(isAlive)).toBe(true);
+    await cp.stop();
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(sandboxes.map((s) => s.workdir).filter((dir) => existsSync(dir))).toEqual([]);
+    expect(existsSync(cp.workdir)).toBe(false);
+  });
+});
