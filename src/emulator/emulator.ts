@@ -69,6 +69,17 @@ export interface RunningEmulator {
 
 export const EMULATOR_VERSION = '0.1.0';
 
+/** The server settings of EmulatorOptions, as serveOperations takes them (only those given). */
+export function serverSettings(options: EmulatorOptions): Pick<EmulatorOptions, 'port' | 'maxBodyBytes' | 'keepAliveMs' | 'maxConnections'> {
+  const { port, maxBodyBytes, keepAliveMs, maxConnections } = options;
+  return {
+    ...(port !== undefined && { port }),
+    ...(maxBodyBytes !== undefined && { maxBodyBytes }),
+    ...(keepAliveMs !== undefined && { keepAliveMs }),
+    ...(maxConnections !== undefined && { maxConnections }),
+  };
+}
+
 /** The Retry-After of a full emulator's 429: a running process may end any moment. */
 export const RETRY_SOON: Readonly<Record<string, string>> = { 'retry-after': '1' };
 
@@ -108,10 +119,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...(emulator.rawBodyOperations ? { rawBodyOperations: emulator.rawBodyOperations } : {}),
       ...(emulator.unrouted ? { unrouted: emulator.unrouted } : {}),
       token,
-      ...(options.port !== undefined ? { port: options.port } : {}),
-      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-      ...(options.keepAliveMs !== undefined ? { keepAliveMs: options.keepAliveMs } : {}),
-      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...serverSettings(options),
     });
   } catch (error) {
     process.off('exit', onExit);

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { operations } from '../../../generated/hopx-control.operations.js';
-import type { EmulatorOptions } from '../emulator.js';
+import { serverSettings, type EmulatorOptions } from '../emulator.js';
 import { newInstanceId, registerWithReaper } from '../reaper.js';
 import { stopOnSignals } from '../signals.js';
 import { serveOperations, type Handler } from '../http.js';
@@ -119,9 +119,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       errorBody,
       token,
       tokenHeader: 'X-API-Key',
-      ...(options.port !== undefined ? { port: options.port } : {}),
-      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...serverSettings(options),
     });
   } catch (error) {
     process.off('exit', onExit);

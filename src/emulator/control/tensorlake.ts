@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { operations } from '../../../generated/tensorlake-control.operations.js';
 import type { components } from '../../../generated/tensorlake-control.js';
-import { RETRY_SOON, startProviderEmulator, type EmulatorOptions } from '../emulator.js';
+import { RETRY_SOON, serverSettings, startProviderEmulator, type EmulatorOptions } from '../emulator.js';
 import { serveOperations, type Handler } from '../http.js';
 import { newInstanceId, registerWithReaper, WORKDIR_PREFIX } from '../reaper.js';
 import { stopOnSignals } from '../signals.js';
@@ -137,9 +137,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
       errorBody,
       divert,
       token: apiKey,
-      ...(options.port !== undefined ? { port: options.port } : {}),
-      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...serverSettings(options),
     });
   } catch (error) {
     await rm(workdir, { recursive: true, force: true });
