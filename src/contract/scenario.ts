@@ -66,8 +66,8 @@ export function isHarmless(scenario: Scenario, method: string): boolean {
   return method.toLowerCase() === 'get' || scenario.fixture === 'unknown' || scenario.raw !== undefined;
 }
 
-/** States a stateful target can be put in before a scenario. */
-export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin' | 'sandbox';
+/** States a stateful target can be put in before a scenario (`namedSandbox`: one whose name a duplicate create asks for). */
+export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin' | 'sandbox' | 'namedSandbox';
 
 export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => Promise<Record<string, unknown>>>>;
 
@@ -106,7 +106,7 @@ export interface ProviderContract<Client = unknown> {
  */
 export interface ControlPlaneContract {
   provider: ProviderName;
-  /** The request headers that carry the API key (HopX: X-API-Key). */
+  /** The request headers that carry the API key (HopX: X-API-Key; Tensorlake: Authorization Bearer). */
   authHeaders(apiKey: string): Record<string, string>;
   scenarios: readonly Scenario[];
   /** How to make each fixture (`sandbox`: a new sandbox) on a control plane; its fields fill the raw path. */

@@ -4,6 +4,7 @@ import type { ProviderName } from '../errors.js';
 import { hopxContract } from '../providers/hopx/contract.js';
 import { hopxControlContract } from '../providers/hopx/control-contract.js';
 import { tensorlakeContract } from '../providers/tensorlake/contract.js';
+import { tensorlakeControlContract } from '../providers/tensorlake/control-contract.js';
 import type { ControlPlaneContract, ProviderContract, Scenario } from './scenario.js';
 
 export const contracts: Record<ProviderName, ProviderContract<any>> = {
@@ -19,6 +20,7 @@ export function scenariosFor(selected: readonly ProviderName[] = providers): Sce
 
 /** The providers whose control plane (sandbox lifecycle API) the emulator target serves and the contract covers. */
 export const controlContracts: Partial<Record<ProviderName, ControlPlaneContract>> = {
+  tensorlake: tensorlakeControlContract,
   hopx: hopxControlContract,
 };
 

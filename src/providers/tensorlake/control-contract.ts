@@ -1,0 +1,74 @@
+// The contract scenarios of Tensorlake's control plane (specs/tensorlake-control.yaml):
+// one per operation and declared status that a server can be brought to answer, sent
+// raw with the API key as a Bearer token, as the official SDK sends it. The 429 (a full
+// control plane) and 503 (one that is stopping) are left out: nothing provokes them on purpose.
+import type { ControlPlaneContract, Scenario } from '../../contract/scenario.js';
+
+// The namespace the SDK sends unless INDEXIFY_NAMESPACE says otherwise.
+const SANDBOXES = '/v1/namespaces/default/sandboxes';
+const one = `${SANDBOXES}/{sandbox_id}`;
+const UNKNOWN_SANDBOX = 'k0000000000000000000z';
+const CREATE = { resources: { cpus: 1, memory_mb: 1024 } };
+// Names are unique per namespace: the 409 scenario asks for the name its fixture already took.
+const TAKEN_NAME = 'sandbox-procs-contract-taken';
+
+const scenario = (operation: string, status: number, raw: Scenario['raw'], extra: Partial<Scenario> = {}): Scenario => ({
+  provider: 'tensorlake',
+  api: 'control',
+  operation,
+  status,
+  // Raw requests bypass the typed client, so this is not compared; it names what a client would make of the status.
+  expect: status < 300 ? 'result' : status === 401 ? 'AuthenticationError' : status === 404 ? 'NotFoundError' : 'InvalidRequestError',
+  input: {},
+  ...(status === 401 ? { credentials: 'missing' as const } : {}),
+  raw,
+  ...extra,
+});
+
+const withSandbox = { fixture: 'sandbox' as const };
+const unknown = { input: { sandbox_id: UNKNOWN_SANDBOX } };
+
+const scenarios: Scenario[] = [
+  scenario('sandbox_create', 200, { method: 'POST', path: SANDBOXES, body: CREATE }),
+  scenario('sandbox_create', 400, { method: 'POST', path: SANDBOXES, body: { image: 'ubuntu' } }),
+  scenario('sandbox_create', 401, { method: 'POST', path: SANDBOXES, body: CREATE }),
+  scenario('sandbox_create', 409, { method: 'POST', path: SANDBOXES, body: { ...CREATE, name: TAKEN_NAME } }, { fixture: 'namedSandbox' }),
+  scenario('sandbox_list', 200, { method: 'GET', path: SANDBOXES }, withSandbox),
+  scenario('sandbox_list', 401, { method: 'GET', path: SANDBOXES }),
+  scenario('sandbox_get', 200, { method: 'GET', path: one }, withSandbox),
+  scenario('sandbox_get', 401, { method: 'GET', path: one }, unknown),
+  scenario('sandbox_get', 404, { method: 'GET', path: one }, unknown),
+  scenario('sandbox_delete', 200, { method: 'DELETE', path: one }, withSandbox),
+  scenario('sandbox_delete', 401, { method: 'DELETE', path: one }, unknown),
+  scenario('sandbox_delete', 404, { method: 'DELETE', path: one }, unknown),
+];
+
+const authHeaders = (apiKey: string) => ({ Authorization: `Bearer ${apiKey}` });
+
+async function createSandbox(baseUrl: string, apiKey: string, body: object): Promise<Record<string, string>> {
+  const response = await fetch(`${baseUrl}${SANDBOXES}`, {
+    method: 'POST',
+    headers: { ...authHeaders(apiKey), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (response.status !== 200) throw new Error(`creating a sandbox answered ${response.status}`);
+  return { sandbox_id: ((await response.json()) as { sandbox_id: string }).sandbox_id };
+}
+
+export const tensorlakeControlContract: ControlPlaneContract = {
+  provider: 'tensorlake',
+  authHeaders,
+  scenarios,
+  fixtures: {
+    sandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, CREATE),
+    namedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, { ...CREATE, name: TAKEN_NAME }),
+  },
+  startedIds: (operation, body) => {
+    const id = (body as { sandbox_id?: unknown } | null)?.sandbox_id;
+    return (operation === 'sandbox_create' || operation === 'fixture') && typeof id === 'string' ? [id] : [];
+  },
+  cleanup: async (baseUrl, apiKey, ids) => {
+    await Promise.allSettled(ids.map((id) => fetch(`${baseUrl}${SANDBOXES}/${encodeURIComponent(id)}`, { method: 'DELETE', headers: authHeaders(apiKey), signal: AbortSignal.timeout(15_000) })));
+  },
+};
