@@ -11,6 +11,7 @@ import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
 import { serveOperations, type BodyRejection, type Handler } from './http.js';
 import { newInstanceId, registerWithReaper, runMarkerEnv } from './reaper.js';
+import { onProcessExit } from './exit-hooks.js';
 import { stopOnSignals } from './signals.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
 
@@ -107,7 +108,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       // a child still writing there: the reaper removes it once we are gone
     }
   };
-  process.on('exit', onExit);
+  const forgetExitHook = onProcessExit(onExit);
   let server;
   try {
     server = await serveOperations({
@@ -122,7 +123,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...serverSettings(options),
     });
   } catch (error) {
-    process.off('exit', onExit);
+    forgetExitHook();
     await rm(workdir, { recursive: true, force: true });
     reaper.release();
     throw error;
@@ -140,7 +141,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
         stopSignal.abort();
         await supervisor.stopAll();
         await server.close();
-        process.off('exit', onExit);
+        forgetExitHook();
         await rm(workdir, { recursive: true, force: true });
         reaper.release();
         releaseSignals();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { operations } from '../../../generated/hopx-control.operations.js';
 import { serverSettings, type EmulatorOptions } from '../emulator.js';
 import { newInstanceId, registerWithReaper } from '../reaper.js';
+import { onProcessExit } from '../exit-hooks.js';
 import { stopOnSignals } from '../signals.js';
 import { serveOperations, type Handler } from '../http.js';
 import { createSandboxRegistry, type HopxSandbox } from './hopx-sandboxes.js';
@@ -110,7 +111,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       // the reaper removes it once we are gone
     }
   };
-  process.on('exit', onExit);
+  const forgetExitHook = onProcessExit(onExit);
   let server;
   try {
     server = await serveOperations({
@@ -122,7 +123,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       ...serverSettings(options),
     });
   } catch (error) {
-    process.off('exit', onExit);
+    forgetExitHook();
     await rm(workdir, { recursive: true, force: true });
     reaper.release();
     throw error;
@@ -142,7 +143,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       stopping ??= (async () => {
         await server.close();
         await sandboxes.stopAll();
-        process.off('exit', onExit);
+        forgetExitHook();
         await rm(workdir, { recursive: true, force: true });
         reaper.release();
         releaseSignals();
