@@ -15,32 +15,14 @@ import { SpecValidator } from '../src/contract/validate.js';
 import type { TensorlakeControlPlane } from '../src/emulator/control/tensorlake.js';
 import { startEmulator } from '../src/emulator/index.js';
 import type { OpenApiDocument } from '../src/specs.js';
-import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded } from './support/official-sdk.js';
+import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded, TENSORLAKE_SDK_DIR, INSTALL_TIMEOUT_MS, RUN_TIMEOUT_MS, type RecordedRequest, type StepResult } from './support/official-sdk.js';
 import { isAlive, waitFor } from './support/processes.js';
 import { specViolations, type Exchange } from './support/recording-proxy.js';
 import { testKey } from './support/secrets.js';
 
-const SDK_DIR = fileURLToPath(new URL('./official-sdks/tensorlake/', import.meta.url)).replace(/\/$/, '');
+const SDK_DIR = TENSORLAKE_SDK_DIR;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const INSTALL_TIMEOUT_MS = Number(process.env.SANDBOX_PROCS_OFFICIAL_SDK_INSTALL_TIMEOUT_MS ?? 240_000);
-const RUN_TIMEOUT_MS = 120_000;
 
-interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-  status?: number | string;
-  contentType?: string | null;
-  response?: string;
-}
-interface StepResult {
-  step: string;
-  ok: boolean;
-  value?: any;
-  error?: { name: string; message: string; statusCode?: number };
-  requests: RecordedRequest[];
-}
 
 async function startControlPlane(token: string): Promise<TensorlakeControlPlane> {
   return (await startEmulator('tensorlake', { controlPlane: true, token })) as TensorlakeControlPlane;

@@ -18,31 +18,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
-import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded } from './support/official-sdk.js';
+import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded, TENSORLAKE_SDK_DIR, INSTALL_TIMEOUT_MS, RUN_TIMEOUT_MS, type RecordedRequest, type StepResult } from './support/official-sdk.js';
 import { testKey } from './support/secrets.js';
 
-const SDK_DIR = fileURLToPath(new URL('./official-sdks/tensorlake/', import.meta.url)).replace(/\/$/, '');
+const SDK_DIR = TENSORLAKE_SDK_DIR;
 const SDK_VERSION = '0.5.89';
 const SANDBOX_ID = 'sbx-official-sdk';
-const INSTALL_TIMEOUT_MS = Number(process.env.SANDBOX_PROCS_OFFICIAL_SDK_INSTALL_TIMEOUT_MS ?? 240_000);
-const RUN_TIMEOUT_MS = 120_000;
 
-interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-  status?: number | string;
-  contentType?: string | null;
-  response?: string;
-}
-interface StepResult {
-  step: string;
-  ok: boolean;
-  value?: any; // the SDK's JSON, checked field by field
-  error?: { name: string; message: string; statusCode?: number };
-  requests: RecordedRequest[];
-}
 
 const skipped = officialSdkSkipped(`the official Tensorlake SDK ${SDK_VERSION} tests (test/official-sdk-tensorlake.test.ts)`);
 

@@ -19,6 +19,31 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The Tensorlake SDK sub-project (its own package.json, lockfile and Node 22). */
+export const TENSORLAKE_SDK_DIR = fileURLToPath(new URL('../official-sdks/tensorlake/', import.meta.url)).replace(/\/$/, '');
+export const INSTALL_TIMEOUT_MS = Number(process.env.SANDBOX_PROCS_OFFICIAL_SDK_INSTALL_TIMEOUT_MS ?? 240_000);
+export const RUN_TIMEOUT_MS = 120_000;
+
+/** One request a driver script's logging proxy saw (official-sdks/tensorlake/logging-proxy.mjs), with its answer. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  status?: number | string;
+  contentType?: string | null;
+  response?: string;
+}
+/** One JSON line of a driver script: a step, what it returned or threw, and the requests it sent. */
+export interface StepResult {
+  step: string;
+  ok: boolean;
+  value?: any; // the SDK's JSON, checked field by field
+  error?: { name: string; message: string; statusCode?: number };
+  requests: RecordedRequest[];
+}
 
 export const SKIP_ENV = 'SANDBOX_PROCS_SKIP_OFFICIAL_SDK';
 export const NODE_ENV = 'SANDBOX_PROCS_NODE22';
