@@ -57,8 +57,8 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
     throw error;
   }
   reaper.setWorkdir(workdir);
-  // Each sandbox gets the caller's limits and signal handling; its port and token are its own.
-  const { port: _port, token: _token, ...sandboxOptions } = options;
+  // Each sandbox gets the caller's limits; its port and token are its own, its signals ours (below).
+  const { port: _port, token: _token, handleSignals: _signals, ...sandboxOptions } = options;
   const sandboxes = createSandboxRegistry(sandboxOptions);
   const notFound = (reply: Parameters<Handler>[1], sandboxId: unknown) => reply.error(404, `sandbox ${String(sandboxId)} not found`, 'SANDBOX_NOT_FOUND');
 

@@ -1,9 +1,9 @@
-// The control plane's sandboxes: each one a running process-API emulator of its
-// own, found by ID or name within its namespace. Bounded in number; removing one
-// stops it (its processes, its server, its working directory).
+// The Tensorlake control plane's sandboxes (see ./sandboxes.ts), found by ID or
+// name within their namespace, as the lifecycle API and the proxy look them up.
 import { randomBytes } from 'node:crypto';
 import type { components } from '../../../generated/tensorlake-control.js';
 import type { RunningEmulator } from '../emulator.js';
+import { createSandboxes } from './sandboxes.js';
 
 export interface Sandbox {
   readonly id: string;
@@ -34,49 +34,19 @@ function newSandboxId(): string {
   return [...randomBytes(21)].map((byte) => alphabet[byte % alphabet.length]).join('');
 }
 
-export function createSandboxRegistry(options: { max: number; start: () => Promise<RunningEmulator> }): SandboxRegistry {
-  const sandboxes = new Map<string, Sandbox>();
-  // Creations under way: counted against the cap, and awaited by stopAll so that none outlives it.
-  const pending = new Set<Promise<unknown>>();
-  let stopping = false;
+export function createSandboxRegistry(options: { start: () => Promise<RunningEmulator> }): SandboxRegistry {
+  const sandboxes = createSandboxes<Sandbox>({ start: options.start });
   const matches = (s: Sandbox, idOrName: string) => s.id === idOrName || s.request.name === idOrName;
 
   return {
-    async create(namespace, request) {
-      if (stopping) return 'stopping';
-      if (sandboxes.size + pending.size >= options.max) return 'full';
-      const creating = (async (): Promise<Sandbox | 'stopping'> => {
-        const emulator = await options.start();
-        if (stopping) {
-          await emulator.stop();
-          return 'stopping';
-        }
-        const sandbox: Sandbox = { id: newSandboxId(), namespace, request, createdAt: Date.now(), emulator };
-        sandboxes.set(sandbox.id, sandbox);
-        return sandbox;
-      })();
-      pending.add(creating);
-      try {
-        return await creating;
-      } finally {
-        pending.delete(creating);
-      }
-    },
-    find: (namespace, idOrName) => [...sandboxes.values()].find((s) => s.namespace === namespace && matches(s, idOrName)),
-    findAnywhere: (idOrName) => sandboxes.get(idOrName) ?? [...sandboxes.values()].find((s) => matches(s, idOrName)),
-    all: () => [...sandboxes.values()],
-    inNamespace: (namespace) => [...sandboxes.values()].filter((s) => s.namespace === namespace),
+    create: (namespace, request) => sandboxes.create((emulator) => ({ id: newSandboxId(), namespace, request, createdAt: Date.now(), emulator })),
+    find: (namespace, idOrName) => sandboxes.all().find((s) => s.namespace === namespace && matches(s, idOrName)),
+    findAnywhere: (idOrName) => sandboxes.get(idOrName) ?? sandboxes.all().find((s) => matches(s, idOrName)),
+    all: sandboxes.all,
+    inNamespace: (namespace) => sandboxes.all().filter((s) => s.namespace === namespace),
     async remove(sandbox) {
-      // Gone from view at once: the proxy refuses it while its processes are being stopped.
-      sandboxes.delete(sandbox.id);
-      await sandbox.emulator.stop();
+      await sandboxes.remove(sandbox.id);
     },
-    async stopAll() {
-      stopping = true;
-      await Promise.allSettled([...pending]);
-      const all = [...sandboxes.values()];
-      sandboxes.clear();
-      await Promise.all(all.map((s) => s.emulator.stop()));
-    },
+    stopAll: sandboxes.stopAll,
   };
 }

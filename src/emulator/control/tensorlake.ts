@@ -21,12 +21,12 @@ import { stopOnSignals } from '../signals.js';
 import { tensorlakeEmulator } from '../tensorlake.js';
 import type { RunningControlPlane } from './index.js';
 import { forwardToSandbox } from './tensorlake-proxy.js';
+import { MAX_SANDBOXES } from './sandboxes.js';
 import { createSandboxRegistry, type Sandbox } from './tensorlake-sandboxes.js';
 
 type Schemas = components['schemas'];
 
 /** Sandboxes that may exist at once: each holds a server and its processes, so memory stays bounded. */
-export const MAX_SANDBOXES = 16;
 
 const LOCAL_HOST = /^([a-z0-9][a-z0-9_-]*)\.local(?::\d+)?$/i;
 
@@ -61,7 +61,6 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
   // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
   const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
   const sandboxes = createSandboxRegistry({
-    max: MAX_SANDBOXES,
     start: () => startProviderEmulator(tensorlakeEmulator, { ...perSandbox, handleSignals: false }),
   });
   const info = (s: Sandbox): Schemas['SandboxInfo'] => ({

@@ -1,0 +1,81 @@
+// A control plane's sandboxes, whatever the provider: each one a process-API
+// emulator of its own (server, supervisor, working directory, token), at most
+// MAX_SANDBOXES at once so that their number bounds the memory. Removing one stops
+// everything in it; stopAll() also waits for those still starting, so none
+// outlives the control plane.
+import type { RunningEmulator } from '../emulator.js';
+
+export const MAX_SANDBOXES = 16;
+
+export interface SandboxEntry {
+  readonly id: string;
+  readonly emulator: RunningEmulator;
+}
+
+export interface Sandboxes<S extends SandboxEntry> {
+  readonly max: number;
+  /** A new running sandbox made from its emulator; 'full' at the cap, 'stopping' once stopAll() began. */
+  create(make: (emulator: RunningEmulator) => S): Promise<S | 'full' | 'stopping'>;
+  get(id: string): S | undefined;
+  /** In creation order. */
+  all(): S[];
+  /** Gone from view at once, then stopped; false when there is no such sandbox. */
+  remove(id: string): Promise<boolean>;
+  stopAll(): Promise<void>;
+}
+
+export function createSandboxes<S extends SandboxEntry>(options: {
+  start: () => Promise<RunningEmulator>;
+  /** Called as a sandbox is removed (e.g. to clear its timeout). */
+  onRemove?: (sandbox: S) => void;
+  max?: number;
+}): Sandboxes<S> {
+  const max = options.max ?? MAX_SANDBOXES;
+  const sandboxes = new Map<string, S>();
+  // Creations under way: counted against the cap, and awaited by stopAll.
+  const pending = new Set<Promise<unknown>>();
+  let stopping = false;
+
+  async function remove(id: string): Promise<boolean> {
+    const sandbox = sandboxes.get(id);
+    if (!sandbox) return false;
+    // Gone for every request from now on, before its processes are stopped.
+    sandboxes.delete(id);
+    options.onRemove?.(sandbox);
+    await sandbox.emulator.stop();
+    return true;
+  }
+
+  return {
+    max,
+    async create(make) {
+      if (stopping) return 'stopping';
+      if (sandboxes.size + pending.size >= max) return 'full';
+      const creating = (async (): Promise<S | 'stopping'> => {
+        const emulator = await options.start();
+        if (stopping) {
+          await emulator.stop();
+          return 'stopping';
+        }
+        const sandbox = make(emulator);
+        sandboxes.set(sandbox.id, sandbox);
+        return sandbox;
+      })();
+      pending.add(creating);
+      try {
+        return await creating;
+      } finally {
+        pending.delete(creating);
+      }
+    },
+    get: (id) => sandboxes.get(id),
+    all: () => [...sandboxes.values()],
+    remove,
+    async stopAll() {
+      stopping = true;
+      // One started meanwhile sees `stopping` and stops itself within create().
+      await Promise.allSettled([...pending]);
+      await Promise.allSettled([...sandboxes.keys()].map(remove));
+    },
+  };
+}
