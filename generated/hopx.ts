@@ -200,6 +200,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/env": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get environment variables
+         * @description The sandbox's custom environment variables: those set through /env, which every process started afterwards gets (a request's own `env` wins over them).
+         */
+        get: operations["get_env"];
+        /**
+         * Replace environment variables
+         * @description Replace every custom environment variable with the given set.
+         */
+        put: operations["set_env"];
+        post?: never;
+        /**
+         * Clear environment variables
+         * @description Remove every custom environment variable.
+         */
+        delete: operations["clear_env"];
+        options?: never;
+        head?: never;
+        /**
+         * Merge environment variables
+         * @description With `merge: true`, add the given variables to the custom ones (a given name replaces its old value); without it, replace them all, as PUT does (the agent spec: "Default: false (replace)").
+         */
+        patch: operations["update_env"];
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -252,6 +284,22 @@ export interface components {
         Language: "python" | "python3" | "node" | "nodejs" | "javascript" | "js" | "bash" | "sh" | "shell" | "go";
         Env: {
             [key: string]: string;
+        };
+        EnvVarsResponse: {
+            env_vars?: components["schemas"]["Env"];
+            count?: number;
+            timestamp?: string;
+        };
+        /** @description The agent requires no field; a missing `env_vars` is taken as none. The emulator refuses (400) more than 1000 variables, a name that is empty or holds `=`, and the names of its own child markers (SANDBOX_PROCS_EMULATOR_*), which no variable may replace. */
+        EnvVarsSetRequest: {
+            env_vars?: components["schemas"]["Env"];
+            /**
+             * @description Default: false (replace).
+             * @default false
+             */
+            merge?: boolean;
+            /** @description For deduplication. */
+            timestamp?: string;
         };
         /** @description The agent requires no field. An empty or missing `code` is refused with 400 by the emulator (the docs' "required"), an inference. */
         ExecuteRequest: {
@@ -525,6 +573,26 @@ export interface components {
         };
     };
     responses: {
+        /** @description The variables were changed. The agent spec declares a free-form object; the JS SDK reads `env_vars` from it. */
+        EnvVarsChanged: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "env_vars": {
+                 *         "GREETING": "hi"
+                 *       },
+                 *       "count": 1,
+                 *       "timestamp": "2025-01-27T10:30:00Z"
+                 *     }
+                 */
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
         /** @description The sandbox-procs emulator runs as many processes as its limit allows (--max-running); try again after Retry-After seconds. */
         EmulatorBusy: {
             headers: {
@@ -1048,6 +1116,102 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    get_env: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The custom environment variables */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "env_vars": {
+                     *         "GREETING": "hi"
+                     *       },
+                     *       "count": 1,
+                     *       "timestamp": "2025-01-27T10:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EnvVarsResponse"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    set_env: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "env_vars": {
+                 *         "GREETING": "hi"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["EnvVarsSetRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["EnvVarsChanged"];
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    clear_env: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EnvVarsChanged"];
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    update_env: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "env_vars": {
+                 *         "GREETING": "hi"
+                 *       },
+                 *       "merge": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["EnvVarsSetRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["EnvVarsChanged"];
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
         };
     };
     get_health: {

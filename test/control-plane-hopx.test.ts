@@ -158,6 +158,19 @@ describe('sandboxes are isolated from each other', () => {
     }
   });
 
+  it('Sandbox.create({ envVars }): that sandbox\'s processes see them and env.getAll returns them; another sandbox sees none', async () => {
+    const a = await Sandbox.create({ template: TEMPLATE, apiKey, baseURL: proxy.baseUrl, envVars: { GREETING: 'hi' } });
+    const b = await Sandbox.create({ template: TEMPLATE, apiKey, baseURL: proxy.baseUrl });
+    try {
+      expect((await a.runCode('echo $GREETING', { language: 'bash' })).stdout).toBe('hi\n');
+      expect(await a.env.getAll()).toEqual({ GREETING: 'hi' });
+      expect((await b.runCode('echo "[$GREETING]"', { language: 'bash' })).stdout).toBe('[]\n');
+      expect(await b.env.getAll()).toEqual({});
+    } finally {
+      await Promise.allSettled([a.kill(), b.kill()]);
+    }
+  });
+
   it('stop() of the control plane deletes every sandbox: their processes end, their directories go', async () => {
     const key = testKey('hopx-control-stop');
     const own = await startEmulator('hopx', { controlPlane: true, token: key });

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../generated/hopx.operations.js';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
+import { MAX_ENV_VARS } from '../src/emulator/hopx-env.js';
 import { startRecordingProxy, specViolations, type Exchange, type RecordingProxy } from './support/recording-proxy.js';
 import { testKey } from './support/secrets.js';
 import { json, startServer, type Received, type TestServer } from './support/servers.js';
@@ -197,6 +198,39 @@ describe('@hopx-ai/sdk 0.5.1 against the HopX emulator, with its defaults', () =
     expect(Object.keys(body(exchanges[0])).sort()).toEqual(['code', 'timeout']);
   });
 
+  it('env: update (PATCH merge), getAll, set, delete (getAll then setAll) and the agent\'s DELETE; processes started afterwards see them, a request\'s own env wins', async () => {
+    const bash = (code: string, env?: Record<string, string>) => sandbox.runCode(code, { language: 'bash', ...(env ? { env } : {}) });
+    const { value: updated, exchanges } = await recorded(() => sandbox.env.update({ GREETING: 'hi' }));
+    expect(updated).toEqual({ GREETING: 'hi' });
+    expect(exchanges.map((x) => `${x.method} ${x.path}`)).toEqual(['PATCH /env']);
+    expect(body(exchanges[0])).toEqual({ env_vars: { GREETING: 'hi' }, merge: true });
+    expect((await recorded(() => sandbox.env.getAll())).value).toEqual({ GREETING: 'hi' });
+    expect((await recorded(() => bash('echo "$GREETING"'))).value.stdout).toBe('hi\n');
+    expect((await recorded(() => sandbox.commands.run('echo "$GREETING"'))).value.stdout.trim()).toBe('hi');
+    expect((await recorded(() => bash('echo "$GREETING"', { GREETING: 'own' }))).value.stdout).toBe('own\n');
+
+    await recorded(() => sandbox.env.set('OTHER', 'x'));
+    expect((await recorded(() => sandbox.env.getAll())).value).toEqual({ GREETING: 'hi', OTHER: 'x' });
+    const { exchanges: deleting } = await recorded(() => sandbox.env.delete('GREETING'));
+    expect(deleting.map((x) => `${x.method} ${x.path}`)).toEqual(['GET /env', 'PUT /env']);
+    expect((await recorded(() => bash('echo "[$GREETING][$OTHER]"'))).value.stdout).toBe('[][x]\n');
+
+    // The emulator's child markers are no user variable's to replace: refused, nothing changed.
+    const { value: refused } = await recorded(() => sandbox.env.update({ SANDBOX_PROCS_EMULATOR_CHILD: 'mine' }).then(() => undefined, (e: unknown) => e));
+    expect(refused).toMatchObject({ statusCode: 400 });
+    const tooMany = Object.fromEntries(Array.from({ length: MAX_ENV_VARS + 1 }, (_, i) => [`V${i}`, 'x']));
+    const { value: bounded } = await recorded(() => sandbox.env.setAll(tooMany).then(() => undefined, (e: unknown) => e));
+    expect(bounded).toMatchObject({ statusCode: 400 });
+    expect((await recorded(() => sandbox.env.getAll())).value).toEqual({ OTHER: 'x' });
+
+    // The SDK never sends the agent's DELETE /env (it clears nothing on its own): sent here as the agent spec has it.
+    const { value: cleared } = await recorded(() => fetch(`${proxy.baseUrl}/env`, { method: 'DELETE', headers: { authorization: `Bearer ${emulator.token}` } }));
+    expect(cleared.status).toBe(200);
+    expect(await cleared.json()).toMatchObject({ env_vars: {}, count: 0 });
+    expect((await recorded(() => sandbox.env.getAll())).value).toEqual({});
+    expect((await recorded(() => bash('echo "[$OTHER]"'))).value.stdout).toBe('[]\n');
+  });
+
   it('sent only requests the spec has an operation for, and covered every process operation the SDK has', () => {
     const hit = new Set(proxy.exchanges.map((x) => `${x.method} ${x.path.replace(/\/execute\/kill\/.+$/, '/execute/kill/{process_id}')}`));
     expect([...hit].sort()).toEqual(
@@ -212,6 +246,10 @@ describe('@hopx-ai/sdk 0.5.1 against the HopX emulator, with its defaults', () =
         'GET /processes',
         'POST /execute/async',
         'POST /execute/ipython',
+        'GET /env',
+        'PUT /env',
+        'PATCH /env',
+        'DELETE /env',
       ].sort(),
     );
     expect(specViolations(proxy.exchanges, operations, validator)).toEqual([]);

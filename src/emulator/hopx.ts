@@ -7,6 +7,7 @@ import { arch, platform } from 'node:os';
 import { operations } from '../../generated/hopx.operations.js';
 import type { components } from '../../generated/hopx.js';
 import { EMULATOR_VERSION, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from './emulator.js';
+import { createEnvStore } from './hopx-env.js';
 import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './hopx-local.js';
 import type { Handler, Reply } from './http.js';
 import { shareOut, truncationHeaders } from './output-buffer.js';
@@ -113,6 +114,8 @@ export const hopxEmulator: ProviderEmulator = {
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
     const background = new Map<string, Background>();
+    // The sandbox's /env variables: under a request's own env, over the supervisor's minimal environment.
+    const customEnv = createEnvStore();
     // An entry whose process was evicted for the memory budget goes with it.
     const idOf = new WeakMap<SupervisedProcess, string>();
     supervisor.onEvict((p) => {
@@ -129,7 +132,7 @@ export const hopxEmulator: ProviderEmulator = {
         return undefined;
       }
       try {
-        return await supervisor.start({ command: line.command, args: line.args, env: env ?? {}, cwd });
+        return await supervisor.start({ command: line.command, args: line.args, env: { ...customEnv.all(), ...env }, cwd });
       } catch (error) {
         if (error instanceof SupervisorLimitError) {
           reply.error(429, error.message, 'RATE_LIMIT_EXCEEDED', RETRY_SOON);
@@ -208,6 +211,18 @@ export const hopxEmulator: ProviderEmulator = {
       body.args && body.args.length > 0 ? { command: body.command, args: body.args } : { command: 'sh', args: ['-c', body.command] };
 
     const runCommand = (body: Schemas['RunCommandRequest'], reply: Reply) => launch(reply, body.command, { line: commandLine(body), env: body.env, workdir: body.workdir });
+
+    const envAnswer = () => {
+      const env_vars = customEnv.all();
+      return { env_vars, count: Object.keys(env_vars).length, timestamp: new Date().toISOString() } satisfies Schemas['EnvVarsResponse'];
+    };
+    /** PUT replaces; PATCH merges only when asked (the agent spec's default is replace). */
+    const setEnv = (request: { json: unknown }, reply: Reply, merge: (body: Schemas['EnvVarsSetRequest']) => boolean) => {
+      const body = (request.json ?? {}) as Schemas['EnvVarsSetRequest'];
+      const refused = customEnv.set(body.env_vars ?? {}, merge(body));
+      if (refused) return reply.error(400, refused, 'INVALID_REQUEST');
+      reply.json(200, envAnswer());
+    };
 
     const uptimeSeconds = () => Math.round((Date.now() - context.startedAt) / 100) / 10;
     const features = {
@@ -316,6 +331,13 @@ export const hopxEmulator: ProviderEmulator = {
           })),
         );
         reply.json(200, { processes, count: processes.length } satisfies Schemas['SystemProcessList']);
+      },
+      get_env: (_request, reply) => reply.json(200, envAnswer()),
+      set_env: (request, reply) => setEnv(request, reply, () => false),
+      update_env: (request, reply) => setEnv(request, reply, (body) => body.merge === true),
+      clear_env: (_request, reply) => {
+        customEnv.clear();
+        reply.json(200, envAnswer());
       },
       get_health: (_request, reply) =>
         reply.json(200, {

@@ -28,6 +28,10 @@ export type HopxAsyncResult = Schemas['WebhookExecutionComplete'];
 export type HopxIpythonRequest = Schemas['IpythonExecuteRequest'];
 export type HopxInfo = Schemas['InfoResponse'];
 export type HopxLanguage = Schemas['Language'];
+export type HopxEnvVars = Schemas['EnvVarsResponse'];
+export type HopxEnvRequest = Schemas['EnvVarsSetRequest'];
+/** What PUT, PATCH and DELETE /env answer: the agent spec's free-form object (the emulator's carries `env_vars`). */
+export type HopxEnvChanged = Record<string, unknown>;
 
 /**
  * The three kill requests found in the wild (see specs/hopx.yaml, x-forms):
@@ -60,6 +64,14 @@ export interface HopxClient {
   /** The VM's operating system processes. */
   listSystemProcesses(options?: RequestOptions): Promise<HopxSystemProcess[]>;
   getHealth(options?: RequestOptions): Promise<HopxHealth>;
+  /** The sandbox's custom environment variables, which processes started afterwards get. */
+  getEnv(options?: RequestOptions): Promise<HopxEnvVars>;
+  /** Replace the custom environment variables. */
+  setEnv(request: HopxEnvRequest, options?: RequestOptions): Promise<HopxEnvChanged>;
+  /** PATCH /env: with `merge: true` adds to the custom variables, without it replaces them (the agent's default). */
+  updateEnv(request: HopxEnvRequest, options?: RequestOptions): Promise<HopxEnvChanged>;
+  /** Remove every custom environment variable. */
+  clearEnv(options?: RequestOptions): Promise<HopxEnvChanged>;
   /** The agent's version, platform, uptime, endpoints and features. */
   getAgentInfo(options?: RequestOptions): Promise<HopxInfo>;
   /** The provider-neutral interface over this client. */
@@ -123,6 +135,10 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
       return listIn<HopxSystemProcess>(list, 'processes', { provider: 'hopx', operation: 'list_system_processes' });
     },
     getHealth: (options) => call('get_health', {}, (init) => api.GET('/health', init), options),
+    getEnv: (options) => call('get_env', {}, (init) => api.GET('/env', init), options),
+    setEnv: (body, options) => call('set_env', { body }, (init) => api.PUT('/env', { body, ...init }), options),
+    updateEnv: (body, options) => call('update_env', { body }, (init) => api.PATCH('/env', { body, ...init }), options),
+    clearEnv: (options) => call('clear_env', {}, (init) => api.DELETE('/env', init), options),
     getAgentInfo: (options) => call('get_info', {}, (init) => api.GET('/info', init), options),
   };
   return { ...client, processes: hopxProcesses(client), close, [Symbol.asyncDispose]: close };

@@ -10,6 +10,7 @@ import {
   type HopxClient,
   type HopxAsyncRequest,
   type HopxCommandRequest,
+  type HopxEnvRequest,
   type HopxExecuteRequest,
   type HopxIpythonRequest,
   type HopxKillForm,
@@ -36,6 +37,10 @@ const calls: Record<string, OperationCall<HopxClient>> = {
   run_command: { input: { request: { command: 'echo', args: ['1'] } }, invoke: (c, i) => c.runCommand(request<HopxCommandRequest>(i)) },
   run_command_background: { input: { request: { command: 'sleep', args: ['60'] } }, invoke: (c, i) => c.runCommandBackground(request<HopxCommandRequest>(i)) },
   list_system_processes: { input: {}, invoke: (c) => c.listSystemProcesses() },
+  get_env: { input: {}, invoke: (c) => c.getEnv() },
+  set_env: { input: { request: { env_vars: { SANDBOX_PROCS_PROBE: '1' } } }, invoke: (c, i) => c.setEnv(request<HopxEnvRequest>(i)) },
+  update_env: { input: { request: { env_vars: { SANDBOX_PROCS_PROBE: '2' }, merge: true } }, invoke: (c, i) => c.updateEnv(request<HopxEnvRequest>(i)) },
+  clear_env: { input: {}, invoke: (c) => c.clearEnv() },
   get_health: { input: {}, invoke: (c) => c.getHealth() },
   get_info: { input: {}, invoke: (c) => c.getAgentInfo() },
 };
@@ -77,12 +82,19 @@ export const hopxContract: ProviderContract<HopxClient> = {
     ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401, [500, MOCK_ONLY]]),
+    ...statusScenarios('hopx', 'get_env', {}, [200, [400, MOCK_ONLY], 401]),
+    ...statusScenarios('hopx', 'set_env', calls.set_env!.input, [200, 401]),
+    ...statusScenarios('hopx', 'update_env', calls.update_env!.input, [200, 401]),
+    ...statusScenarios('hopx', 'clear_env', {}, [200, [400, MOCK_ONLY], 401]),
     ...statusScenarios('hopx', 'get_health', {}, [200]),
     ...statusScenarios('hopx', 'get_info', {}, [200]),
     // Malformed requests the typed client refuses to send: the agent must answer its declared 400.
     ...rawScenarios('hopx', 'kill_process', [{ method: 'DELETE', path: '/execute/kill', body: {} }]),
     // The agent requires no field of /execute, but a code that is not a string cannot be decoded by any agent.
     ...rawScenarios('hopx', 'execute_code', [{ method: 'POST', path: '/execute', body: { code: 42, language: 'bash' } }]),
+    // Variables that are not a map of strings: no agent can decode them, so nothing changes.
+    ...rawScenarios('hopx', 'set_env', [{ method: 'PUT', path: '/env', body: { env_vars: 'GREETING=hi' } }]),
+    ...rawScenarios('hopx', 'update_env', [{ method: 'PATCH', path: '/env', body: { env_vars: ['GREETING=hi'], merge: true } }]),
   ],
   fixtures: {
     running: async (client) => ({ process_id: (await client.runCodeBackground(sleeper)).process_id }),
