@@ -42,6 +42,16 @@ describe('no drift where the contract is kept', () => {
       if (e.provider === 'hopx') {
         const verdicts = Object.fromEntries(Object.entries(report.killForms!).map(([form, v]) => [form, v.verdict]));
         expect(verdicts).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted' });
+        // The sandbox's own variables are the user's: drift never sets or clears them, even with mutations.
+        await fetch(`${e.baseUrl}/env`, {
+          method: 'PUT',
+          headers: { Authorization: `Bearer ${e.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ env_vars: { USERS_OWN: 'kept' } }),
+        });
+        await drift({ provider: e.provider, baseUrl: e.baseUrl, token: e.token, allowMutations });
+        const env = await fetch(`${e.baseUrl}/env`, { headers: { Authorization: `Bearer ${e.token}` } });
+        expect(((await env.json()) as { env_vars: Record<string, string> }).env_vars).toEqual({ USERS_OWN: 'kept' });
+        expect(report.checks.filter((c) => /_env$/.test(c.operation) && c.expectedStatus === 200 && c.operation !== 'get_env')).toEqual([]);
       }
     }
   });

@@ -250,7 +250,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
     headersFor: (scenario: Scenario) => ({ Prefer: `code=${scenario.status}` }),
   };
   const scenarios = runnableOn(target, scenariosFor([provider])).filter(
-    (scenario) => options.allowMutations || isHarmless(scenario, operationMethod(provider, scenario.operation)),
+    (scenario) => scenario.only !== 'local' && (options.allowMutations || isHarmless(scenario, operationMethod(provider, scenario.operation))),
   );
   // The router's answer to a path no one serves: what a missing route looks like on this server.
   const router = await probeRouter(baseUrl, token, timeoutMs);

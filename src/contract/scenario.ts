@@ -28,8 +28,12 @@ export interface Scenario {
    * made before it runs; its fields replace those of `input`. Mocks use `input` as is.
    */
   fixture?: FixtureName;
-  /** `mock`: only a mock can be asked for this status (e.g. a 500, or a 400 the facade refuses to send). */
-  only?: 'mock';
+  /**
+   * `mock`: only a mock can be asked for this status (e.g. a 500, or a 400 the facade refuses to send).
+   * `local`: runs on our own targets (mocks, emulators) but never against a live sandbox, even with
+   * mutations allowed: it changes state the check did not make (e.g. the sandbox's environment).
+   */
+  only?: 'mock' | 'local';
   /**
    * Sent as is, bypassing the typed client, which would refuse it: a malformed
    * request that must get the declared 400. `expect` is not checked for these.
@@ -142,6 +146,8 @@ export const EXPECTED_BY_STATUS: Readonly<Record<number, Expectation>> = {
 export type StatusCase = number | [number, Pick<Scenario, 'fixture' | 'only'> & { input?: Readonly<Record<string, unknown>> }];
 
 export const MOCK_ONLY = { only: 'mock' } as const;
+/** Never against a live sandbox (see Scenario.only). */
+export const LOCAL_ONLY = { only: 'local' } as const;
 
 /**
  * The scenarios of one operation, one per status; a 401 is provoked by leaving

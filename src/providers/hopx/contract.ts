@@ -2,7 +2,7 @@
 // scenario per declared (operation, status) for every kill form (so the check
 // tells which forms an agent honours), and the fixtures that make each reachable
 // on a real (stateful) target.
-import { invokeFrom, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { invokeFrom, LOCAL_ONLY, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
 import { killAll } from '../../flows.js';
 import {
   createHopxClient,
@@ -83,9 +83,10 @@ export const hopxContract: ProviderContract<HopxClient> = {
     ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED }]]),
     ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401, [500, MOCK_ONLY]]),
     ...statusScenarios('hopx', 'get_env', {}, [200, [400, MOCK_ONLY], 401]),
-    ...statusScenarios('hopx', 'set_env', calls.set_env!.input, [200, 401]),
-    ...statusScenarios('hopx', 'update_env', calls.update_env!.input, [200, 401]),
-    ...statusScenarios('hopx', 'clear_env', {}, [200, [400, MOCK_ONLY], 401]),
+    // Setting or clearing a sandbox's variables changes what the user's own processes see: never on a live sandbox.
+    ...statusScenarios('hopx', 'set_env', calls.set_env!.input, [[200, LOCAL_ONLY], 401]),
+    ...statusScenarios('hopx', 'update_env', calls.update_env!.input, [[200, LOCAL_ONLY], 401]),
+    ...statusScenarios('hopx', 'clear_env', {}, [[200, LOCAL_ONLY], [400, MOCK_ONLY], 401]),
     ...statusScenarios('hopx', 'get_health', {}, [200]),
     ...statusScenarios('hopx', 'get_info', {}, [200]),
     // Malformed requests the typed client refuses to send: the agent must answer its declared 400.
