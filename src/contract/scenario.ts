@@ -210,3 +210,23 @@ export function scenarioLabel(scenario: Scenario): string {
   if (scenario.fixture) parts.push(`${scenario.fixture} process`);
   return parts.join(', ');
 }
+
+/**
+ * A control-plane scenario (specs/<provider>-control.yaml): sent raw, with the
+ * provider's own auth unless `credentials: 'missing'` (every 401), and checked
+ * against that spec.
+ */
+export function controlScenario(provider: ProviderName, operation: string, status: number, raw: RawRequest, extra: Partial<Scenario> = {}): Scenario {
+  return {
+    provider,
+    api: 'control',
+    operation,
+    status,
+    // Raw requests bypass the typed client, so this is not compared; it names what a client would make of the status.
+    expect: status < 300 ? 'result' : status === 401 ? 'AuthenticationError' : status === 404 ? 'NotFoundError' : 'InvalidRequestError',
+    input: {},
+    ...(status === 401 ? { credentials: 'missing' as const } : {}),
+    raw,
+    ...extra,
+  };
+}

@@ -2,23 +2,12 @@
 // per operation and declared status that a server can be brought to answer, sent
 // raw with the API key in X-API-Key as the official SDK sends it. The 429 (a full
 // emulator) and 503 (one that is stopping) are left out: nothing provokes them on purpose.
-import type { ControlPlaneContract, Scenario } from '../../contract/scenario.js';
+import { controlScenario, type ControlPlaneContract, type RawRequest, type Scenario } from '../../contract/scenario.js';
 
 const UNKNOWN_SANDBOX = 'sbx_000000000000';
 const CREATE = { template_name: 'code-interpreter' };
 
-const scenario = (operation: string, status: number, raw: Scenario['raw'], extra: Partial<Scenario> = {}): Scenario => ({
-  provider: 'hopx',
-  api: 'control',
-  operation,
-  status,
-  // Raw requests bypass the typed client, so this is not compared; it names what a client would make of the status.
-  expect: status < 300 ? 'result' : status === 401 ? 'AuthenticationError' : status === 404 ? 'NotFoundError' : 'InvalidRequestError',
-  input: {},
-  ...(status === 401 ? { credentials: 'missing' as const } : {}),
-  raw,
-  ...extra,
-});
+const scenario = (operation: string, status: number, raw: RawRequest, extra: Partial<Scenario> = {}): Scenario => controlScenario('hopx', operation, status, raw, extra);
 
 const withSandbox = { fixture: 'sandbox' as const };
 const unknown = { input: { sandbox_id: UNKNOWN_SANDBOX } };

@@ -2,7 +2,7 @@
 // one per operation and declared status that a server can be brought to answer, sent
 // raw with the API key as a Bearer token, as the official SDK sends it. The 429 (a full
 // control plane) and 503 (one that is stopping) are left out: nothing provokes them on purpose.
-import type { ControlPlaneContract, Scenario } from '../../contract/scenario.js';
+import { controlScenario, type ControlPlaneContract, type RawRequest, type Scenario } from '../../contract/scenario.js';
 
 // The namespace the SDK sends unless INDEXIFY_NAMESPACE says otherwise.
 const SANDBOXES = '/v1/namespaces/default/sandboxes';
@@ -12,18 +12,7 @@ const CREATE = { resources: { cpus: 1, memory_mb: 1024 } };
 // Names are unique per namespace: the 409 scenario asks for the name its fixture already took.
 const TAKEN_NAME = 'sandbox-procs-contract-taken';
 
-const scenario = (operation: string, status: number, raw: Scenario['raw'], extra: Partial<Scenario> = {}): Scenario => ({
-  provider: 'tensorlake',
-  api: 'control',
-  operation,
-  status,
-  // Raw requests bypass the typed client, so this is not compared; it names what a client would make of the status.
-  expect: status < 300 ? 'result' : status === 401 ? 'AuthenticationError' : status === 404 ? 'NotFoundError' : 'InvalidRequestError',
-  input: {},
-  ...(status === 401 ? { credentials: 'missing' as const } : {}),
-  raw,
-  ...extra,
-});
+const scenario = (operation: string, status: number, raw: RawRequest, extra: Partial<Scenario> = {}): Scenario => controlScenario('tensorlake', operation, status, raw, extra);
 
 const withSandbox = { fixture: 'sandbox' as const };
 const unknown = { input: { sandbox_id: UNKNOWN_SANDBOX } };
