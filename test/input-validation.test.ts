@@ -93,3 +93,26 @@ describe('client options are checked when the client is created', () => {
     expect(() => createHopxClient(options as never)).toThrow(ValidationError);
   });
 });
+
+describe('a body field the operation does not know is refused, not silently dropped by the server', () => {
+  it('Tensorlake start with `cwd` (the field is `working_dir`): ValidationError naming the known fields, nothing sent', async () => {
+    const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    // What plain JavaScript can pass; TypeScript refuses it at compile time.
+    const error = await client.startProcess({ command: 'ls', cwd: '/tmp' } as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(/^tensorlake sandbox_process_start: body\.cwd is not a field of this request \(known: .*\bworking_dir\b.*\)$/);
+    expect(server.received.length).toBe(before);
+  });
+
+  it('HopX background command with `cmd`: ValidationError, nothing sent; a field set to undefined is no field', async () => {
+    const client = createHopxClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    const error = await client.runCommandBackground({ command: 'ls', cmd: 'ls' } as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(/body\.cmd is not a field of this request/);
+    expect(server.received.length).toBe(before);
+    await client.runCommandBackground({ command: 'ls', timeout: undefined }).catch(() => undefined);
+    expect(server.received.length).toBe(before + 1);
+  });
+});

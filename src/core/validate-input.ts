@@ -103,7 +103,19 @@ export function findRequestViolation(meta: OperationMeta, input: RequestInput): 
   }
   if (meta.requestBody) {
     if (input.body === undefined) return meta.requestBody.required ? 'a request body is required' : undefined;
-    return findViolation(meta.requestBody.schema, input.body, 'body');
+    return unknownField(meta.requestBody.schema, input.body) ?? findViolation(meta.requestBody.schema, input.body, 'body');
   }
   return undefined;
+}
+
+/**
+ * A top-level field the operation does not know, in a body whose fields the spec
+ * lists. Servers ignore such a field, so a typo (`cwd` for `working_dir`) would
+ * silently do nothing; TypeScript catches it, plain JavaScript would not.
+ */
+function unknownField(schema: SchemaConstraints, body: unknown): string | undefined {
+  if (!schema.properties || schema.additionalProperties !== undefined || typeOf(body) !== 'object') return undefined;
+  const known = Object.keys(schema.properties);
+  const unknown = Object.keys(body as Record<string, unknown>).find((name) => !Object.hasOwn(schema.properties!, name) && (body as Record<string, unknown>)[name] !== undefined);
+  return unknown === undefined ? undefined : `body.${unknown} is not a field of this request (known: ${known.join(', ')})`;
 }
