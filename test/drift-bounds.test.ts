@@ -113,7 +113,10 @@ interface Run {
 async function drift(url: string, name: string, boundMs: number): Promise<Run> {
   const json = join(dir, `${name.replace(/\W+/g, '-')}.json`);
   const rssFile = join(dir, `${name.replace(/\W+/g, '-')}.rss`);
-  const args = [join(root, 'dist/src/bin.js'), 'drift', '--provider', 'tensorlake', '--base-url', url, '--timeout-ms', String(TIMEOUT_MS), '--json', json];
+  // A V8 heap cap of 128 MiB: what drift keeps must fit in it (past it, the run dies and the test
+  // fails). Without a cap V8 collects lazily, so the RSS of a run that makes 16 MB of garbage per
+  // check would say more about the collector's mood under load than about what drift holds.
+  const args = ['--max-old-space-size=128', join(root, 'dist/src/bin.js'), 'drift', '--provider', 'tensorlake', '--base-url', url, '--timeout-ms', String(TIMEOUT_MS), '--json', json];
   const gnuTime = existsSync(GNU_TIME);
   const started = Date.now();
   const child = spawn(gnuTime ? GNU_TIME : process.execPath, gnuTime ? ['-f', '%M', '-o', rssFile, process.execPath, ...args] : args, {
