@@ -3,15 +3,11 @@
 // stop() ends every child; so do this process's exit, SIGINT, SIGTERM and SIGHUP,
 // and (through the reaper) its death by SIGKILL or a crash.
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
 import { serveOperations, type BodyRejection, type Handler } from './http.js';
-import { newInstanceId, registerWithReaper, runMarkerEnv } from './reaper.js';
-import { onProcessExit } from './exit-hooks.js';
+import { claimInstance } from './instance.js';
+import { newInstanceId, runMarkerEnv } from './reaper.js';
 import { stopOnSignals } from './signals.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
 
@@ -87,28 +83,11 @@ export const RETRY_SOON: Readonly<Record<string, string>> = { 'retry-after': '1'
 export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const token = options.token ?? `emu_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
-  // The reaper first: from here on, even a SIGKILL leaves nothing behind.
-  const reaper = await registerWithReaper(id);
   const supervisor = createSupervisor(options.limits, { instanceId: id, env: runMarkerEnv() });
-  let workdir: string;
-  try {
-    workdir = await mkdtemp(join(tmpdir(), `sandbox-procs-${emulator.provider}-`));
-  } catch (error) {
-    reaper.release();
-    throw error;
-  }
-  reaper.setWorkdir(workdir);
+  // From here on, even a SIGKILL leaves nothing behind.
+  const { workdir, exitNow, release } = await claimInstance(id, emulator.provider, () => supervisor.killAllNow());
   const stopSignal = new AbortController();
   const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal };
-  const onExit = () => {
-    supervisor.killAllNow();
-    try {
-      rmSync(workdir, { recursive: true, force: true });
-    } catch {
-      // a child still writing there: the reaper removes it once we are gone
-    }
-  };
-  const forgetExitHook = onProcessExit(onExit);
   let server;
   try {
     server = await serveOperations({
@@ -123,9 +102,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...serverSettings(options),
     });
   } catch (error) {
-    forgetExitHook();
-    await rm(workdir, { recursive: true, force: true });
-    reaper.release();
+    await release();
     throw error;
   }
   let stopping: Promise<void> | undefined;
@@ -141,14 +118,12 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
         stopSignal.abort();
         await supervisor.stopAll();
         await server.close();
-        forgetExitHook();
-        await rm(workdir, { recursive: true, force: true });
-        reaper.release();
+        await release();
         releaseSignals();
       })();
       return stopping;
     },
   };
-  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: onExit });
+  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: exitNow });
   return running;
 }

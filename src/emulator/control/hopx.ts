@@ -4,14 +4,10 @@
 // token), which its `public_host` names; deleting it stops everything in it.
 // Auth is what the SDK sends: the API key in X-API-Key (dist/index.js:287-293).
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { operations } from '../../../generated/hopx-control.operations.js';
 import { serverSettings, type EmulatorOptions } from '../emulator.js';
-import { newInstanceId, registerWithReaper } from '../reaper.js';
-import { onProcessExit } from '../exit-hooks.js';
+import { claimInstance } from '../instance.js';
+import { newInstanceId } from '../reaper.js';
 import { stopOnSignals } from '../signals.js';
 import { serveOperations, type Handler } from '../http.js';
 import { createSandboxRegistry, type HopxSandbox } from './hopx-sandboxes.js';
@@ -48,15 +44,8 @@ const agentToken = (sandbox: HopxSandbox) => ({ auth_token: sandbox.emulator.tok
 export async function startControlPlane(options: EmulatorOptions): Promise<RunningControlPlane> {
   const token = options.token ?? `hopx_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
-  const reaper = await registerWithReaper(id);
-  let workdir: string;
-  try {
-    workdir = await mkdtemp(join(tmpdir(), 'sandbox-procs-hopx-control-'));
-  } catch (error) {
-    reaper.release();
-    throw error;
-  }
-  reaper.setWorkdir(workdir);
+  // Each sandbox's emulator ends its own children on exit and on signals; this one only has its directory.
+  const { workdir, release } = await claimInstance(id, 'hopx-control');
   // Each sandbox gets the caller's limits; its port and token are its own, its signals ours (below).
   const { port: _port, token: _token, handleSignals: _signals, ...sandboxOptions } = options;
   const sandboxes = createSandboxRegistry(sandboxOptions);
@@ -103,15 +92,6 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
     },
   };
 
-  // Each sandbox's emulator ends its own children on exit and on signals; this one removes its own directory.
-  const onExit = () => {
-    try {
-      rmSync(workdir, { recursive: true, force: true });
-    } catch {
-      // the reaper removes it once we are gone
-    }
-  };
-  const forgetExitHook = onProcessExit(onExit);
   let server;
   try {
     server = await serveOperations({
@@ -123,9 +103,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       ...serverSettings(options),
     });
   } catch (error) {
-    forgetExitHook();
-    await rm(workdir, { recursive: true, force: true });
-    reaper.release();
+    await release();
     throw error;
   }
   let stopping: Promise<void> | undefined;
@@ -143,9 +121,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       stopping ??= (async () => {
         await server.close();
         await sandboxes.stopAll();
-        forgetExitHook();
-        await rm(workdir, { recursive: true, force: true });
-        reaper.release();
+        await release();
         releaseSignals();
       })();
       return stopping;

@@ -9,14 +9,12 @@
 // proxy accepts it for that sandbox only, so a token of one is refused by another.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { operations } from '../../../generated/tensorlake-control.operations.js';
 import type { components } from '../../../generated/tensorlake-control.js';
 import { RETRY_SOON, serverSettings, startProviderEmulator, type EmulatorOptions } from '../emulator.js';
 import { serveOperations, type Handler } from '../http.js';
-import { newInstanceId, registerWithReaper, WORKDIR_PREFIX } from '../reaper.js';
+import { claimInstance } from '../instance.js';
+import { newInstanceId } from '../reaper.js';
 import { stopOnSignals } from '../signals.js';
 import { tensorlakeEmulator } from '../tensorlake.js';
 import type { RunningControlPlane } from './index.js';
@@ -48,15 +46,8 @@ export interface TensorlakeControlPlane extends RunningControlPlane {
 export async function startControlPlane(options: EmulatorOptions): Promise<TensorlakeControlPlane> {
   const apiKey = options.token ?? `tl_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
-  const reaper = await registerWithReaper(id);
-  let workdir: string;
-  try {
-    workdir = await mkdtemp(join(tmpdir(), `${WORKDIR_PREFIX}tensorlake-control-`));
-  } catch (error) {
-    reaper.release();
-    throw error;
-  }
-  reaper.setWorkdir(workdir);
+  // Each sandbox's emulator ends its own children on exit and on signals; this one only has its directory.
+  const { workdir, release } = await claimInstance(id, 'tensorlake-control');
 
   // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
   const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
@@ -139,8 +130,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
       ...serverSettings(options),
     });
   } catch (error) {
-    await rm(workdir, { recursive: true, force: true });
-    reaper.release();
+    await release();
     throw error;
   }
   const { baseUrl } = server;
@@ -160,8 +150,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
       stopping ??= (async () => {
         await sandboxes.stopAll();
         await server.close();
-        await rm(workdir, { recursive: true, force: true });
-        reaper.release();
+        await release();
         releaseSignals();
       })();
       return stopping;
