@@ -11,7 +11,8 @@ import type { DriftReport } from './contract/drift.js';
 import { redactReport, renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
 import { ansi, plain, renderTable, summarize, toJson } from './contract/report.js';
 import type { RunningTarget } from './contract/run.js';
-import { controlScenariosFor, providers, scenariosFor } from './contract/scenarios.js';
+import { controlScenariosFor, scenariosFor } from './contract/scenarios.js';
+import { providerNames as providers, registry } from './registry.js';
 import { COMMAND_HELP, HELP } from './cli-help.js';
 import { parseFlags, UsageError } from './cli-args.js';
 import { ENGINE_PEERS, PRISM_PEERS, requirePeers } from './cli-peers.js';
@@ -127,7 +128,6 @@ async function check(args: string[], io: Io): Promise<number> {
   }
 }
 
-const TOKEN_ENV: Record<ProviderName, string> = { tensorlake: 'TENSORLAKE_API_KEY', hopx: 'HOPX_AUTH_TOKEN' };
 /** Hosts a token may go to over plain http://, as the clients allow (src/core/options.ts). */
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** The largest delay a Node timer takes (2^31 - 1 ms); past it, Node fires after 1 ms. */
@@ -219,7 +219,7 @@ async function drift(args: string[], io: Io): Promise<number> {
   // Every flag and output path is checked before the token, and everything before the first request.
   if (!values.provider) throw new UsageError('drift needs --provider');
   const [provider] = parseProviders([values.provider]);
-  const tokenEnv = values['token-env'] ?? TOKEN_ENV[provider!];
+  const tokenEnv = values['token-env'] ?? registry[provider!].tokenEnv;
   // Fetch requests drop blanks at either end of a header value: the token is what is left.
   const token = (process.env[tokenEnv] ?? '').replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
   // Last line of defence: whatever we print or write, the token is not in it, in any escaped form.

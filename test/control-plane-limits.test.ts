@@ -4,7 +4,7 @@
 // as any client would send it.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProviderName } from '../src/errors.js';
-import { MAX_SANDBOXES } from '../src/emulator/control/sandboxes.js';
+import { MAX_SANDBOXES } from '../src/emulator/sandboxes.js';
 import { startEmulator, type RunningControlPlane } from '../src/emulator/index.js';
 
 const owned: RunningControlPlane[] = [];

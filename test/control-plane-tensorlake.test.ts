@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations as controlOperations } from '../generated/tensorlake-control.operations.js';
 import { operations as processOperations } from '../generated/tensorlake.operations.js';
 import { SpecValidator } from '../src/contract/validate.js';
-import type { TensorlakeControlPlane } from '../src/emulator/control/tensorlake.js';
+import type { TensorlakeControlPlane } from '../src/providers/tensorlake/emulator/control-plane.js';
 import { startEmulator } from '../src/emulator/index.js';
 import type { OpenApiDocument } from '../src/specs.js';
 import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded, TENSORLAKE_SDK_DIR, INSTALL_TIMEOUT_MS, RUN_TIMEOUT_MS, type RecordedRequest, type StepResult } from './support/official-sdk.js';

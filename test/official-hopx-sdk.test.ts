@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../generated/hopx.operations.js';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
-import { MAX_ENV_VARS } from '../src/emulator/hopx-env.js';
+import { MAX_ENV_VARS } from '../src/providers/hopx/emulator/env-store.js';
 import { startRecordingProxy, specViolations, type Exchange, type RecordingProxy } from './support/recording-proxy.js';
 import { testKey } from './support/secrets.js';
 import { json, startServer, type Received, type TestServer } from './support/servers.js';

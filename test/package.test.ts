@@ -35,7 +35,9 @@ async function importGraph(entry: string): Promise<{ files: string[]; packages: 
     if (files.has(file)) return;
     files.add(file);
     const source = await readFile(file, 'utf8');
-    for (const [, specifier] of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(['"]([^'"]+)['"]\)/g)) {
+    for (const [, imported, loaded] of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(['"]([^'"]+)['"]\)/g)) {
+      // Static imports and dynamic import()s alike: a module loaded on demand is still loaded.
+      const specifier = imported ?? loaded;
       if (!specifier) continue;
       if (specifier.startsWith('.')) await visit(resolve(dirname(file), specifier));
       else if (!specifier.startsWith('node:')) packages.add(specifier);
@@ -49,8 +51,19 @@ describe('the client entry', () => {
   it('loads only the client: openapi-fetch, never Prism, the contract engine, the emulator or the CLI', async () => {
     const { files, packages } = await importGraph(join(root, 'dist/src/index.js'));
     expect(packages).toEqual(['openapi-fetch']);
-    expect(files.filter((f) => /\/(emulator|contract)\/|\/(prism|cli|bin|specs)\.js$/.test(f))).toEqual([]);
+    // Emulators and scenarios live beside each provider's client now: the registry and those folders stay out too.
+    expect(files.filter((f) => /\/(emulator|contract)\/|\/(prism|cli|bin|specs|registry|contract|control-contract)\.js$/.test(f))).toEqual([]);
     expect(files).toContain('dist/src/providers/hopx/client.js');
+  });
+
+  it('the emulator entry finds providers through the registry and loads no contract engine, Prism or optional peer', async () => {
+    const { files, packages } = await importGraph(join(root, 'dist/src/emulator/index.js'));
+    // openapi-fetch comes with the contract rows the registry can load; no optional peer does.
+    expect(packages.filter((p) => p !== 'openapi-fetch')).toEqual([]);
+    expect(files).toContain('dist/src/registry.js');
+    expect(files).toContain('dist/src/providers/hopx/emulator/agent.js');
+    expect(files).toContain('dist/src/providers/tensorlake/emulator/control-plane.js');
+    expect(files.filter((f) => /\/contract\/(run|validate|drift|record|routes|html-report)\.js$|\/(prism|cli|bin|specs)\.js$/.test(f))).toEqual([]);
   });
 
   it('declares openapi-fetch as its only dependency; what only the CLI needs is an optional peer', async () => {

@@ -2,7 +2,7 @@
 // run through the typed client, every response checked against the spec. It
 // changes nothing unless mutations are allowed, and then stops only what it started.
 import { AuthenticationError, NetworkError, SandboxProcsError, TimeoutError, ValidationError, type ProviderName } from '../errors.js';
-import { isHarmless, type Scenario } from './scenario.js';
+import { isHarmless, type KillFormName, type Scenario } from './scenario.js';
 import { createBound } from './record.js';
 import { checkBounds, operationMethod, runnableOn, runScenarios, type RequestEvidence, type ScenarioResult, type Target } from './run.js';
 import { contracts, scenariosFor } from './scenarios.js';
@@ -70,8 +70,8 @@ export interface DriftReport {
   startedAt: string;
   durationMs: number;
   summary: { checks: number; passed: number; drift: number; warnings: number };
-  /** HopX only: which of the three kill forms the agent accepts, with the evidence. */
-  killForms?: Record<'body' | 'query' | 'path', KillFormFinding>;
+  /** Where the provider has several kill forms (HopX: body, query, path): which of them the server accepts, with the evidence. */
+  killForms?: Record<KillFormName, KillFormFinding>;
   checks: DriftCheck[];
 }
 
@@ -135,7 +135,7 @@ function toCheck(result: ScenarioResult, router?: Answer): DriftCheck {
   };
 }
 
-function verdictsForKillForms(results: readonly ScenarioResult[], router: Answer | undefined): DriftReport['killForms'] {
+function verdictsForKillForms(results: readonly ScenarioResult[], router: Answer | undefined, forms: readonly KillFormName[]): DriftReport['killForms'] {
   const routerSays = router ? `; a path no one serves gets ${describeAnswer(router)}` : '; the router probe got no answer';
   const judge = (form: string): KillFormFinding => {
     // 401s say nothing about the form: the agent refuses before routing.
@@ -157,7 +157,7 @@ function verdictsForKillForms(results: readonly ScenarioResult[], router: Answer
     if (!works) return { verdict: answer.status >= 400 && answer.status < 500 ? 'rejected' : 'accepted-with-drift', evidence };
     return { verdict: decisive.passed ? 'accepted' : 'accepted-with-drift', evidence };
   };
-  return { body: judge('body'), query: judge('query'), path: judge('path') };
+  return Object.fromEntries(forms.map((form) => [form, judge(form)])) as DriftReport['killForms'];
 }
 
 function cannotRun(error: unknown, baseUrl: string): DriftCannotRunError {
@@ -274,7 +274,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     summary: { checks: checks.length, passed: count('pass'), drift: count('drift'), warnings: count('warning') },
-    ...(provider === 'hopx' ? { killForms: verdictsForKillForms(results, router) } : {}),
+    ...(contract.killForms ? { killForms: verdictsForKillForms(results, router, contract.killForms) } : {}),
     checks,
   };
 }

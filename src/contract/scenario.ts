@@ -101,7 +101,15 @@ export interface ProviderContract<Client = unknown> {
   preflight(client: Client): Promise<unknown>;
   /** The provider-neutral interface over a client (for the drift check's lifecycle). */
   neutral(client: Client): SandboxProcesses;
+  /**
+   * Where the provider takes a kill in several forms (a scenario's input `form`),
+   * the forms that drift judges one by one, to tell which ones a server honours.
+   */
+  killForms?: readonly KillFormName[];
 }
+
+/** The forms a kill request can take: a JSON body, a query parameter, or the id in the path. */
+export type KillFormName = 'body' | 'query' | 'path';
 
 /**
  * How the contract engine reaches one provider's control plane: raw requests

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
+import type { RunningControlPlane } from './control-plane.js';
 import { serveOperations, type BodyRejection, type Handler } from './http.js';
 import { claimInstance } from './instance.js';
 import { newInstanceId, runMarkerEnv } from './reaper.js';
@@ -31,6 +32,16 @@ export interface ProviderEmulator {
   /** The provider's router answer for an unknown path, so that a drift check can tell a missing route from a missing process. */
   unrouted?: { status: number; contentType?: string; body: string };
   handlers(context: EmulatorContext): Record<string, Handler>;
+  /** The variables that point a program (our examples, the provider's tools) at a running emulator: see RunningEmulator.env. */
+  environment(baseUrl: string, token: string): Record<string, string>;
+}
+
+/** What the shared entry points need of a provider's emulators (src/providers/<provider>/emulator/index.ts). */
+export interface ProviderEmulators {
+  /** One sandbox's process API (the agent or daemon inside a sandbox). */
+  processApi: ProviderEmulator;
+  /** The provider's sandbox lifecycle API, each sandbox a process-API emulator of its own. */
+  startControlPlane(options: EmulatorOptions): Promise<RunningControlPlane>;
 }
 
 export interface EmulatorOptions {
@@ -60,6 +71,13 @@ export interface RunningEmulator {
   readonly id: string;
   /** Where processes run unless a request names a working directory; removed on stop. */
   readonly workdir: string;
+  /**
+   * The environment variables that point a program here, by the names the
+   * README's examples and the provider's official SDK read (its sandbox URL
+   * and key, e.g. `<PROVIDER>_SANDBOX_URL`); the token is among them.
+   * `emulate` prints them as `export` lines and writes them with `--env-file`.
+   */
+  readonly env: Readonly<Record<string, string>>;
   /** Stops the server and every process it started, and removes its working directory. */
   stop(): Promise<void>;
 }
@@ -113,6 +131,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     token,
     id,
     workdir,
+    env: emulator.environment(server.baseUrl, token),
     stop() {
       stopping ??= (async () => {
         stopSignal.abort();

@@ -51,12 +51,12 @@ export interface ServeOptions {
   handlers: Record<string, Handler>;
   /** The provider's error body for a status, message and code. */
   errorBody(message: string, code: string | undefined, requestId: string): unknown;
-  /** Operations that need no credentials (HopX's /health). */
+  /** Operations that need no credentials (e.g. a health check). */
   publicOperations?: ReadonlySet<string>;
-  /** How the provider refuses a bad body, where it does so in plain text (Tensorlake); default: its JSON 400. */
+  /** How the provider refuses a bad body, where it does so in plain text; default: its JSON 400. */
   rejectBody?: BodyRejection;
   token: string;
-  /** The header that carries `token` as is (HopX's control plane: x-api-key); default `Authorization: Bearer <token>`. */
+  /** The header that carries `token` as is (e.g. x-api-key); default `Authorization: Bearer <token>`. */
   tokenHeader?: string;
   port?: number;
   /** Request bodies above this are refused with 400. Default 1 MiB. */
@@ -65,7 +65,7 @@ export interface ServeOptions {
   keepAliveMs?: number;
   /** What the provider's router answers for a path it does not route (default: its JSON 404). */
   unrouted?: { status: number; contentType?: string; body: string };
-  /** Operations whose body is raw bytes rather than JSON (Tensorlake's stdin): read, but not parsed. */
+  /** Operations whose body is raw bytes rather than JSON (e.g. a process's stdin): read, but not parsed. */
   rawBodyOperations?: ReadonlySet<string>;
   /** Open connections at most; more are refused by the server. Default 256. */
   maxConnections?: number;

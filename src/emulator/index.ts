@@ -1,16 +1,14 @@
-// The emulators' entry: start one per provider, from code or from the CLI.
+// The emulators' entry: start one per provider, from code or from the CLI. Which
+// emulators a provider has, the registry says (src/registry.ts).
 import type { ProviderName } from '../errors.js';
-import { startControlPlane, type RunningControlPlane } from './control/index.js';
+import { registry } from '../registry.js';
+import type { RunningControlPlane } from './control-plane.js';
 import { startProviderEmulator, type EmulatorOptions, type RunningEmulator } from './emulator.js';
-import { hopxEmulator } from './hopx.js';
-import { tensorlakeEmulator } from './tensorlake.js';
 
 export type { EmulatorOptions, RunningEmulator } from './emulator.js';
 export type { SupervisorLimits } from './supervisor.js';
-export type { RunningControlPlane } from './control/index.js';
+export type { RunningControlPlane } from './control-plane.js';
 export { EMULATOR_MARKER, EMULATOR_RUN_MARKER } from './reaper.js';
-
-const emulators = { tensorlake: tensorlakeEmulator, hopx: hopxEmulator } as const;
 
 /**
  * Starts a local emulator of `provider`'s process API on 127.0.0.1. Always stop() it.
@@ -20,8 +18,9 @@ const emulators = { tensorlake: tensorlakeEmulator, hopx: hopxEmulator } as cons
  */
 export function startEmulator(provider: ProviderName, options: EmulatorOptions & { controlPlane: true }): Promise<RunningControlPlane>;
 export function startEmulator(provider: ProviderName, options?: EmulatorOptions & { controlPlane?: boolean }): Promise<RunningEmulator>;
-export function startEmulator(provider: ProviderName, options: EmulatorOptions & { controlPlane?: boolean } = {}): Promise<RunningEmulator> {
+export async function startEmulator(provider: ProviderName, options: EmulatorOptions & { controlPlane?: boolean } = {}): Promise<RunningEmulator> {
   const { controlPlane, ...rest } = options;
-  if (controlPlane) return startControlPlane(provider, rest);
-  return startProviderEmulator(emulators[provider], rest);
+  const emulators = await registry[provider].emulators();
+  if (controlPlane) return emulators.startControlPlane(rest);
+  return startProviderEmulator(emulators.processApi, rest);
 }

@@ -511,7 +511,7 @@ export class EvictedOutput {
 /**
  * Shares `total` bytes among demands, fairly (max-min): small demands get all
  * they ask for, the rest split what is left equally. For a list that embeds
- * every process's output (HopX), so that its size is bounded.
+ * every process's output, so that its size is bounded.
  */
 export function shareOut(demands: readonly number[], total: number): number[] {
   const order = demands.map((_, i) => i).sort((a, b) => demands[a]! - demands[b]!);

@@ -79,7 +79,7 @@ export interface SupervisorLimits {
   maxStdinQueueBytes?: number;
   /** Records of finished processes kept (the oldest go first). Default 10 000. */
   maxFinishedProcesses?: number;
-  /** Bytes of output one list answer embeds in all (HopX's list carries every process's stdout and stderr): shared fairly, newest lines kept. Default 2 MiB. */
+  /** Bytes of output one list answer embeds in all (where a provider's list carries every process's stdout and stderr): shared fairly, newest lines kept. Default 2 MiB. */
   maxListOutputBytes?: number;
 }
 

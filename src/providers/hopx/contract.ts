@@ -106,6 +106,8 @@ export const hopxContract: ProviderContract<HopxClient> = {
   idOf: (input) => (typeof input.process_id === 'string' ? input.process_id : undefined),
   preflight: (client) => client.listProcesses(),
   neutral: (client) => client.processes,
+  // The docs' JSON body, the agent spec's query and the SDK's path (NOTES.md, "HopX's three kill forms").
+  killForms: ['body', 'query', 'path'],
   cleanup: async (client, ids) => {
     await killAll(client.processes, (p) => ids.includes(p.id));
   },

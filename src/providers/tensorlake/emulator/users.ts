@@ -4,7 +4,7 @@
 // switches user only when it runs as root; otherwise it refuses a user other than
 // its own rather than run the process as someone else.
 import { readFile } from 'node:fs/promises';
-import type { components } from '../../generated/tensorlake.js';
+import type { components } from '../../../../generated/tensorlake.js';
 
 type ProcessUser = components['schemas']['ProcessUser'];
 

@@ -4,14 +4,14 @@
 // (the docs' and the SDKs' agent enums), never invented ones.
 import { randomBytes } from 'node:crypto';
 import { arch, platform } from 'node:os';
-import { operations } from '../../generated/hopx.operations.js';
-import type { components } from '../../generated/hopx.js';
-import { EMULATOR_VERSION, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from './emulator.js';
-import { createEnvStore } from './hopx-env.js';
-import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './hopx-local.js';
-import type { Handler, Reply } from './http.js';
-import { shareOut, truncationHeaders } from './output-buffer.js';
-import { SpawnInputError, SupervisorLimitError, type SupervisedProcess } from './supervisor.js';
+import { operations } from '../../../../generated/hopx.operations.js';
+import type { components } from '../../../../generated/hopx.js';
+import { EMULATOR_VERSION, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from '../../../emulator/emulator.js';
+import { createEnvStore } from './env-store.js';
+import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './local.js';
+import type { Handler, Reply } from '../../../emulator/http.js';
+import { shareOut, truncationHeaders } from '../../../emulator/output-buffer.js';
+import { SpawnInputError, SupervisorLimitError, type SupervisedProcess } from '../../../emulator/supervisor.js';
 
 type Schemas = components['schemas'];
 
@@ -102,6 +102,8 @@ interface Launch {
 export const hopxEmulator: ProviderEmulator = {
   provider: 'hopx',
   operations,
+  // What the examples read; HopX's SDKs reach an agent only through the control plane.
+  environment: (baseUrl, token) => ({ HOPX_SANDBOX_URL: baseUrl, HOPX_AUTH_TOKEN: token }),
   publicOperations: new Set(['get_health', 'get_info']),
   // The agent is a Go server: an unrouted path gets net/http's plain 404 (inferred; no source shows the agent's router answer).
   unrouted: { status: 404, contentType: 'text/plain; charset=utf-8', body: '404 page not found\n' },

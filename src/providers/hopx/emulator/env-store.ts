@@ -1,7 +1,7 @@
 // A HopX sandbox's custom environment variables (the agent's /env): kept per
 // emulator instance, so two sandboxes of one control plane never share them,
 // and given to every process started afterwards.
-import { EMULATOR_MARKER, EMULATOR_RUN_MARKER } from './reaper.js';
+import { EMULATOR_MARKER, EMULATOR_RUN_MARKER } from '../../../emulator/reaper.js';
 
 /** Enough for any real use, small enough that one sandbox cannot grow without bound (the body limit caps the bytes). */
 export const MAX_ENV_VARS = 1000;

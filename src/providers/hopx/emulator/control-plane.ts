@@ -4,14 +4,14 @@
 // token), which its `public_host` names; deleting it stops everything in it.
 // Auth is what the SDK sends: the API key in X-API-Key (dist/index.js:287-293).
 import { randomBytes } from 'node:crypto';
-import { operations } from '../../../generated/hopx-control.operations.js';
-import { serverSettings, type EmulatorOptions } from '../emulator.js';
-import { claimInstance } from '../instance.js';
-import { newInstanceId } from '../reaper.js';
-import { stopOnSignals } from '../signals.js';
-import { serveOperations, type Handler } from '../http.js';
-import { createSandboxRegistry, type HopxSandbox } from './hopx-sandboxes.js';
-import type { RunningControlPlane } from './index.js';
+import { operations } from '../../../../generated/hopx-control.operations.js';
+import { serverSettings, type EmulatorOptions } from '../../../emulator/emulator.js';
+import { claimInstance } from '../../../emulator/instance.js';
+import { newInstanceId } from '../../../emulator/reaper.js';
+import { stopOnSignals } from '../../../emulator/signals.js';
+import { serveOperations, type Handler } from '../../../emulator/http.js';
+import { createSandboxRegistry, type HopxSandbox } from './sandboxes.js';
+import type { RunningControlPlane } from '../../../emulator/control-plane.js';
 
 const errorBody = (message: string, code: string | undefined, requestId: string) => ({ message, ...(code ? { code } : {}), request_id: requestId });
 
@@ -117,6 +117,8 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
     // What the SDK reads: HOPX_API_KEY from the environment (or the apiKey option);
     // the base URL only as the baseURL option of create / connect / list (it reads no variable for it).
     settings: { HOPX_API_KEY: token, baseURL: server.baseUrl },
+    // HOPX_BASE_URL is no SDK variable: our examples read it and pass it as the baseURL option.
+    env: { HOPX_API_KEY: token, HOPX_BASE_URL: server.baseUrl },
     stop() {
       stopping ??= (async () => {
         await server.close();

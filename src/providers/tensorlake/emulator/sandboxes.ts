@@ -1,9 +1,9 @@
 // The Tensorlake control plane's sandboxes (see ./sandboxes.ts), found by ID or
 // name within their namespace, as the lifecycle API and the proxy look them up.
 import { randomBytes } from 'node:crypto';
-import type { components } from '../../../generated/tensorlake-control.js';
-import type { RunningEmulator } from '../emulator.js';
-import { createSandboxes } from './sandboxes.js';
+import type { components } from '../../../../generated/tensorlake-control.js';
+import type { RunningEmulator } from '../../../emulator/emulator.js';
+import { createSandboxes } from '../../../emulator/sandboxes.js';
 
 export interface Sandbox {
   readonly id: string;

@@ -3,8 +3,8 @@
 // backoff (crates/cloud-sdk/src/sandboxes/models.rs, RestartPolicyConfig). The
 // emulator runs no health probes: it reports `starting` while a check is configured.
 import { randomBytes } from 'node:crypto';
-import type { components } from '../../generated/tensorlake.js';
-import type { SupervisedProcess } from './supervisor.js';
+import type { components } from '../../../../generated/tensorlake.js';
+import type { SupervisedProcess } from '../../../emulator/supervisor.js';
 
 type Schemas = components['schemas'];
 type RestartPolicy = Required<Omit<Schemas['RestartPolicyConfig'], 'max_restarts'>> & { max_restarts: number | null };

@@ -2,9 +2,9 @@
 // template, region and internet access as asked for, and a timeout that deletes
 // the sandbox when it runs out (SandboxCreateOptions.timeoutSeconds).
 import { randomBytes } from 'node:crypto';
-import { startProviderEmulator, type EmulatorOptions, type RunningEmulator } from '../emulator.js';
-import { hopxEmulator } from '../hopx.js';
-import { createSandboxes } from './sandboxes.js';
+import { startProviderEmulator, type EmulatorOptions, type RunningEmulator } from '../../../emulator/emulator.js';
+import { hopxEmulator } from './agent.js';
+import { createSandboxes } from '../../../emulator/sandboxes.js';
 
 export interface HopxSandbox {
   id: string;

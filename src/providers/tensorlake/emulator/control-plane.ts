@@ -9,18 +9,18 @@
 // proxy accepts it for that sandbox only, so a token of one is refused by another.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { operations } from '../../../generated/tensorlake-control.operations.js';
-import type { components } from '../../../generated/tensorlake-control.js';
-import { RETRY_SOON, serverSettings, startProviderEmulator, type EmulatorOptions } from '../emulator.js';
-import { serveOperations, type Handler } from '../http.js';
-import { claimInstance } from '../instance.js';
-import { newInstanceId } from '../reaper.js';
-import { stopOnSignals } from '../signals.js';
-import { tensorlakeEmulator } from '../tensorlake.js';
-import type { RunningControlPlane } from './index.js';
-import { forwardToSandbox } from './tensorlake-proxy.js';
-import { MAX_SANDBOXES } from './sandboxes.js';
-import { createSandboxRegistry, type Sandbox } from './tensorlake-sandboxes.js';
+import { operations } from '../../../../generated/tensorlake-control.operations.js';
+import type { components } from '../../../../generated/tensorlake-control.js';
+import { RETRY_SOON, serverSettings, startProviderEmulator, type EmulatorOptions } from '../../../emulator/emulator.js';
+import { serveOperations, type Handler } from '../../../emulator/http.js';
+import { claimInstance } from '../../../emulator/instance.js';
+import { newInstanceId } from '../../../emulator/reaper.js';
+import { stopOnSignals } from '../../../emulator/signals.js';
+import { tensorlakeEmulator } from './daemon.js';
+import type { RunningControlPlane } from '../../../emulator/control-plane.js';
+import { forwardToSandbox } from './proxy.js';
+import { MAX_SANDBOXES } from '../../../emulator/sandboxes.js';
+import { createSandboxRegistry, type Sandbox } from './sandboxes.js';
 
 type Schemas = components['schemas'];
 
@@ -146,6 +146,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
     sandboxes: () =>
       sandboxes.all().map((x) => ({ id: x.id, ...(x.request.name !== undefined ? { name: x.request.name } : {}), baseUrl: x.emulator.baseUrl, token: x.emulator.token, workdir: x.emulator.workdir })),
     settings: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
+    env: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
     stop() {
       stopping ??= (async () => {
         await sandboxes.stopAll();

@@ -2,14 +2,14 @@
 // daemon does (tensorlakeai/indexify: crates/container-daemon) where its code and
 // the docs disagree; see specs/tensorlake.yaml, x-disagreements.
 import { chmod } from 'node:fs/promises';
-import { operations } from '../../generated/tensorlake.operations.js';
-import type { components } from '../../generated/tensorlake.js';
-import type { EmulatorContext, ProviderEmulator } from './emulator.js';
-import type { BodyProblem, EmulatorRequest, Handler, Reply, SseWriter } from './http.js';
-import { RETRY_SOON } from './emulator.js';
-import { EvictedOutput, truncationHeaders } from './output-buffer.js';
-import { SpawnInputError, StdinQueueFullError, SupervisorLimitError, type StreamName, type SupervisedProcess } from './supervisor.js';
-import { createManagedProcesses, isManagedRequest } from './tensorlake-managed.js';
+import { operations } from '../../../../generated/tensorlake.operations.js';
+import type { components } from '../../../../generated/tensorlake.js';
+import type { EmulatorContext, ProviderEmulator } from '../../../emulator/emulator.js';
+import type { BodyProblem, EmulatorRequest, Handler, Reply, SseWriter } from '../../../emulator/http.js';
+import { RETRY_SOON } from '../../../emulator/emulator.js';
+import { EvictedOutput, truncationHeaders } from '../../../emulator/output-buffer.js';
+import { SpawnInputError, StdinQueueFullError, SupervisorLimitError, type StreamName, type SupervisedProcess } from '../../../emulator/supervisor.js';
+import { createManagedProcesses, isManagedRequest } from './managed.js';
 import { spawnIdentity, UserError } from './users.js';
 
 type Schemas = components['schemas'];
@@ -35,6 +35,7 @@ function rejectBody(problem: BodyProblem): { status: number; text: string } {
 export const tensorlakeEmulator: ProviderEmulator = {
   provider: 'tensorlake',
   operations,
+  environment: (baseUrl, token) => ({ TENSORLAKE_SANDBOX_URL: baseUrl, TENSORLAKE_API_KEY: token }),
   errorBody: (message, code) => ({ error: message, ...(code && TENSORLAKE_CODES.has(code) ? { code } : {}) }),
   rejectBody,
   rawBodyOperations: new Set(['sandbox_process_write_stdin']),

@@ -1,0 +1,48 @@
+// The registry: every provider by name, with where its pieces are. The CLI, the
+// contract engine and the emulator entry points look providers up here, never by
+// name in an `if`. A new provider is one spec (specs/<name>.yaml, and
+// specs/<name>-control.yaml for its control plane), one folder under src/providers/,
+// and one entry below.
+//
+// Everything is loaded on demand: the emulator entry needs no contract code, the
+// contract engine no emulator until a target asks for one. The client entry
+// (src/index.ts) imports the clients directly and never this file.
+import type { ControlPlaneContract, ProviderContract } from './contract/scenario.js';
+import type { ProviderEmulators } from './emulator/emulator.js';
+import type { ProviderName } from './errors.js';
+
+export interface ProviderContracts {
+  /** The process API's scenarios, through the typed client (its `createClient` is the provider's client factory). */
+  processes: ProviderContract<any>;
+  /** The control plane's scenarios (specs/<name>-control.yaml), sent raw. */
+  control?: ControlPlaneContract;
+}
+
+export interface ProviderEntry {
+  /** The environment variable that `drift` reads a live sandbox's token from by default. */
+  tokenEnv: string;
+  contracts(): Promise<ProviderContracts>;
+  emulators(): Promise<ProviderEmulators>;
+}
+
+export const registry: Readonly<Record<ProviderName, ProviderEntry>> = {
+  tensorlake: {
+    tokenEnv: 'TENSORLAKE_API_KEY',
+    contracts: async () => ({
+      processes: (await import('./providers/tensorlake/contract.js')).tensorlakeContract,
+      control: (await import('./providers/tensorlake/control-contract.js')).tensorlakeControlContract,
+    }),
+    emulators: async () => (await import('./providers/tensorlake/emulator/index.js')).emulators,
+  },
+  hopx: {
+    tokenEnv: 'HOPX_AUTH_TOKEN',
+    contracts: async () => ({
+      processes: (await import('./providers/hopx/contract.js')).hopxContract,
+      control: (await import('./providers/hopx/control-contract.js')).hopxControlContract,
+    }),
+    emulators: async () => (await import('./providers/hopx/emulator/index.js')).emulators,
+  },
+};
+
+/** Every provider's name, in the registry's order (the order of CLI output and reports). */
+export const providerNames = Object.keys(registry) as ProviderName[];
