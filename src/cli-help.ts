@@ -82,7 +82,9 @@ Needs the optional peer dependencies ajv and yaml.
   emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits]
 
 Serves a provider's process API on 127.0.0.1 over real local processes until
-interrupted (Ctrl-C or SIGTERM), then stops every process it started.
+interrupted (Ctrl-C or SIGTERM), then stops every process it started. It prints
+ready-to-paste export lines with the variables the examples and the official
+SDK read (HOPX_SANDBOX_URL, TENSORLAKE_API_KEY, ...).
 
   -p, --provider NAME       ${PROVIDERS}.
       --port N              The port (default: a free one).
@@ -98,6 +100,12 @@ interrupted (Ctrl-C or SIGTERM), then stops every process it started.
                             connect, list, delete), each sandbox an emulator of its
                             own, so the official SDK runs unchanged; prints the
                             settings to point it here.
+      --write-env FILE      Also write the variables it prints as export lines
+                            to FILE (NAME=value, for node --env-file=FILE), mode
+                            0600, removed when it stops; a file that another
+                            program wrote is not replaced. (--env-file FILE is
+                            the same from Node 22 on; Node 20 takes that flag
+                            for itself and exits when FILE does not exist.)
   -h, --help                Show this help.
 
 Exit codes: 0 stopped cleanly, 2 could not start (a port in use: --port 0 picks a free one).

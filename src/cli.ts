@@ -295,6 +295,10 @@ async function emulate(args: string[], io: Io): Promise<number> {
     'max-output-bytes': { type: 'string' },
     'max-body-bytes': { type: 'string' },
     'control-plane': { type: 'boolean' },
+    'write-env': { type: 'string' },
+    // Node 20 itself reads any --env-file in its argv, even after the script, and exits 9 when
+    // the file does not exist yet: --write-env is the name that works there; this one from Node 22 on.
+    'env-file': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -309,8 +313,14 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const maxRunning = positiveWhole('--max-running', values['max-running']);
   const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
   const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
+  if (values['write-env'] !== undefined && values['env-file'] !== undefined) throw new UsageError('give --write-env or --env-file, not both');
+  const envFileFlag = values['write-env'] !== undefined ? '--write-env' : '--env-file';
+  const envFileName = values['write-env'] ?? values['env-file'];
+  if (envFileName === '') throw new UsageError(`${envFileFlag} needs a file name`);
+  const envFilePath = envFileName === undefined ? undefined : resolve(envFileName);
 
   const { startEmulator } = await import('./emulator/index.js');
+  const { exportLines, writeEnvFile } = await import('./emulator/env-file.js');
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
   try {
     // Signals are handled below (stop, then exit 0); a second signal, SIGKILL or a crash is the reaper's.
@@ -338,6 +348,20 @@ async function emulate(args: string[], io: Io): Promise<number> {
   }
   // A token the user chose is theirs and not echoed; a generated one must be shown to be usable.
   io.out(token === undefined ? `token: ${emulator.token}\n` : `token: the one given with ${values.token !== undefined ? '--token' : `--token-env ${values['token-env']}`}\n`);
+  // The names the examples and the official SDK read, ready to paste; a token the user chose stays unprinted here too.
+  const hidden = token === undefined ? undefined : { value: token, ...(values['token-env'] !== undefined && { fromVariable: values['token-env'] }) };
+  io.out(`To point the examples${'settings' in emulator ? ' and the official SDK' : ''} here, paste into your shell${envFilePath === undefined ? ' (or write them to a file with --write-env FILE)' : ''}:\n${exportLines(emulator.env, hidden).join('\n')}\n`);
+  let envFile: Awaited<ReturnType<typeof writeEnvFile>> | undefined;
+  if (envFilePath !== undefined) {
+    try {
+      envFile = await writeEnvFile(envFilePath, emulator.env, envFileFlag);
+    } catch (error) {
+      io.err(`error: ${(error as Error).message}\n`);
+      await emulator.stop();
+      return EXIT.cannotRun;
+    }
+    io.out(`wrote ${envFilePath} (mode 0600; removed when the emulator stops): node --env-file=${envFileName} your-program.js\n`);
+  }
   io.out('Press Ctrl-C to stop; every process it started is stopped with it.\n');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -350,6 +374,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
   });
   io.err(`\n${signal}: stopping the ${provider} emulator.\n`);
   await emulator.stop();
+  await envFile?.remove();
   return EXIT.ok;
 }
 

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,64 @@ describe('sandbox-procs emulate (built bin)', () => {
     expect(await createHopxClient({ apiKey: token, baseUrl }).listProcesses()).toEqual([]);
     run.child.kill('SIGTERM');
     expect((await run.done).code).toBe(0);
+  });
+});
+
+describe('sandbox-procs emulate: the variables for the examples and the official SDK (built bin)', () => {
+  const exported = (output: string) => Object.fromEntries([...output.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+
+  it('prints export lines with the names the examples read, which work as printed, and --write-env writes them for node --env-file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sandbox-procs-env-'));
+    const file = join(dir, 'emulator.env');
+    const run = runBin(['emulate', '--provider', 'tensorlake', '--write-env', file]);
+    try {
+      expect(await waitFor(() => run.output().includes('Press Ctrl-C'), 10_000)).toBe(true);
+      const baseUrl = /listening on (http:\S+)/.exec(run.output())![1]!;
+      const token = /token: (emu_\w+)/.exec(run.output())![1]!;
+      expect(exported(run.output())).toEqual({ TENSORLAKE_SANDBOX_URL: baseUrl, TENSORLAKE_API_KEY: token });
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      // A program started with the file reaches the emulator with the key it holds.
+      const program = `const r = await fetch(process.env.TENSORLAKE_SANDBOX_URL + '/api/v1/processes', { headers: { authorization: 'Bearer ' + process.env.TENSORLAKE_API_KEY } }); console.log(r.status);`;
+      const child = spawn(process.execPath, [`--env-file=${file}`, '--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH } });
+      let printed = '';
+      child.stdout.on('data', (c: Buffer) => (printed += c));
+      await once(child, 'exit');
+      expect(printed.trim()).toBe('200');
+      run.child.kill('SIGTERM');
+      expect((await run.done).code).toBe(0);
+      // The key does not outlive the emulator on disk.
+      await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      run.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refers to --token-env by name instead of printing the token; the control plane exports the SDK key and our base URL', async () => {
+    const token = 'env-token-5d2e8b';
+    const run = runBin(['emulate', '--provider', 'hopx', '--control-plane', '--token-env', 'SP_TEST_EMULATOR_TOKEN'], { SP_TEST_EMULATOR_TOKEN: token });
+    expect(await waitFor(() => run.output().includes('Press Ctrl-C'), 10_000)).toBe(true);
+    const baseUrl = /listening on (http:\S+)/.exec(run.output())![1]!;
+    expect(exported(run.output())).toEqual({ HOPX_API_KEY: '"$SP_TEST_EMULATOR_TOKEN"', HOPX_BASE_URL: baseUrl });
+    expect(run.output()).not.toContain(token);
+    run.child.kill('SIGTERM');
+    expect((await run.done).code).toBe(0);
+  });
+
+  it('never replaces a file it did not write: exit 2, the file as it was, nothing left running', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sandbox-procs-env-'));
+    const file = join(dir, '.env');
+    await writeFile(file, 'MY_OWN=1\n');
+    try {
+      const run = runBin(['emulate', '--provider', 'hopx', '--write-env', file]);
+      const { code, stderr } = await run.done;
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/^error: --write-env .*: the file exists and was not written by sandbox-procs emulate/m);
+      expect(await readFile(file, 'utf8')).toBe('MY_OWN=1\n');
+      expect(childrenOf(run.child.pid!)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
