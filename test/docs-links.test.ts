@@ -37,6 +37,13 @@ describe('the documentation', () => {
     expect(docs.filter((page) => !linked.has(page))).toEqual([]);
   });
 
+  it('links every file in examples/ from the README', () => {
+    const linked = new Set(linksIn(root, 'README.md').map((link) => link.target));
+    const examples = readdirSync(join(root, 'examples')).map((file) => `examples/${file}`);
+    expect(examples.length).toBeGreaterThan(0);
+    expect(examples.filter((file) => !linked.has(file))).toEqual([]);
+  });
+
   it('keeps the README under 350 lines', () => {
     expect(readme.split('\n').length - (readme.endsWith('\n') ? 1 : 0)).toBeLessThan(350);
   });
