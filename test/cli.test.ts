@@ -285,7 +285,7 @@ describe('sandbox-procs flags (in process)', () => {
   });
 
   // npm rebuilds the package first: full profile only.
-  it.runIf(full)('npm run -s check -- --json prints only JSON on stdout, as the README says', async () => {
+  it.runIf(full)('npm run -s check -- --json prints only JSON on stdout, as docs/cli.md says', async () => {
     const child = spawn('npm', ['run', '-s', 'check', '--', '--json', '--target', 'emulator', '--provider', 'hopx'], {
       cwd: join(import.meta.dirname, '..'),
       stdio: ['ignore', 'pipe', 'pipe'],

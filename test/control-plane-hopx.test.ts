@@ -9,8 +9,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Sandbox } from '@hopx-ai/sdk';
@@ -194,28 +192,16 @@ describe('sandboxes are isolated from each other', () => {
   });
 });
 
-describe('the README\'s "Use your existing code locally" HopX example', () => {
+describe('examples/hopx-official-sdk.mjs', () => {
   it('runs as written against the control plane, with only HOPX_API_KEY and HOPX_BASE_URL set', async () => {
-    const readme = await import('node:fs/promises').then((fs) => fs.readFile(join(root, 'README.md'), 'utf8'));
-    const section = readme.slice(readme.indexOf('\n## Use your existing code locally\n'));
-    const hopx = section.slice(section.indexOf('\n### HopX\n'));
-    const block = /```js\n([\s\S]*?)```/.exec(hopx)?.[1];
-    expect(block).toContain("from '@hopx-ai/sdk'");
-    const dir = await mkdtemp(join(tmpdir(), 'sandbox-procs-readme-hopx-'));
-    try {
-      await symlink(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
-      await writeFile(join(dir, 'example.mjs'), block!);
-      const from = proxy.exchanges.length;
-      const run = await runExample(join(dir, 'example.mjs'), { HOPX_API_KEY: apiKey, HOPX_BASE_URL: proxy.baseUrl });
-      expect(run.stderr).toBe('');
-      expect(run.code).toBe(0);
-      expect(run.stdout.trim().split('\n')).toEqual(['42', 'ticker running "0\\n1\\n2\\n"', 'HELLO']);
-      const exchanges = proxy.exchanges.slice(from);
-      expect(exchanges.map(endpoint)).toEqual(expect.arrayContaining(['POST /v1/sandboxes', 'DELETE /v1/sandboxes/{sandbox_id}']));
-      expect(specViolations(exchanges, operations, validator)).toEqual([]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const from = proxy.exchanges.length;
+    const run = await runExample(join(root, 'examples/hopx-official-sdk.mjs'), { HOPX_API_KEY: apiKey, HOPX_BASE_URL: proxy.baseUrl }, 60_000, root);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split('\n')).toEqual(['42', 'ticker running "0\\n1\\n2\\n"', 'HELLO']);
+    const exchanges = proxy.exchanges.slice(from);
+    expect(exchanges.map(endpoint)).toEqual(expect.arrayContaining(['POST /v1/sandboxes', 'DELETE /v1/sandboxes/{sandbox_id}']));
+    expect(specViolations(exchanges, operations, validator)).toEqual([]);
   }, 60_000);
 });
 

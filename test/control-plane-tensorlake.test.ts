@@ -178,26 +178,23 @@ describe.skipIf(skipped)('the official Tensorlake SDK against the built CLI: emu
   }, INSTALL_TIMEOUT_MS + RUN_TIMEOUT_MS + 30_000);
 });
 
-/** The ```js example of the README's "Use your existing code locally" → "### Tensorlake". */
-function readmeExample(): string {
-  const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
-  const section = readme.slice(readme.indexOf('## Use your existing code locally'));
-  const sub = section.slice(section.indexOf('### Tensorlake'));
-  const block = /```js\n([\s\S]*?)```/.exec(sub);
-  if (!block) throw new Error('README: no ```js block under "Use your existing code locally" / "### Tensorlake"');
-  return block[1]!;
-}
+/** The official SDK's example, with the variables `emulate --control-plane` prints. */
+const EXAMPLE = 'examples/tensorlake-official-sdk.mjs';
 
-describe.skipIf(skipped)('the README example (Use your existing code locally, Tensorlake)', () => {
+describe.skipIf(skipped)(EXAMPLE, () => {
+  /** Evaluated as a module in the SDK's folder, so that `import ... from 'tensorlake'` resolves there. */
+  async function runExampleWith(settings: Record<string, string>) {
+    await ensureInstalled(SDK_DIR, { timeoutMs: INSTALL_TIMEOUT_MS, mustExist: ['node_modules/tensorlake/package.json'] });
+    const node = resolveNode22(SDK_DIR);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENSORLAKE_') && name !== 'NODE_OPTIONS'));
+    return runBounded(node.path, ['--input-type=module', '-e', readFileSync(`${ROOT}/${EXAMPLE}`, 'utf8')], { cwd: SDK_DIR, env: { ...env, ...settings }, timeoutMs: RUN_TIMEOUT_MS });
+  }
+
   it('runs unchanged under Node 22 against the control plane and prints what its comments say', async () => {
     const token = testKey('control-plane-readme');
     const cp = await startControlPlane(token);
     try {
-      await ensureInstalled(SDK_DIR, { timeoutMs: INSTALL_TIMEOUT_MS, mustExist: ['node_modules/tensorlake/package.json'] });
-      const node = resolveNode22(SDK_DIR);
-      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENSORLAKE_') && name !== 'NODE_OPTIONS'));
-      // Evaluated as a module in the SDK's folder, so that `import ... from 'tensorlake'` resolves there.
-      const run = await runBounded(node.path, ['--input-type=module', '-e', readmeExample()], { cwd: SDK_DIR, env: { ...env, ...cp.settings }, timeoutMs: RUN_TIMEOUT_MS });
+      const run = await runExampleWith(cp.settings);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout.trim().split('\n')).toEqual(['hello world', '0 ran']);
       expect(cp.sandboxes()).toEqual([]);
@@ -205,6 +202,22 @@ describe.skipIf(skipped)('the README example (Use your existing code locally, Te
       await cp.stop();
     }
   }, INSTALL_TIMEOUT_MS + RUN_TIMEOUT_MS + 30_000);
+
+  it('refuses to run without each of its variables, naming it, and sends nothing (rather than reach Tensorlake\'s cloud)', async () => {
+    const cp = await startControlPlane(testKey('control-plane-refusal'));
+    try {
+      for (const missing of Object.keys(cp.settings)) {
+        const run = await runExampleWith(Object.fromEntries(Object.entries(cp.settings).filter(([name]) => name !== missing)));
+        expect(run.code, missing).not.toBe(0);
+        expect(run.stderr).toContain(`${missing} is not set`);
+        expect(run.stdout).toBe('');
+      }
+      expect(Object.keys(cp.settings).sort()).toEqual(['TENSORLAKE_API_KEY', 'TENSORLAKE_API_URL', 'TENSORLAKE_SANDBOX_PROXY_URL']);
+      expect(cp.sandboxes()).toEqual([]);
+    } finally {
+      await cp.stop();
+    }
+  }, INSTALL_TIMEOUT_MS + 3 * RUN_TIMEOUT_MS + 30_000);
 });
 
 /** One request with the Host header the SDK sends for a sandbox (fetch may not set Host). */

@@ -204,7 +204,7 @@ describe('a consumer project that installs the tarball', () => {
 
   // Each matrix entry in an empty folder of its own, as each job starts on a fresh runner;
   // the `uses:` steps (setup-node, upload-artifact) are GitHub's, not ours.
-  it('runs the README\'s "Use in CI" workflow steps against the emulators: drift has what it needs, finds no drift, writes both reports', async () => {
+  it('runs the README\'s "Drift in CI" workflow steps against the emulators: drift has what it needs, finds no drift, writes both reports', async () => {
     const workflow = await readmeWorkflow(join(root, 'README.md'));
     const emulators: RunningEmulator[] = [];
     const workspaces: string[] = [];

@@ -1,25 +1,31 @@
-// The README's TypeScript examples compile, strictly, against the package's own
-// types, and run: each in a Node process of its own, against fresh local
-// emulators, with what it prints checked line by line. Examples read the
-// sandbox's URL and key from the environment (TENSORLAKE_SANDBOX_URL, ...), which
-// is the convention the README states; here those point at the emulators.
+// The documentation's programs run, and print what they say. Every file in examples/
+// and every ```ts / ```js block of README.md and docs/ is a program: it compiles,
+// strictly, against the package's own types, and runs in a Node process of its own
+// against fresh local emulators, with what it prints checked line by line. A block
+// that copies an example file must equal it. Examples read the sandbox's URL and key
+// from the environment, the names `emulate` prints, and refuse to run without them.
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../src/emulator/index.js';
-import { compileExamples, readmeBlocks, runExample, type CompiledExamples } from './support/readme-examples.js';
+import {
+  compileExamples,
+  documentationBlocks,
+  exampleFiles,
+  root,
+  runExample,
+  settingsRead,
+  type CompiledExamples,
+  type ExampleFile,
+} from './support/readme-examples.js';
 
-/**
- * What each example prints, one pattern per line, found by a text only that
- * example holds. Every block needs one: an example nobody runs cannot slip in.
- */
-const EXPECTED: { marker: string; lines: RegExp[] }[] = [
-  {
-    marker: "print(input().upper())",
-    lines: [/^\[stdout\] GO$/, /^exited 0$/, /^one$/, /^two$/, /^exit 3$/, /^true 9$/],
-  },
-  { marker: "name: 'clock'", lines: [/^true clock 1$/] },
-  { marker: "print(6 * 7)", lines: [/^true 42 0$/, /^\[ 'sleeper proc_\w+' \]$/, /^killed$/] },
-  {
-    marker: 'async function stopAll',
+/** What each example file prints, one pattern per line, or the test that runs it (the official SDKs need a control plane and their own setup). */
+const EXAMPLES: Record<string, { lines: RegExp[] } | { runBy: string }> = {
+  'examples/tensorlake-client.ts': { lines: [/^\[stdout\] GO$/, /^exited 0$/, /^one$/, /^two$/, /^exit 3$/, /^true 9$/] },
+  'examples/tensorlake-managed.ts': { lines: [/^true clock 1$/] },
+  'examples/hopx-client.ts': { lines: [/^true 42 0$/, /^\[ 'sleeper proc_\w+' \]$/, /^killed$/] },
+  'examples/neutral.ts': {
     lines: [
       /^tensorlake \d+ sleep \[ '60' \] running \d{4}-\d\d-\d\dT[\d:.]+Z$/,
       /^1$/,
@@ -27,54 +33,82 @@ const EXPECTED: { marker: string; lines: RegExp[] }[] = [
       /^1$/,
     ],
   },
-  { marker: 'runWithTimeout(processes', lines: [/^tensorlake exited 3$/, /^true 1$/, /^hopx killed 3$/, /^true 1$/] },
-  { marker: "startEmulator('tensorlake'", lines: [/^hello$/] },
-  { marker: 'idleSocketTimeoutMs: 10_000', lines: [] },
-  { marker: 'RateLimitError', lines: [] },
+  'examples/flows.ts': { lines: [/^tensorlake exited 3$/, /^true 1$/, /^hopx killed 3$/, /^true 1$/] },
+  'examples/emulator.ts': { lines: [/^hello$/] },
+  'examples/connections.ts': { lines: [/^killed$/] },
+  'examples/retries.ts': { lines: [/^0$/] },
+  'examples/hopx-official-sdk.mjs': { runBy: 'test/control-plane-hopx.test.ts' },
+  'examples/tensorlake-official-sdk.mjs': { runBy: 'test/control-plane-tensorlake.test.ts' },
+};
+
+/** What each program block that is no copy prints, found by a text only that block holds. */
+const BLOCKS: { marker: string; lines: RegExp[] }[] = [{ marker: '// first.js', lines: [/^hello from a sandbox$/] }];
+
+const examples = await exampleFiles();
+const blocks = await documentationBlocks();
+const ownBlocks = blocks.filter((b) => b.copies === undefined);
+/** What runs here: the TypeScript examples and the blocks that are no copy, in that order. */
+const programs: Array<{ name: string; lang: 'ts' | 'js'; source: string; lines: RegExp[] }> = [
+  ...examples
+    .filter((e) => e.path.endsWith('.ts'))
+    .map((e) => ({ name: e.path, lang: 'ts' as const, source: e.source, lines: expectedOf(e) })),
+  ...ownBlocks.map((b) => ({ name: b.where, lang: b.lang, source: b.source, lines: BLOCKS.find((e) => b.source.includes(e.marker))?.lines ?? [] })),
 ];
-
-/** Every client the block makes gets its URL from the environment (the README's convention), or from an emulator it starts. */
-function connectsWhereTold(block: string): boolean {
-  if (block.includes('startEmulator(')) return true;
-  const count = (text: string) => block.split(text).length - 1;
-  return (
-    count('createTensorlakeClient({') === count('baseUrl: process.env.TENSORLAKE_SANDBOX_URL ??') &&
-    count('createHopxClient({') === count('baseUrl: process.env.HOPX_SANDBOX_URL ??') &&
-    !/\bsandbox: '/.test(block)
-  );
-}
-
-const blocks = await readmeBlocks();
 let compiled: CompiledExamples;
 
+function expectedOf(example: ExampleFile): RegExp[] {
+  const expected = EXAMPLES[example.path];
+  return expected && 'lines' in expected ? expected.lines : [];
+}
+
+/** Every client the program makes gets its URL from the environment, with no fallback, or from an emulator it starts. */
+function connectsWhereTold(source: string): boolean {
+  const count = (pattern: RegExp) => source.match(pattern)?.length ?? 0;
+  const clients = count(/create(?:Tensorlake|Hopx)Client\(\{/g);
+  const told = count(/create(?:Tensorlake|Hopx)Client\(\{\s*baseUrl: (?:env\('(?:TENSORLAKE|HOPX)_SANDBOX_URL'\)|emulator\.baseUrl)/g);
+  return clients === told && !/process\.env\.\w+\s*(?:\?\?|\|\|)/.test(source) && !/\bsandbox: '/.test(source);
+}
+
 beforeAll(async () => {
-  compiled = await compileExamples(blocks);
+  compiled = await compileExamples(programs);
 }, 120_000);
 afterAll(() => compiled?.remove());
 
-describe('README examples', () => {
-  it('has a typed example per provider and one for the neutral interface, and they all compile', () => {
-    expect(blocks.filter((b) => b.includes('createTensorlakeClient(')).length).toBeGreaterThanOrEqual(1);
-    expect(blocks.filter((b) => b.includes('createHopxClient(')).length).toBeGreaterThanOrEqual(1);
-    expect(blocks.filter((b) => b.includes('SandboxProcesses')).length).toBeGreaterThanOrEqual(1);
+describe('the documentation programs', () => {
+  it('cover each use: a typed client per provider, the neutral interface, flows, the emulator, both official SDKs', () => {
+    expect(Object.keys(EXAMPLES).sort()).toEqual(examples.map((e) => e.path).sort());
+    expect(examples.filter((e) => e.source.includes('createTensorlakeClient(')).length).toBeGreaterThanOrEqual(1);
+    expect(examples.filter((e) => e.source.includes('createHopxClient(')).length).toBeGreaterThanOrEqual(1);
+    expect(examples.filter((e) => e.source.includes('SandboxProcesses')).length).toBeGreaterThanOrEqual(1);
+    expect(blocks.length).toBeGreaterThan(ownBlocks.length);
+  });
+
+  it('a block that names an example file is that file, to the byte', () => {
+    for (const block of blocks.filter((b) => b.copies !== undefined)) {
+      const example = examples.find((e) => e.path === block.copies);
+      expect(example, `${block.where} copies ${block.copies}, which does not exist`).toBeDefined();
+      expect(block.source, `${block.where} differs from ${block.copies}`).toBe(example!.source);
+    }
+  });
+
+  it('every other block has exactly one expectation', () => {
+    for (const block of ownBlocks) expect(BLOCKS.filter((e) => block.source.includes(e.marker)).length, block.where).toBe(1);
+    for (const { marker } of BLOCKS) expect(ownBlocks.filter((b) => b.source.includes(marker)).length, marker).toBe(1);
+  });
+
+  it('all compile against the package', () => {
     expect(compiled.problems).toEqual([]);
   });
 
-  it('point every client at the sandbox the environment names, so that none reaches a real host here', () => {
-    for (const block of blocks) expect(connectsWhereTold(block), block).toBe(true);
+  it('point every client at the sandbox the environment names, with no fallback to a real host', () => {
+    for (const program of [...examples, ...ownBlocks]) expect(connectsWhereTold(program.source), 'path' in program ? program.path : program.where).toBe(true);
     expect(connectsWhereTold("createHopxClient({ sandbox: 'abc', apiKey: '' })")).toBe(false);
+    expect(connectsWhereTold("createHopxClient({ baseUrl: process.env.HOPX_SANDBOX_URL ?? 'https://api.hopx.dev', apiKey: '' })")).toBe(false);
+    expect(connectsWhereTold("const baseURL = process.env.HOPX_BASE_URL ?? 'https://api.hopx.dev';")).toBe(false);
   });
 
-  it('each have exactly one expectation', () => {
-    for (const block of blocks) expect(EXPECTED.filter((e) => block.includes(e.marker)).length, block).toBe(1);
-    for (const { marker } of EXPECTED) expect(blocks.filter((b) => b.includes(marker)).length, marker).toBe(1);
-  });
-
-  it.each(blocks.map((block, i) => [i + 1, block] as const))('example %i runs against the emulators and prints what it should', async (n, block) => {
-    const expected = EXPECTED.find((e) => block.includes(e.marker));
-    expect(expected, `no expectation for example ${n}`).toBeDefined();
-    // Never run an example that would go to the real host it names.
-    expect(connectsWhereTold(block), block).toBe(true);
+  it.each(programs.map((program, i) => [program.name, i + 1] as const))('%s runs against the emulators and prints what it should', async (name, n) => {
+    const expected = programs[n - 1]!.lines;
     const [tensorlake, hopx] = await Promise.all([startEmulator('tensorlake'), startEmulator('hopx')]);
     try {
       const run = await runExample(compiled.entry(n), {
@@ -85,12 +119,54 @@ describe('README examples', () => {
       });
       expect({ code: run.code, stderr: run.stderr }, run.stdout).toEqual({ code: 0, stderr: '' });
       const lines = run.stdout.split('\n').slice(0, -1);
-      expect(lines.length, run.stdout).toBe(expected!.lines.length);
-      lines.forEach((line, i) => expect(line).toMatch(expected!.lines[i]!));
+      expect(lines.length, `${name} printed:\n${run.stdout}`).toBe(expected.length);
+      lines.forEach((line, i) => expect(line).toMatch(expected[i]!));
     } finally {
       await Promise.all([tensorlake.stop(), hopx.stop()]);
     }
   }, 90_000);
+
+  it.each(Object.entries(EXAMPLES).filter(([, e]) => 'runBy' in e))('%s is run by its control-plane test', async (path, expected) => {
+    const test = await readFile(join(root, (expected as { runBy: string }).runBy), 'utf8');
+    expect(test).toContain(`'${path}'`);
+  });
+});
+
+describe('an example without its settings', () => {
+  let server: Server;
+  let requests = 0;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  // The Tensorlake SDK's example needs Node 22 and the SDK's own folder: test/control-plane-tensorlake.test.ts checks it.
+  const refusing = examples.filter((e) => settingsRead(e.source).length > 0 && !e.path.includes('tensorlake-official-sdk'));
+  const cases = refusing.flatMap((e) => settingsRead(e.source).map((missing) => [e.path, missing] as const));
+
+  it('is every example that reads a setting', () => {
+    expect(refusing.map((e) => e.path)).toEqual(expect.arrayContaining(['examples/neutral.ts', 'examples/hopx-official-sdk.mjs']));
+    expect(cases.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(cases)('%s without %s exits non-zero, names it, and sends nothing', async (path, missing) => {
+    const example = examples.find((e) => e.path === path)!;
+    const given = Object.fromEntries(settingsRead(example.source).filter((name) => name !== missing).map((name) => [name, /URL$/.test(name) ? url : 'a-local-key']));
+    const entry = path.endsWith('.ts') ? compiled.entry(programs.findIndex((p) => p.name === path) + 1) : join(root, path);
+    const before = requests;
+    const run = await runExample(entry, given, 30_000, root);
+    expect(run.code, run.stdout + run.stderr).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(run.stderr).toContain(`${missing} is not set`);
+    expect(run.stdout).toBe('');
+    expect(requests - before).toBe(0);
+  }, 40_000);
 });
 
 describe('the example runner', () => {
@@ -98,7 +174,7 @@ describe('the example runner', () => {
     const wrong = [
       "import { createTensorlakeClient } from 'sandbox-procs';",
       "const client = createTensorlakeClient({ apiKey: 'k', sandbox: 's' });",
-      "await client.killProcess({ pid: 42 });",
+      'await client.killProcess({ pid: 42 });',
       "await client.startProcess({ args: ['no command'] });",
     ].join('\n');
     const { problems, remove } = await compileExamples([wrong]);
@@ -112,7 +188,7 @@ describe('the example runner', () => {
       "import { createTensorlakeClient } from 'sandbox-procs';",
       "const client = createTensorlakeClient({ apiKey: 'k', baseUrl: process.env.TENSORLAKE_SANDBOX_URL ?? '' });",
       "console.log('before');",
-      "await client.sendSignal(2147483646, 15);",
+      'await client.sendSignal(2147483646, 15);',
     ].join('\n');
     const examples = await compileExamples([failing]);
     const tensorlake = await startEmulator('tensorlake');

@@ -22,7 +22,7 @@ export const runs = (fullCount: number): number => (full ? fullCount : Math.max(
 
 /**
  * Suites left out of the fast profile, with why: each packs or installs the whole
- * package, drives a browser, an official SDK or whole README programs, or spends
+ * package, drives a browser, an official SDK or the documentation's whole programs, or spends
  * its time on resource bounds and signals (tens of seconds each here), and tests
  * what a change to the client's src/ rarely touches. CI runs them all; a suite
  * named on the command line runs in any profile.
@@ -31,7 +31,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/package.test.ts': 'npm pack, publint, attw and a consumer install',
   'test/bench.test.ts': 'the bench smoke run',
   'test/html-report.test.ts': 'the HTML reports in headless Chromium',
-  'test/readme.test.ts': 'the README examples run as programs',
+  'test/readme.test.ts': 'the documentation\'s programs and examples/ run',
   'test/official-hopx-sdk.test.ts': 'the official HopX SDK',
   'test/official-sdk-tensorlake.test.ts': 'the official Tensorlake SDK',
   'test/no-orphans.test.ts': 'orphan checks after signals and crashes',

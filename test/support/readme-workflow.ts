@@ -1,4 +1,4 @@
-// The README's "Use in CI" workflow, read from the README itself, with its
+// The README's "Drift in CI" workflow, read from the README itself, with its
 // `run:` steps made into shell for one matrix entry: a test runs them, so the
 // documented workflow cannot drift away from what is tested.
 import { readFile } from 'node:fs/promises';
@@ -16,12 +16,16 @@ export interface Workflow {
   steps: WorkflowStep[];
 }
 
-/** The first ```yaml block under the "### Use in CI" heading, as its only job. */
+/** The README's heading over the workflow. */
+export const WORKFLOW_HEADING = '## Drift in CI';
+
+/** The first ```yaml block of the README's "Drift in CI" section, as its only job. */
 export async function readmeWorkflow(readmePath: string): Promise<Workflow> {
   const readme = await readFile(readmePath, 'utf8');
-  const section = readme.slice(readme.indexOf('\n### Use in CI\n'));
+  const at = readme.indexOf(`\n${WORKFLOW_HEADING}\n`);
+  const section = at < 0 ? '' : readme.slice(at + 1).split(/\n## /)[0]!;
   const block = /```yaml\n([\s\S]*?)```/.exec(section);
-  if (!section.startsWith('\n### Use in CI\n') || !block) throw new Error('README.md has no "### Use in CI" section with a yaml block');
+  if (!block) throw new Error(`README.md has no "${WORKFLOW_HEADING}" section with a yaml block`);
   const jobs = Object.values((parse(block[1]!) as { jobs: Record<string, { strategy: { matrix: { include: Workflow['matrix'] } }; steps: WorkflowStep[] }> }).jobs);
   if (jobs.length !== 1) throw new Error(`expected one job in the README workflow, found ${jobs.length}`);
   return { matrix: jobs[0]!.strategy.matrix.include, steps: jobs[0]!.steps };
