@@ -5,6 +5,7 @@
 import type { ProviderName } from '../../errors.js';
 import type { EmulatorOptions, RunningEmulator } from '../emulator.js';
 
+/** A started control plane: a RunningEmulator of the sandbox lifecycle API, plus the official SDK's settings. */
 export interface RunningControlPlane extends RunningEmulator {
   /**
    * What to set so that the provider's official SDK uses this control plane:
