@@ -2,13 +2,20 @@
 // `status`/`code`); the API key never enters an error, since errors are built only
 // from the provider's response and our own messages, never from request headers.
 
+/** The providers this package has a client (and an emulator) for. */
 export type ProviderName = 'tensorlake' | 'hopx';
 
+/** What an error is built from; every field but `provider` and `operation` may be unknown. */
 export interface ErrorDetails {
+  /** The provider whose call failed. */
   provider: ProviderName;
+  /** The operation that failed, as the spec names it (e.g. `startProcess`), or `createClient`. */
   operation: string;
+  /** The HTTP status, when a response came. */
   status?: number | undefined;
+  /** The provider's error code from the body (e.g. `EXECUTION_TIMEOUT`), or ours (e.g. `BODY_TOO_LARGE`). */
   code?: string | undefined;
+  /** The provider's request ID from the response headers, to quote to its support. */
   requestId?: string | undefined;
   /** The response body as received (parsed JSON when it was JSON). */
   body?: unknown;
@@ -16,15 +23,27 @@ export interface ErrorDetails {
   retries?: number;
   /** The response's Retry-After, in milliseconds, when it had one. */
   retryAfterMs?: number | undefined;
+  /** The underlying failure (a network error, an abort reason), kept as `Error.cause`. */
   cause?: unknown;
 }
 
+/**
+ * The base of every error this package throws. Its message reads
+ * `<provider> <operation> [status] [code]: <what> [(request <id>)]`; the API key is
+ * never part of it, nor of any field.
+ */
 export class SandboxProcsError extends Error {
+  /** The provider whose call failed. */
   readonly provider: ProviderName;
+  /** The operation that failed, as the spec names it (e.g. `startProcess`), or `createClient`. */
   readonly operation: string;
+  /** The HTTP status; undefined when no response came (network, time limit, abort, validation). */
   readonly status: number | undefined;
+  /** The provider's error code from the body, or ours (e.g. `BODY_TOO_LARGE`); undefined when none. */
   readonly code: string | undefined;
+  /** The provider's request ID from the response headers, when it sent one. */
   readonly requestId: string | undefined;
+  /** The response body as received (parsed JSON when it was JSON); undefined when no response came. */
   readonly body: unknown;
   /** How many times the request was retried before this error (0 when it was not). */
   retries: number;
@@ -44,6 +63,7 @@ export class SandboxProcsError extends Error {
     this.retryAfterMs = details.retryAfterMs;
   }
 
+  /** A loggable summary: name, message, provider, operation, status, code, requestId, retries (not the body, which may be large). */
   toJSON(): Record<string, unknown> {
     return {
       name: this.name,
@@ -92,6 +112,7 @@ export class AbortedError extends SandboxProcsError {}
 /** The provider has no such capability (see `processes.capabilities`); nothing was sent. */
 export class UnsupportedOperationError extends SandboxProcsError {}
 
+/** The constructor of a SandboxProcsError subclass, as errorClassForStatus returns it. */
 export type ErrorClass = new (message: string, details: ErrorDetails) => SandboxProcsError;
 
 /** The class for a declared non-2xx status. */

@@ -4,6 +4,7 @@ import { AbortedError, TimeoutError } from './errors.js';
 import type { ProcessRecord, SandboxProcesses, StartProcessSpec } from './processes.js';
 import { sleep } from './core/sleep.js';
 
+/** How long and how often waitForExit asks, and how to cancel it. */
 export interface WaitOptions {
   /** Give up after this long with TimeoutError. Default 60 000 ms. */
   timeoutMs?: number;
@@ -43,15 +44,21 @@ export async function waitForExit<Raw>(
   }
 }
 
+/** How terminate() ended, with the process's last record. */
 export interface TerminateResult<Raw> {
   /** `exited`: it stopped within the grace period; `killed`: it was killed; `gone`: it was not there. */
   outcome: 'exited' | 'killed' | 'gone';
+  /** The last record seen; undefined when the provider no longer knows the process. */
   record: ProcessRecord<Raw> | undefined;
 }
 
 /**
  * Stops a process gracefully where the provider can: SIGTERM, up to `graceMs`
  * for it to exit, then kill (Tensorlake's advice). Without signals (HopX): kill.
+ *
+ * @param options.graceMs - How long SIGTERM gets before the kill, in milliseconds. Default 5 000.
+ * @param options.signal - Cancels the waits with AbortedError.
+ * @throws AbortedError when `options.signal` fires; any error of the calls it makes.
  */
 export async function terminate<Raw>(
   processes: SandboxProcesses<Raw>,
@@ -77,7 +84,10 @@ export async function terminate<Raw>(
   return { outcome: 'killed', record };
 }
 
-/** Kills every running process that `filter` accepts; resolves with the ids it killed. */
+/**
+ * Kills every running process that `filter` accepts (all by default), at once;
+ * resolves with the ids it killed (not those that were already gone).
+ */
 export async function killAll<Raw>(
   processes: SandboxProcesses<Raw>,
   filter: (record: ProcessRecord<Raw>) => boolean = () => true,
@@ -87,13 +97,21 @@ export async function killAll<Raw>(
   return results.filter((id): id is string => id !== undefined);
 }
 
+/** How runWithTimeout() ended, with the process's last record. */
 export interface RunWithTimeoutResult<Raw> {
+  /** The last record seen; undefined when the provider no longer knows the process. */
   record: ProcessRecord<Raw> | undefined;
   /** True when the process outlived `timeoutMs` and was terminated. */
   timedOut: boolean;
 }
 
-/** Starts a process and waits for it; past `timeoutMs` it is terminated (grace, then kill). */
+/**
+ * Starts a process and waits for it; past `timeoutMs` it is terminated (grace, then kill).
+ *
+ * @param options.timeoutMs - How long the process may run, in milliseconds.
+ * @param options.graceMs - How long SIGTERM gets before the kill, in milliseconds. Default 1 000.
+ * @param options.signal - Cancels the wait; the process is then terminated and the call rejects with AbortedError.
+ */
 export async function runWithTimeout<Raw>(
   processes: SandboxProcesses<Raw>,
   spec: StartProcessSpec,

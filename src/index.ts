@@ -1,5 +1,9 @@
-// The client entry: typed clients for each provider, the provider-neutral
-// interface, and the errors they throw. It loads neither Prism nor the contract engine.
+/**
+ * The client entry: typed clients for each provider (Tensorlake, HopX), the
+ * provider-neutral process interface and the flows built on it, and the errors
+ * they throw. It loads neither Prism, the contract engine nor the emulators.
+ * @packageDocumentation
+ */
 export { createTensorlakeClient, tensorlakeSandboxHost } from './providers/tensorlake/client.js';
 export type {
   TensorlakeClient,
@@ -10,8 +14,13 @@ export type {
   TensorlakeOutput,
   TensorlakePid,
   TensorlakeProcessInfo,
+  TensorlakeOutputEvent,
   TensorlakeProcessStatus,
   TensorlakeRunEvent,
+  TensorlakeRunExitEvent,
+  TensorlakeRunOutputEvent,
+  TensorlakeRunRequest,
+  TensorlakeRunStartedEvent,
   TensorlakeSignalResult,
   TensorlakeStartProcessRequest,
 } from './providers/tensorlake/client.js';

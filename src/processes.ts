@@ -5,9 +5,14 @@ import { NotFoundError, UnexpectedResponseError, type ProviderName } from './err
 /** Where a process is in its life, the same words for every provider. */
 export type ProcessStatus = 'queued' | 'running' | 'exited' | 'signaled' | 'failed' | 'timeout' | 'unknown';
 
+/**
+ * One process as the neutral interface sees it, whatever the provider.
+ * @typeParam Raw - The provider's own record type, kept in `raw`.
+ */
 export interface ProcessRecord<Raw = unknown> {
   /** The provider's id as a string (Tensorlake: the PID; HopX: the process_id). */
   id: string;
+  /** Where the process is in its life, mapped from the provider's own status words. */
   status: ProcessStatus;
   /** True while the process may still produce output or be killed. */
   running: boolean;
@@ -19,22 +24,29 @@ export interface ProcessRecord<Raw = unknown> {
    * client started through `start()` (null for others; HopX's `name` is in `raw`).
    */
   command: string | null;
+  /** The arguments after `command`; null where `command` is. */
   args: string[] | null;
   /** HopX: the agent's start time, else the time `start()` sent its request. */
   startedAt: Date | null;
+  /** When the process ended, if the provider says so; null while it runs. */
   endedAt: Date | null;
   /** The provider's own record, as received. */
   raw: Raw;
 }
 
+/** What to start: a program and its arguments, not a shell line (HopX's adapter quotes them for its shell). */
 export interface StartProcessSpec {
+  /** The program to run (a path, or a name found on the sandbox's PATH). */
   command: string;
+  /** Its arguments, passed as they are. */
   args?: string[];
+  /** Environment variables added to the sandbox's own. */
   env?: Record<string, string>;
   /** Working directory. */
   cwd?: string;
 }
 
+/** What a provider can do beyond the common set; check before calling `signal()`. */
 export interface ProcessCapabilities {
   /** `signal()` works (Tensorlake); otherwise it throws UnsupportedOperationError. */
   signals: boolean;
@@ -42,10 +54,20 @@ export interface ProcessCapabilities {
   directGet: boolean;
 }
 
+/**
+ * The provider-neutral process interface (`client.processes`): the same calls and
+ * records on every provider. Calls reject with the errors in `errors.ts`
+ * (SandboxProcsError subclasses), as the client's own methods do.
+ * @typeParam Raw - The provider's own record type, kept in `ProcessRecord.raw`.
+ */
 export interface SandboxProcesses<Raw = unknown> {
+  /** The provider behind this interface. */
   readonly provider: ProviderName;
+  /** What this provider supports beyond the common set. */
   readonly capabilities: ProcessCapabilities;
+  /** Starts a process in the background; resolves with its first record (usually `running`). */
   start(spec: StartProcessSpec): Promise<ProcessRecord<Raw>>;
+  /** Every process the provider knows in this sandbox, running or finished. */
   list(): Promise<ProcessRecord<Raw>[]>;
   /** The process, or undefined when the provider does not know it. */
   get(id: string | number): Promise<ProcessRecord<Raw> | undefined>;

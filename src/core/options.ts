@@ -2,9 +2,15 @@
 import { ValidationError, type ProviderName } from '../errors.js';
 import type { RetryOptions } from './retry.js';
 
+/** The default time limit per call (`ClientOptions.timeoutMs`), in milliseconds: 30 s. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The default longest silence of an output stream (`ClientOptions.streamIdleTimeoutMs`), in milliseconds: 5 min. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
 
+/**
+ * The options every provider client takes. They are checked when the client is
+ * created: a bad value throws ValidationError there, not at the first call.
+ */
 export interface ClientOptions {
   /** Sent as `Authorization: Bearer <apiKey>`; never logged, never put in an error. */
   apiKey: string;
@@ -36,11 +42,13 @@ export interface ClientOptions {
 
 /** Per call: cancel it, or opt a non-idempotent call into retries. */
 export interface RequestOptions {
+  /** Aborts the call (and its retries and backoff waits); the call then rejects with AbortedError. */
   signal?: AbortSignal;
   /** Retry this call even if it is not idempotent (e.g. a start you know is safe to repeat). */
   retryNonIdempotent?: boolean;
 }
 
+/** The default cap on a response body (`ClientOptions.maxResponseBytes`), in bytes: 16 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);

@@ -1,6 +1,12 @@
 // When and how long to wait before trying a request again: bounded attempts,
 // full-jitter exponential backoff, and the server's Retry-After up to a cap.
 
+/**
+ * When a failed call is tried again: on a NetworkError, a TimeoutError without a
+ * response, and on 429, 502, 503 and 504. Only idempotent calls are retried (unless
+ * `nonIdempotent`), except after a 429, which says nothing ran. The wait is
+ * full-jitter exponential backoff, or the server's Retry-After up to a cap.
+ */
 export interface RetryOptions {
   /** Attempts after the first. Default 2; 0 turns retries off. */
   maxRetries?: number;
@@ -14,6 +20,7 @@ export interface RetryOptions {
   nonIdempotent?: boolean;
 }
 
+/** The retry policy a client uses when `ClientOptions.retry` leaves a field out. */
 export const DEFAULT_RETRY: Required<RetryOptions> = {
   maxRetries: 2,
   baseDelayMs: 200,

@@ -5,6 +5,7 @@
 // Each provider's own control plane lives in src/providers/<provider>/emulator/.
 import type { RunningEmulator } from './emulator.js';
 
+/** A started control plane: a RunningEmulator of the sandbox lifecycle API, plus the official SDK's settings. */
 export interface RunningControlPlane extends RunningEmulator {
   /**
    * What to set so that the provider's official SDK uses this control plane:

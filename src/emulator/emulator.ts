@@ -44,14 +44,17 @@ export interface ProviderEmulators {
   startControlPlane(options: EmulatorOptions): Promise<RunningControlPlane>;
 }
 
+/** How to start an emulator: where it listens, the token it accepts, and its bounds. */
 export interface EmulatorOptions {
   /** Default 0: a free port. The emulator listens on 127.0.0.1 only. */
   port?: number;
   /** The bearer token it accepts. Default: a random one (see `token`). */
   token?: string;
+  /** Bounds on the processes it runs and the output it keeps. */
   limits?: SupervisorLimits;
   /** Request bodies above this are refused with 400. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Interval of the keep-alive comments on an open output stream (SSE), in milliseconds. Default 15 000. */
   keepAliveMs?: number;
   /** Open connections at most (more are refused). Default 256. */
   maxConnections?: number;
@@ -63,9 +66,13 @@ export interface EmulatorOptions {
   handleSignals?: boolean;
 }
 
+/** A started emulator: where to point a client, with which token, and how to stop it. */
 export interface RunningEmulator {
+  /** The provider whose API it serves. */
   readonly provider: ProviderName;
+  /** Its address, `http://127.0.0.1:<port>` (a client's `baseUrl`). */
   readonly baseUrl: string;
+  /** The bearer token it accepts (a client's `apiKey`); keep it out of logs. */
   readonly token: string;
   /** This instance's unique id: every child's environment has `SANDBOX_PROCS_EMULATOR_CHILD=<id>/<n>`. */
   readonly id: string;

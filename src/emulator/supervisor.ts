@@ -56,6 +56,7 @@ export interface SupervisedProcess {
   closeStdin(): void;
 }
 
+/** Bounds on what an emulator's processes may hold: how many run, and how much output and stdin is kept. */
 export interface SupervisorLimits {
   /** Processes running at once. Default 32. */
   maxRunning?: number;

@@ -9,26 +9,47 @@ import type { SandboxProcesses } from '../../processes.js';
 import { hopxProcesses } from './processes.js';
 
 type Schemas = components['schemas'];
+/** A background process's ID as the agent gives it (e.g. `proc_...`, or `cmd_...` for a command). */
 export type HopxProcessId = Schemas['ProcessId'];
+/** The answer to killProcess. */
 export type HopxKillResult = Schemas['KillProcessResponse'];
+/** The body of runCode: the code, its language, and optional time limit (seconds), working directory and environment. */
 export type HopxExecuteRequest = Schemas['ExecuteRequest'];
+/** What code run in the foreground produced: success, stdout, stderr, exit code, time taken. */
 export type HopxExecuteResult = Schemas['ExecuteResponse'];
+/** The body of runCodeBackground: as HopxExecuteRequest, plus an optional name. */
 export type HopxBackgroundRequest = Schemas['BackgroundExecuteRequest'];
+/** The answer to runCodeBackground: the new process's ID and status. */
 export type HopxBackgroundStarted = Schemas['BackgroundExecuteResponse'];
+/** A background process's record, as listProcesses returns it. */
 export type HopxBackgroundProcess = Schemas['BackgroundProcess'];
+/** The agent's status words for a background process. */
 export type HopxBackgroundStatus = Schemas['BackgroundStatus'];
+/** The body of runCommand and runCommandBackground: a shell line (or a program with `args`), and optional time limit (seconds), working directory and environment. */
 export type HopxCommandRequest = Schemas['RunCommandRequest'];
+/** What a foreground command produced: success, stdout, stderr, exit code, time taken. */
 export type HopxCommandResult = Schemas['RunCommandResponse'];
+/** The answer to runCommandBackground: the new process's ID (`cmd_...`). */
 export type HopxCommandStarted = Schemas['CommandBackgroundResponse'];
+/** One operating-system process of the VM, as listSystemProcesses returns it. */
 export type HopxSystemProcess = Schemas['SystemProcess'];
+/** The agent's health answer. */
 export type HopxHealth = Schemas['HealthResponse'];
+/** The body of runCodeAsync: as HopxExecuteRequest, plus the `callback_url` that gets the result. */
 export type HopxAsyncRequest = Schemas['AsyncExecuteRequest'];
+/** The answer to runCodeAsync: the queued execution's ID. */
 export type HopxAsyncQueued = Schemas['AsyncExecuteResponse'];
+/** What the agent POSTs to `callback_url` when an async execution ends. */
 export type HopxAsyncResult = Schemas['WebhookExecutionComplete'];
+/** The body of runIpython: Python code for the agent's IPython kernel. */
 export type HopxIpythonRequest = Schemas['IpythonExecuteRequest'];
+/** The agent's version, platform, uptime, endpoints and features. */
 export type HopxInfo = Schemas['InfoResponse'];
+/** The languages the agent runs code in. */
 export type HopxLanguage = Schemas['Language'];
+/** The sandbox's custom environment variables, as getEnv returns them. */
 export type HopxEnvVars = Schemas['EnvVarsResponse'];
+/** The body of setEnv and updateEnv: the variables (and, for updateEnv, whether to merge). */
 export type HopxEnvRequest = Schemas['EnvVarsSetRequest'];
 /** What PUT, PATCH and DELETE /env answer: the agent spec's free-form object (the emulator's carries `env_vars`). */
 export type HopxEnvChanged = Record<string, unknown>;
@@ -40,29 +61,46 @@ export type HopxEnvChanged = Record<string, unknown>;
  * - `path`: POST /execute/kill/{process_id} (both HopX SDKs)
  */
 export type HopxKillForm = 'body' | 'query' | 'path';
+/** Every HopxKillForm, in order of preference. */
 export const HOPX_KILL_FORMS: readonly HopxKillForm[] = ['body', 'query', 'path'];
 
+/** The options of createHopxClient: those every client takes, and the default kill form. */
 export interface HopxClientOptions extends ClientOptions {
   /** The kill form used when a call names none. Default `body`. */
   killForm?: HopxKillForm;
 }
 
+/**
+ * HopX's VM agent process API (code execution, background processes, commands,
+ * environment), in the vocabulary of HopX's own SDKs. Every call checks its input
+ * against the spec before sending (ValidationError) and rejects with a
+ * SandboxProcsError subclass: NotFoundError, AuthenticationError,
+ * InvalidRequestError, TimeoutError (also a declared 408 when code runs past its
+ * `timeout`), NetworkError, AbortedError, UnexpectedResponseError when the answer
+ * breaks the spec. Every call takes RequestOptions (cancel it, or allow retries).
+ */
 export interface HopxClient {
+  /** Always `'hopx'`. */
   readonly provider: 'hopx';
   /** Run code and wait for it; a non-zero exit is a result with `success: false`, not an error. */
   runCode(request: HopxExecuteRequest, options?: RequestOptions): Promise<HopxExecuteResult>;
+  /** Start code and return at once with its process ID; follow it with listProcesses. Not retried unless `retryNonIdempotent`. */
   runCodeBackground(request: HopxBackgroundRequest, options?: RequestOptions): Promise<HopxBackgroundStarted>;
   /** Queue code; when it ends, the agent POSTs a HopxAsyncResult to `callback_url`. Not in HopX's agent spec: both SDKs call it. */
   runCodeAsync(request: HopxAsyncRequest, options?: RequestOptions): Promise<HopxAsyncQueued>;
   /** Run Python in the agent's IPython kernel. Not in HopX's agent spec: the JS SDK calls it. */
   runIpython(request: HopxIpythonRequest, options?: RequestOptions): Promise<HopxExecuteResult>;
+  /** Every background process, running or finished. */
   listProcesses(options?: RequestOptions): Promise<HopxBackgroundProcess[]>;
   /** Kill a background process. Throws NotFoundError when it is unknown or already finished. */
   killProcess(processId: HopxProcessId, options?: RequestOptions & { form?: HopxKillForm }): Promise<HopxKillResult>;
+  /** Run a shell command and wait for it; a non-zero exit is a result with `success: false`, not an error. */
   runCommand(request: HopxCommandRequest, options?: RequestOptions): Promise<HopxCommandResult>;
+  /** Start a shell command and return at once with its process ID (`cmd_...`). Not retried unless `retryNonIdempotent`. */
   runCommandBackground(request: HopxCommandRequest, options?: RequestOptions): Promise<HopxCommandStarted>;
   /** The VM's operating system processes. */
   listSystemProcesses(options?: RequestOptions): Promise<HopxSystemProcess[]>;
+  /** Whether the agent is up. */
   getHealth(options?: RequestOptions): Promise<HopxHealth>;
   /** The sandbox's custom environment variables, which processes started afterwards get. */
   getEnv(options?: RequestOptions): Promise<HopxEnvVars>;
@@ -82,13 +120,24 @@ export interface HopxClient {
    * given its own `fetch` has nothing to close.
    */
   close(): Promise<void>;
+  /** The same as close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The documented address of a sandbox's VM agent from its ID: `https://<sandbox>.hopx.dev`. */
 export function hopxSandboxHost(sandbox: string): string {
   return `https://${sandbox}.hopx.dev`;
 }
 
+/**
+ * Creates a client of one HopX sandbox's VM agent. Give `baseUrl` (e.g. an
+ * emulator's) or `sandbox` (its ID, see hopxSandboxHost). Nothing is sent until the
+ * first call.
+ *
+ * @throws ValidationError when an option is invalid: an empty apiKey, neither
+ * baseUrl nor sandbox, a non-positive limit, an unknown `killForm`, or a plain
+ * `http://` URL to a host that is not loopback (the key would travel in clear).
+ */
 export function createHopxClient(options: HopxClientOptions): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
   // The SDK form of kill is a POST, but killing twice is as good as once: safe to retry.

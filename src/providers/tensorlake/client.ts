@@ -12,28 +12,76 @@ import { tensorlakeProcesses } from './processes.js';
 type Schemas = components['schemas'];
 /** A process in the sandbox: its PID, or the name a managed process was started with. */
 export type TensorlakePid = components['parameters']['Pid'];
+/** A process's record as the daemon returns it (`ProcessInfo` in specs/tensorlake.yaml). */
 export type TensorlakeProcessInfo = Schemas['ProcessInfo'];
+/** The daemon's status words for a process. */
 export type TensorlakeProcessStatus = Schemas['ProcessStatus'];
+/** The body of startProcess: command, args, env, working directory, stdin mode, and for a managed process its name and policy. */
 export type TensorlakeStartProcessRequest = Schemas['StartProcessRequest'];
+/** The body of run: what to start and stream to its end. */
 export type TensorlakeRunRequest = Schemas['RunProcessRequest'];
+/** The answer to sendSignal. */
 export type TensorlakeSignalResult = Schemas['SignalResponse'];
+/** The captured lines of one or both output streams, as getStdout, getStderr and getOutput return them. */
 export type TensorlakeOutput = Schemas['OutputResponse'];
+/** The daemon's health answer. */
 export type TensorlakeHealth = Schemas['HealthResponse'];
+/** The daemon's version, uptime and process counts. */
 export type TensorlakeInfo = Schemas['InfoResponse'];
-export type TensorlakeFollowEvent = ({ type: 'output' } & Schemas['OutputEvent']) | { type: 'eof' };
+/** One line of a follow stream, with when it was captured. */
+export type TensorlakeOutputEvent = Schemas['OutputEvent'];
+/** One event of a follow stream: an output line, or `eof` once the process's output has ended. */
+export type TensorlakeFollowEvent =
+  | ({
+      /** An output line. */
+      type: 'output';
+    } & TensorlakeOutputEvent)
+  | {
+      /** The process's output has ended; the stream ends after it. */
+      type: 'eof';
+    };
+/** The first frame of run's stream: the started process's PID. */
+export type TensorlakeRunStartedEvent = Schemas['RunStartedEvent'];
+/** An output line of run's stream. */
+export type TensorlakeRunOutputEvent = Schemas['RunOutputEvent'];
+/** The last frame of run's stream: the process's exit code or signal. */
+export type TensorlakeRunExitEvent = Schemas['RunExitEvent'];
+/** One event of run's stream: `started` (its PID), `output` (a line), then `exit` (its exit code or signal). */
 export type TensorlakeRunEvent =
-  | ({ type: 'started' } & Schemas['RunStartedEvent'])
-  | ({ type: 'output' } & Schemas['RunOutputEvent'])
-  | ({ type: 'exit' } & Schemas['RunExitEvent']);
+  | ({
+      /** The process started. */
+      type: 'started';
+    } & TensorlakeRunStartedEvent)
+  | ({
+      /** An output line. */
+      type: 'output';
+    } & TensorlakeRunOutputEvent)
+  | ({
+      /** The process ended; the stream ends after it. */
+      type: 'exit';
+    } & TensorlakeRunExitEvent);
 
+/** The options of createTensorlakeClient: those every client takes. */
 export type TensorlakeClientOptions = ClientOptions;
 
+/**
+ * Tensorlake's sandbox process API (the sandbox daemon's `/api/v1/processes`), in
+ * the vocabulary of Tensorlake's own SDKs. Every call checks its input against the
+ * spec before sending (ValidationError) and rejects with a SandboxProcsError
+ * subclass: NotFoundError, AuthenticationError, InvalidRequestError, TimeoutError,
+ * NetworkError, AbortedError, UnexpectedResponseError when the answer breaks the
+ * spec. Every call takes RequestOptions (cancel it, or allow retries).
+ */
 export interface TensorlakeClient {
+  /** Always `'tensorlake'`. */
   readonly provider: 'tensorlake';
+  /** Spawns a process in the sandbox and returns at once with its record (PID, status). Not retried unless `retryNonIdempotent`. */
   startProcess(request: TensorlakeStartProcessRequest, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
+  /** Every process started in the sandbox, running or finished. */
   listProcesses(options?: RequestOptions): Promise<TensorlakeProcessInfo[]>;
   /** Throws NotFoundError when no such process exists. */
   getProcess(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
+  /** Sends a POSIX signal by number (e.g. 15, SIGTERM). InvalidRequestError (400) for an invalid signal or a process that is not running. */
   sendSignal(pid: TensorlakePid, signal: number, options?: RequestOptions): Promise<TensorlakeSignalResult>;
   /**
    * SIGKILL the process (a managed one stops being restarted). Throws NotFoundError
@@ -45,13 +93,19 @@ export interface TensorlakeClient {
   restartProcess(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeProcessInfo>;
   /** Write bytes (a string is sent as UTF-8) to a process started with `stdin_mode: 'pipe'`. */
   writeStdin(pid: TensorlakePid, data: string | Uint8Array, options?: RequestOptions): Promise<void>;
+  /** Closes the process's stdin so that it reads end-of-file; closing again is harmless. InvalidRequestError when stdin is not a pipe. */
   closeStdin(pid: TensorlakePid, options?: RequestOptions): Promise<void>;
+  /** The captured lines of the process's standard output so far. */
   getStdout(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeOutput>;
+  /** The captured lines of the process's standard error so far. */
   getStderr(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeOutput>;
+  /** The captured lines of standard output and error so far, interleaved. */
   getOutput(pid: TensorlakePid, options?: RequestOptions): Promise<TensorlakeOutput>;
   /** Captured then live lines; ends after the `eof` event. The request goes out on the first iteration. */
   followStdout(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
+  /** As followStdout, for standard error. */
   followStderr(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
+  /** As followStdout, for standard output and error interleaved. */
   followOutput(pid: TensorlakePid, options?: RequestOptions): AsyncGenerator<TensorlakeFollowEvent>;
   /**
    * Start a process and stream it to its end: `started`, `output`..., `exit`.
@@ -59,7 +113,9 @@ export interface TensorlakeClient {
    * throws UnexpectedResponseError (INCOMPLETE_STREAM).
    */
   run(request: TensorlakeRunRequest, options?: RequestOptions): AsyncGenerator<TensorlakeRunEvent>;
+  /** Whether the sandbox daemon is healthy. */
   health(options?: RequestOptions): Promise<TensorlakeHealth>;
+  /** The sandbox daemon's version, uptime and process counts. */
   info(options?: RequestOptions): Promise<TensorlakeInfo>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<TensorlakeProcessInfo>;
@@ -69,9 +125,11 @@ export interface TensorlakeClient {
    * given its own `fetch` has nothing to close.
    */
   close(): Promise<void>;
+  /** The same as close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The documented address of a sandbox's daemon from its ID or name: `https://<sandbox>.sandbox.tensorlake.ai`. */
 export function tensorlakeSandboxHost(sandbox: string): string {
   return `https://${sandbox}.sandbox.tensorlake.ai`;
 }
@@ -98,6 +156,15 @@ function classifyRunFrame(data: unknown): TensorlakeRunEvent | 'skip' | undefine
   return undefined;
 }
 
+/**
+ * Creates a client of one Tensorlake sandbox's process API. Give `baseUrl` (e.g. an
+ * emulator's) or `sandbox` (its ID or name, see tensorlakeSandboxHost). Nothing is
+ * sent until the first call.
+ *
+ * @throws ValidationError when an option is invalid: an empty apiKey, neither
+ * baseUrl nor sandbox, a non-positive limit, or a plain `http://` URL to a host that
+ * is not loopback (the key would travel in clear).
+ */
 export function createTensorlakeClient(options: TensorlakeClientOptions): TensorlakeClient {
   const { api, call, events, close } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
   const at = (pid: TensorlakePid) => ({ path: { pid } });
