@@ -41,7 +41,7 @@ async function host(provider, limits) {
     await exited;
     clearTimeout(timer);
   };
-  return { call, memory, stop };
+  return { call, memory, stop, baseUrl, token };
 }
 
 const percentile = (values, q) => {
@@ -91,6 +91,33 @@ async function listLatency(provider, running, calls) {
   }
 }
 
+/**
+ * What a user waits between asking for a process that exits at once and knowing it
+ * exited: the typed client's start, then waitForExit (its polls), on the neutral interface.
+ * `startMs` is the start alone, so that p50Ms - startMs is what the wait adds.
+ */
+async function startToExitSeen(provider, runs) {
+  const h = await host(provider, { maxRunning: 16 });
+  try {
+    const { createHopxClient, createTensorlakeClient, waitForExit } = await import(join(root, 'dist', 'src', 'index.js'));
+    const create = provider === 'hopx' ? createHopxClient : createTensorlakeClient;
+    const processes = create({ apiKey: h.token, baseUrl: h.baseUrl }).processes;
+    const seen = [];
+    const starts = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      const started = await processes.start({ command: 'true' });
+      starts.push(performance.now() - t);
+      const record = await waitForExit(processes, started.id, { timeoutMs: 10_000 });
+      seen.push(performance.now() - t);
+      if (record?.running !== false) throw new Error(`process ${started.id} not seen to exit`);
+    }
+    return { runs, p50Ms: round(percentile(seen, 0.5), 2), p99Ms: round(percentile(seen, 0.99), 2), startP50Ms: round(percentile(starts, 0.5), 2) };
+  } finally {
+    await h.stop();
+  }
+}
+
 /** Processes that together print `bytes`, with and without newlines; RSS and list latency meanwhile; default limits. */
 async function soak(provider, megabytes) {
   const h = await host(provider);
@@ -132,9 +159,10 @@ async function soak(provider, megabytes) {
 export async function benchEmulator({ quick, log }) {
   const results = {};
   for (const provider of ['tensorlake', 'hopx']) {
-    log(`emulator (${provider}): starts per second, list latency with 100 running, soak...`);
+    log(`emulator (${provider}): starts per second, start -> exit seen, list latency with 100 running, soak...`);
     results[provider] = {
       starts: await startsPerSecond(provider, quick ? 20 : 300, 8),
+      startToExitSeen: await startToExitSeen(provider, quick ? 10 : 200),
       listWith100Running: await listLatency(provider, quick ? 10 : 100, quick ? 10 : 200),
       soak: await soak(provider, quick ? 20 : 1250),
     };
@@ -145,10 +173,11 @@ export async function benchEmulator({ quick, log }) {
 export function emulatorLines(e) {
   const pad = (s, n) => String(s).padEnd(n);
   return [
-    `${pad('emulator', 12)}${pad('starts/s', 10)}${pad(`list median / p99 (${e.tensorlake.listWith100Running.running} running)`, 36)}soak: printed, time, RSS before / peak / after, slowest list`,
+    `${pad('emulator', 12)}${pad('starts/s', 10)}${pad('start -> exit seen p50 (start)', 32)}${pad(`list median / p99 (${e.tensorlake.listWith100Running.running} running)`, 36)}soak: printed, time, RSS before / peak / after, slowest list`,
     ...['tensorlake', 'hopx'].map((p) => {
       const r = e[p];
-      return `${pad(p, 12)}${pad(r.starts.perSecond, 10)}${pad(`${r.listWith100Running.medianMs} / ${r.listWith100Running.p99Ms} ms`, 36)}${r.soak.printedMb} MB, ${r.soak.seconds} s, ${r.soak.rssBeforeMiB} / ${r.soak.peakRssMiB} / ${r.soak.rssAfterMiB} MiB, ${r.soak.slowestListMs} ms`;
+      const seen = `${r.startToExitSeen.p50Ms} ms (${r.startToExitSeen.startP50Ms} ms)`;
+      return `${pad(p, 12)}${pad(r.starts.perSecond, 10)}${pad(seen, 32)}${pad(`${r.listWith100Running.medianMs} / ${r.listWith100Running.p99Ms} ms`, 36)}${r.soak.printedMb} MB, ${r.soak.seconds} s, ${r.soak.rssBeforeMiB} / ${r.soak.peakRssMiB} / ${r.soak.rssAfterMiB} MiB, ${r.soak.slowestListMs} ms`;
     }),
   ];
 }

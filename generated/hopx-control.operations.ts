@@ -96,11 +96,13 @@ export const operations = {
         },
         "anyOf": [
           {
+            "title": "a body with template_name",
             "required": [
               "template_name"
             ]
           },
           {
+            "title": "a body with template_id",
             "required": [
               "template_id"
             ]

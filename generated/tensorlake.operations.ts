@@ -56,14 +56,17 @@ export const operations = {
           "user": {
             "anyOf": [
               {
+                "title": "a user name",
                 "type": "string",
                 "minLength": 1
               },
               {
+                "title": "a uid (0 or more)",
                 "type": "integer",
                 "minimum": 0
               },
               {
+                "title": "an object with name (and gid)",
                 "type": "object",
                 "required": [
                   "name"
@@ -81,6 +84,7 @@ export const operations = {
                 }
               },
               {
+                "title": "an object with uid (and gid)",
                 "type": "object",
                 "required": [
                   "uid"
@@ -121,6 +125,7 @@ export const operations = {
             ]
           },
           "name": {
+            "title": "a managed process name (not all digits, no \"/\")",
             "type": "string",
             "minLength": 1,
             "pattern": "^(?![0-9]+$)[^/]+$"
@@ -284,14 +289,17 @@ export const operations = {
               "user": {
                 "anyOf": [
                   {
+                    "title": "a user name",
                     "type": "string",
                     "minLength": 1
                   },
                   {
+                    "title": "a uid (0 or more)",
                     "type": "integer",
                     "minimum": 0
                   },
                   {
+                    "title": "an object with name (and gid)",
                     "type": "object",
                     "required": [
                       "name"
@@ -309,6 +317,7 @@ export const operations = {
                     }
                   },
                   {
+                    "title": "an object with uid (and gid)",
                     "type": "object",
                     "required": [
                       "uid"
@@ -349,6 +358,7 @@ export const operations = {
                 ]
               },
               "name": {
+                "title": "a managed process name (not all digits, no \"/\")",
                 "type": "string",
                 "minLength": 1,
                 "pattern": "^(?![0-9]+$)[^/]+$"
@@ -494,11 +504,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -541,11 +553,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -591,11 +605,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -671,11 +687,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -724,11 +742,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -775,11 +795,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -821,11 +843,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -873,11 +897,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -925,11 +951,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -977,11 +1005,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -1029,11 +1059,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"
@@ -1081,11 +1113,13 @@ export const operations = {
         "schema": {
           "anyOf": [
             {
+              "title": "a positive PID",
               "type": "integer",
               "format": "int32",
               "minimum": 1
             },
             {
+              "title": "a managed process name (not all digits, no \"/\")",
               "type": "string",
               "minLength": 1,
               "pattern": "^(?![0-9]+$)[^/]+$"

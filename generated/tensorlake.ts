@@ -349,7 +349,10 @@ export interface components {
         PlainTextError: string;
         /** @description A PID, or the name a managed process was started with. Names are never all digits and never contain "/" (sdk-rust validate_managed_name). */
         ProcessRef: number | components["schemas"]["ManagedName"];
-        /** @description Any characters but "/", and not all digits (those are PIDs). */
+        /**
+         * a managed process name (not all digits, no "/")
+         * @description Any characters but "/", and not all digits (those are PIDs).
+         */
         ManagedName: string;
         /** @description A point in time: epoch milliseconds from the daemon; the SDKs also accept epoch seconds or microseconds (as numbers, told apart by magnitude) and ISO 8601 strings. */
         Timestamp: number | string;

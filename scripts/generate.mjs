@@ -12,8 +12,9 @@ import { parse } from 'yaml';
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 // Only what a request validator or a response decoder needs; docs and x- keys stay in the spec.
+// `title` names an alternative of anyOf/oneOf in an error ("a positive PID or a managed process name").
 const SCHEMA_KEYS = new Set([
-  'type', 'format', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum',
+  'title', 'type', 'format', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum',
   'minLength', 'maxLength', 'pattern', 'required', 'properties', 'items', 'additionalProperties',
   'anyOf', 'oneOf', 'allOf',
 ]);

@@ -8,7 +8,9 @@ Usage:
                         [--html FILE]
   sandbox-procs drift   --provider NAME --base-url URL [--token-env VAR] [--json FILE]
                         [--junit FILE] [--html FILE] [--allow-mutations] [--timeout-ms N]
-  sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [--max-running N]
+  sandbox-procs emulate --provider NAME [--port N] [--token-env VAR | --token T]
+                        [--max-running N] [--max-output-bytes N] [--max-body-bytes N]
+                        [--control-plane]
   sandbox-procs help [COMMAND] | --help | --version
 
 Commands:
@@ -79,7 +81,7 @@ variable not set, unreachable host, reset, timeout, TLS failure, token refused,
 a report file that could not be written).
 Needs the optional peer dependencies ajv and yaml.
 `,
-  emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits]
+  emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits] [--control-plane]
 
 Serves a provider's process API on 127.0.0.1 over real local processes until
 interrupted (Ctrl-C or SIGTERM), then stops every process it started. It prints

@@ -16,7 +16,7 @@ import { providerNames as providers, registry } from './registry.js';
 import { COMMAND_HELP, HELP } from './cli-help.js';
 import { parseFlags, UsageError } from './cli-args.js';
 import { ENGINE_PEERS, PRISM_PEERS, requirePeers } from './cli-peers.js';
-import { redactText } from './core/redact.js';
+import { MIN_SECRET_CHARACTERS, redactText } from './core/redact.js';
 import { packageRoot } from './package-root.js';
 
 export const EXIT = { ok: 0, failed: 1, cannotRun: 2 } as const;
@@ -242,6 +242,15 @@ async function drift(args: string[], io: Io): Promise<number> {
   if (!token) throw new UsageError(`the token variable ${tokenEnv} is not set (the token is read from the environment, never from a flag)`);
   if (!HEADER_VALUE.test(token)) {
     throw new UsageError(`the token in ${tokenEnv} holds characters an HTTP header cannot carry (control characters, or characters past U+00FF)`);
+  }
+  // Redaction hides every form of the token in every output; a token that ordinary text
+  // or the report's own words contain would take them with it (see MIN_SECRET_CHARACTERS).
+  if ([...token].length < MIN_SECRET_CHARACTERS) {
+    throw new UsageError(`the token in ${tokenEnv} has fewer than ${MIN_SECRET_CHARACTERS} characters: too short to be an API key, and hiding it would hide ordinary words of the report`);
+  }
+  const { isReportVocabulary } = await import('./contract/report-vocabulary.js');
+  if (isReportVocabulary(provider!, token)) {
+    throw new UsageError(`the token in ${tokenEnv} is among the words the report itself prints (an operation, a case, a heading): hiding it would destroy the report, and printing the report would print it`);
   }
 
   io.err(hide(`Checking ${provider} at ${baseUrl}${values['allow-mutations'] ? ' (mutations allowed)' : ''}...\n`));

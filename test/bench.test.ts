@@ -36,6 +36,7 @@ describe('npm run bench (smoke)', () => {
           'tensorlake' | 'hopx',
           {
             starts: { starts: number; perSecond: number };
+            startToExitSeen: { runs: number; p50Ms: number; p99Ms: number; startP50Ms: number };
             listWith100Running: { running: number; calls: number; medianMs: number; p99Ms: number };
             soak: { peakRssMiB: number; rssAfterMiB: number };
           }
@@ -66,6 +67,9 @@ describe('npm run bench (smoke)', () => {
         const e = report.emulator[provider];
         expect(e.starts.starts).toBe(20);
         expect(e.starts.perSecond).toBeGreaterThan(0);
+        expect(e.startToExitSeen.runs).toBe(10);
+        expect(e.startToExitSeen.p99Ms).toBeGreaterThanOrEqual(e.startToExitSeen.p50Ms);
+        expect(e.startToExitSeen.startP50Ms).toBeGreaterThan(0);
         expect(e.listWith100Running).toMatchObject({ running: 10, calls: 10 });
         expect(e.listWith100Running.p99Ms).toBeGreaterThanOrEqual(e.listWith100Running.medianMs);
         expect(e.soak.peakRssMiB).toBeGreaterThan(0);

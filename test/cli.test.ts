@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from '../src/cli.js';
+import { COMMAND_HELP, HELP } from '../src/cli-help.js';
 import { runnableOn } from '../src/contract/run.js';
 import { controlScenariosFor, scenariosFor } from '../src/contract/scenarios.js';
 import { createHopxClient, createTensorlakeClient } from '../src/index.js';
@@ -305,5 +306,17 @@ describe('sandbox-procs flags (in process)', () => {
     const version = capture();
     expect(await main(['--version'], version)).toBe(0);
     expect(version.text().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('the top-level synopsis names every flag each command documents (a newcomer reads only --help)', () => {
+    const flags = (text: string) => new Set([...text.matchAll(/--[a-z][a-z-]*/g)].map(([flag]) => flag).filter((flag) => flag !== '--help'));
+    const usage = HELP.slice(HELP.indexOf('Usage:'), HELP.indexOf('Commands:'));
+    for (const [command, page] of Object.entries(COMMAND_HELP)) {
+      const lines = usage.split(/\n(?=  sandbox-procs )/).find((line) => line.startsWith(`  sandbox-procs ${command} `));
+      expect(lines, command).toBeDefined();
+      const options = page.slice(page.indexOf('\n  -'));
+      expect([...flags(options)].filter((flag) => !flags(lines!).has(flag)), command).toEqual([]);
+    }
+    expect(HELP).toMatch(/--control-plane/);
   });
 });

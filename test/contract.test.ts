@@ -34,6 +34,25 @@ describe.each(providers)('%s contract against Prism', (provider) => {
   });
 });
 
+describe('every scenario has a case name that tells it apart', () => {
+  it('of every provider, agent and control plane: a non-empty name, and no two rows (provider, operation, case, status) alike', () => {
+    const all = [...scenariosFor(), ...controlScenariosFor()];
+    expect(all.length).toBeGreaterThan(150);
+    expect(all.filter((s) => scenarioLabel(s).trim() === '').map((s) => `${s.provider} ${s.operation} ${s.status}`)).toEqual([]);
+    const rows = all.map((s) => `${s.provider} ${s.api ?? 'agent'} ${s.operation} | ${scenarioLabel(s)} | ${s.status}`);
+    expect(rows.filter((row, i) => rows.indexOf(row) !== i)).toEqual([]);
+  });
+
+  it('names what the fixture, credentials and form do not say', () => {
+    const label = (provider: 'tensorlake' | 'hopx', operation: string, status: number) =>
+      scenariosFor([provider]).filter((s) => s.operation === operation && s.status === status).map(scenarioLabel);
+    expect(label('tensorlake', 'sandbox_process_start', 201)).toEqual(['valid request', 'managed, named']);
+    expect(label('tensorlake', 'sandbox_process_start', 400)).toEqual(['mock only']);
+    expect(label('hopx', 'execute_code', 400)).toEqual(['no code', 'raw POST /execute {"code":42,"language":"bash"}']);
+    expect(controlScenariosFor(['hopx']).filter((s) => s.status === 401).map(scenarioLabel)).toContain('raw GET /v1/sandboxes, no credentials');
+  });
+});
+
 describe('contract against the emulators (real processes behind the API)', () => {
   let running: RunningTarget;
   beforeAll(async () => {

@@ -210,6 +210,41 @@ describe('the token', () => {
     expect(result.stderr).not.toContain('def-0123456789');
     expect(server.requests).toBe(0);
   });
+
+  // Redaction hides every form of the token wherever it occurs: `ok` would hide every
+  // result cell, `x` half the words, `list_processes` the operations themselves.
+  it.each([
+    ['two characters', 'ok', /has fewer than 8 characters: too short to be an API key/],
+    ['one character', 'x', /has fewer than 8 characters/],
+    ['seven characters', 'q7Zk2mW', /has fewer than 8 characters/],
+    ['an operation name', 'list_processes', /is among the words the report itself prints/],
+    ['an operation name in another case', 'EXECUTE_CODE_BACKGROUND', /is among the words the report itself prints/],
+    ['a case name', 'unknown process', /is among the words the report itself prints/],
+    ['a word of the progress lines', 'Checking', /is among the words the report itself prints/],
+    ['a JUnit element', 'testsuites', /is among the words the report itself prints/],
+    ['a kill-form verdict', 'accepted-with-drift', /is among the words the report itself prints/],
+  ])('that is %s: exit 2 before any request, in one line that does not echo it', async (_name, token, message) => {
+    process.env[TOKEN_ENV] = token;
+    const result = await drift([]);
+    expect(result.code).toBe(2);
+    const [line] = result.stderr.split('\n');
+    expect(line).toMatch(message);
+    expect(line).toMatch(/^error: the token in DRIFT_FLAGS_TOKEN /);
+    expect(line!.replace(/^error: the token in DRIFT_FLAGS_TOKEN /, '').toLowerCase()).not.toContain(token.toLowerCase());
+    expect(result.stdout).toBe('');
+    expect(server.requests).toBe(0);
+  });
+
+  it('of exactly 8 characters found in no word of the report: it runs, and the report keeps its words', async () => {
+    process.env[TOKEN_ENV] = 'q7Zk2mWp';
+    const result = await drift([]);
+    expect(result.code, result.stderr).not.toBe(2);
+    expect(server.requests).toBeGreaterThan(0);
+    expect(result.stdout).toMatch(/^OPERATION +CASE +STATUS +RESULT +TIME$/m);
+    expect(result.stdout).toMatch(/^list_processes +valid request +200 +DRIFT /m);
+    expect(result.stdout).toMatch(/^list_processes +no credentials +401->200 +DRIFT /m);
+    expect(result.stdout).not.toContain('[REDACTED]');
+  });
 });
 
 describe('the built CLI (child process): the acceptance cases', () => {

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { main, type Io } from '../src/cli.js';
 import { runDrift } from '../src/contract/drift.js';
+import { isReportVocabulary } from '../src/contract/report-vocabulary.js';
 import { REDACTED, redactDeep, redactText } from '../src/core/redact.js';
 import { runs as propertyRuns } from './support/profile.js';
 
@@ -255,6 +256,20 @@ describe('redactText', () => {
   });
 });
 
+describe('the words of the report, which no accepted token may be among', () => {
+  it('hold every operation and case name, heading and markup word drift prints, in any case; a random token is not among them', () => {
+    for (const provider of ['hopx', 'tensorlake'] as const) {
+      for (const word of ['OPERATION', 'valid request', 'no credentials', 'lifecycle', 'gone', 'DRIFT', 'testcase', 'missing-route', 'expectedStatus', 'mutations allowed']) {
+        expect(isReportVocabulary(provider, word), `${provider}: ${word}`).toBe(true);
+      }
+      expect(isReportVocabulary(provider, 'MISSING-ROUTE')).toBe(true);
+      fc.assert(fc.property(tokens, (token) => !isReportVocabulary(provider, token)), { numRuns: propertyRuns(200) });
+    }
+    expect(isReportVocabulary('hopx', 'kill_process_by_path')).toBe(true);
+    expect(isReportVocabulary('tensorlake', 'kill_process_by_path')).toBe(false);
+  });
+});
+
 describe('drift never shows the token, whatever the server echoes', () => {
   it('without the CLI, the echoes do reach the engine\'s report (so the checks below can fail)', async () => {
     server.token = NASTY[0]!;
@@ -277,8 +292,13 @@ describe('drift never shows the token, whatever the server echoes', () => {
         const code = await main(['drift', '--provider', provider, '--base-url', server.baseUrl, '--token-env', 'DRIFT_SECRETS_TOKEN', '--json', json, '--junit', junit, '--timeout-ms', '5000'], io);
         const outputs = { stdout: io.stdout, stderr: io.stderr, json: await readFile(json, 'utf8'), junit: await readFile(junit, 'utf8') };
         expect(code, io.stderr).toBe(1);
-        expect(JSON.parse(outputs.json).checks.length).toBeGreaterThanOrEqual(5);
+        const report = JSON.parse(outputs.json) as { checks: Array<{ operation: string; case: string }> };
+        expect(report.checks.length).toBeGreaterThanOrEqual(5);
         expect(leaks(token, outputs)).toEqual([]);
+        // Redaction took none of the report's own words (a token of 8 characters or more, in none of them).
+        expect(report.checks.filter((c) => `${c.operation} ${c.case}`.includes(REDACTED))).toEqual([]);
+        expect(outputs.stdout).toMatch(/^OPERATION +CASE +STATUS +RESULT +TIME$/m);
+        for (const c of report.checks) expect(outputs.junit).toContain(`classname="${provider}.${c.operation}"`);
         // The echoes reached every output, and were redacted there.
         for (const name of ['stdout', 'json', 'junit'] as const) expect(outputs[name], name).toContain(REDACTED);
       }),

@@ -124,7 +124,7 @@ describe('stand-ins from the providers\' own code: exactly the differences real-
     });
     const report = await drift({ provider: 'tensorlake', baseUrl: server.baseUrl, token: server.token });
     const found = drifted(report);
-    const byName = ['stdout', 'stderr', 'output', 'follow_stdout', 'follow_stderr', 'follow_output'].map((op) => `sandbox_process_${op} 404 default`);
+    const byName = ['stdout', 'stderr', 'output', 'follow_stdout', 'follow_stderr', 'follow_output'].map((op) => `sandbox_process_${op} 404 unknown name`);
     expect(found).toEqual({
       ...Object.fromEntries(byName.map((key) => [key, ['unexpected-status']])),
       'sandbox_process_run 422 raw POST /api/v1/processes/run {}': ['missing-route'],

@@ -1,6 +1,6 @@
 // The flows on the neutral interface, against the emulators with real processes:
 // what Prism's stateless mocks cannot show.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import {
   AbortedError,
@@ -128,6 +128,67 @@ describe.each(['tensorlake', 'hopx'] as const)('flows on %s', (provider) => {
     const slow = await runWithTimeout(neutral[provider], { command: 'sleep', args: ['30'] }, { timeoutMs: 200, graceMs: 200 });
     expect(slow.timedOut).toBe(true);
     expect(slow.record?.running).toBe(false);
+  });
+});
+
+describe('waitForExit polls soon after a start, then less and less often (fake clock, scripted provider)', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  /** A provider whose process reads as running for its first `runningPolls` gets; it records the clock at each get. */
+  function scripted(runningPolls: number): { processes: SandboxProcesses; polls: number[] } {
+    const t0 = Date.now();
+    const polls: number[] = [];
+    const unused = () => Promise.reject(new Error('not used by waitForExit'));
+    const processes: SandboxProcesses = {
+      provider: 'tensorlake',
+      capabilities: { signals: true, directGet: true },
+      start: unused,
+      list: unused,
+      kill: unused,
+      signal: unused,
+      get: async (id) => {
+        polls.push(Date.now() - t0);
+        const running = polls.length <= runningPolls;
+        return { id: String(id), status: running ? 'running' : 'exited', running, exitCode: running ? null : 0, command: 'true', args: [], startedAt: null, endedAt: null, raw: {} };
+      },
+    };
+    return { processes, polls };
+  }
+
+  it('by default: at 0, 2, 6, 14, 30 ms... doubling up to maxIntervalMs, so an exit that comes at once is seen before the old first poll at 50 ms', async () => {
+    vi.useFakeTimers();
+    const { processes, polls } = scripted(7);
+    const waiting = waitForExit(processes, 1, { maxIntervalMs: 40 });
+    await vi.runAllTimersAsync();
+    expect(await waiting).toMatchObject({ running: false, exitCode: 0 });
+    expect(polls).toEqual([0, 2, 6, 14, 30, 62, 102, 142]);
+  });
+
+  it('an explicit intervalMs keeps its meaning (the first interval), and timeoutMs bounds the last sleep', async () => {
+    vi.useFakeTimers();
+    const slow = scripted(3);
+    const waiting = waitForExit(slow.processes, 1, { intervalMs: 50, maxIntervalMs: 1_000 });
+    await vi.runAllTimersAsync();
+    await waiting;
+    expect(slow.polls).toEqual([0, 50, 150, 350]);
+
+    const endless = scripted(Number.POSITIVE_INFINITY);
+    const bounded = waitForExit(endless.processes, 1, { timeoutMs: 10 }).catch((e: unknown) => e);
+    await vi.runAllTimersAsync();
+    expect(await bounded).toBeInstanceOf(TimeoutError);
+    expect(endless.polls).toEqual([0, 2, 6, 10]);
+  });
+
+  it('an abort during a sleep ends the wait with AbortedError, and no further poll is made', async () => {
+    vi.useFakeTimers();
+    const { processes, polls } = scripted(Number.POSITIVE_INFINITY);
+    const controller = new AbortController();
+    const waiting = waitForExit(processes, 1, { signal: controller.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(3);
+    controller.abort();
+    await vi.runAllTimersAsync();
+    expect(await waiting).toBeInstanceOf(AbortedError);
+    expect(polls).toEqual([0, 2]);
   });
 });
 

@@ -2,6 +2,13 @@
 // real server counts the requests that arrive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHopxClient, createTensorlakeClient, HOPX_KILL_FORMS, ValidationError } from '../src/index.js';
+import { operations as hopxControlOperations } from '../generated/hopx-control.operations.js';
+import { operations as hopxOperations } from '../generated/hopx.operations.js';
+import { operations as tensorlakeControlOperations } from '../generated/tensorlake-control.operations.js';
+import { operations as tensorlakeOperations } from '../generated/tensorlake.operations.js';
+import { describeAlternatives } from '../src/core/describe-schema.js';
+import type { OperationTable, SchemaConstraints } from '../src/core/operation.js';
+import { findViolation } from '../src/core/validate-input.js';
 import { json, startServer, type TestServer } from './support/servers.js';
 import { testKey } from './support/secrets.js';
 
@@ -29,7 +36,7 @@ describe('Tensorlake kill refuses a pid that is neither a positive int32 nor a m
     const error = await client.killProcess(pid as number).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error).toMatchObject({ provider: 'tensorlake', operation: 'sandbox_process_kill', status: undefined });
-    expect((error as Error).message).toMatch(/^tensorlake sandbox_process_kill: pid (must|matches none)/);
+    expect((error as Error).message).toMatch(/^tensorlake sandbox_process_kill: pid must /);
     expect(server.received.length).toBe(before);
   });
 
@@ -114,5 +121,59 @@ describe('a body field the operation does not know is refused, not silently drop
     expect(server.received.length).toBe(before);
     await client.runCommandBackground({ command: 'ls', timeout: undefined }).catch(() => undefined);
     expect(server.received.length).toBe(before + 1);
+  });
+});
+
+describe('a value that fits none of the allowed forms: the error names each form', () => {
+  it('a pid of -1: "a positive PID or a managed process name"', async () => {
+    const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
+    const error = await client.killProcess(-1).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('tensorlake sandbox_process_kill: pid must be a positive PID or a managed process name (not all digits, no "/"), got -1');
+  });
+
+  it('a user of the wrong shape: the four forms the spec allows', async () => {
+    const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
+    const before = server.received.length;
+    const error = await client.startProcess({ command: 'ls', user: -3 } as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toBe(
+      'tensorlake sandbox_process_start: body.user must be a user name, a uid (0 or more), an object with name (and gid) or an object with uid (and gid), got -3',
+    );
+    expect(server.received.length).toBe(before);
+  });
+
+  it('without titles, from the types and constraints', () => {
+    const schema: SchemaConstraints = {
+      anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', minLength: 1, pattern: '^[a-z]+$' }, { type: 'integer', minimum: -5, maximum: -1 }, { type: 'object', required: ['id'] }, { type: ['string', 'null'] }, { enum: ['a', 'b'] }],
+    };
+    expect(findViolation(schema, 0, 'x')).toBe('x must be a positive integer, a non-empty string matching ^[a-z]+$, an integer >= -5 and <= -1, an object with id, a string or null or one of "a", "b", got 0');
+    expect(findViolation({ oneOf: [{ type: 'boolean' }, { type: 'array' }] }, 'yes', 'flag')).toBe('flag must be a boolean or an array, got "yes"');
+  });
+
+  it('every anyOf/oneOf in a request the specs describe has a title on each alternative (so no error falls back to a constraint dump)', () => {
+    const untitled: string[] = [];
+    const walk = (schema: SchemaConstraints | boolean | undefined, at: string) => {
+      if (schema === undefined || typeof schema === 'boolean') return;
+      for (const alternatives of [schema.anyOf, schema.oneOf]) {
+        alternatives?.forEach((sub, i) => {
+          if (!sub.title) untitled.push(`${at} alternative ${i + 1} (${describeAlternatives([sub])})`);
+        });
+      }
+      for (const sub of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])]) walk(sub, at);
+      for (const [name, sub] of Object.entries(schema.properties ?? {})) walk(sub, `${at}.${name}`);
+      walk(schema.items, `${at}[]`);
+      walk(schema.additionalProperties, `${at}.*`);
+    };
+    const tables = { hopx: hopxOperations, 'hopx-control': hopxControlOperations, tensorlake: tensorlakeOperations, 'tensorlake-control': tensorlakeControlOperations };
+    let checked = 0;
+    for (const [spec, table] of Object.entries(tables)) {
+      for (const [operation, meta] of Object.entries(table as OperationTable)) {
+        for (const param of meta.parameters) walk(param.schema, `${spec} ${operation} ${param.name}`);
+        if (meta.requestBody) walk(meta.requestBody.schema, `${spec} ${operation} body`);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+    expect(untitled).toEqual([]);
   });
 });

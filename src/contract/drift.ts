@@ -172,12 +172,15 @@ function cannotRun(error: unknown, baseUrl: string): DriftCannotRunError {
   return new DriftCannotRunError(String(error));
 }
 
+/** The lifecycle's steps, each a check (its case) of the operation `lifecycle`. */
+export const LIFECYCLE_STEPS = ['start', 'listed', 'signal', 'kill', 'gone'] as const;
+
 /** The lifecycle run with --allow-mutations: start sleep, list, signal, kill, confirm gone. */
 async function lifecycle(options: DriftOptions, timeoutMs: number): Promise<DriftCheck[]> {
   const contract = contracts[options.provider];
   const processes = contract.neutral(contract.createClient({ apiKey: options.token, baseUrl: options.baseUrl, fetch: (r) => fetch(r), timeoutMs }));
   const checks: DriftCheck[] = [];
-  const step = async (name: string, run: () => Promise<string | undefined>) => {
+  const step = async (name: (typeof LIFECYCLE_STEPS)[number], run: () => Promise<string | undefined>) => {
     const started = performance.now();
     let problem: string | undefined;
     // Every check has a wall-clock bound: a step's calls have their own time limits and retries, this caps them all.

@@ -17,6 +17,12 @@ export interface Scenario {
   operation: string;
   /** What the provider adapter needs to make the call (ids, bodies, kill form, ...). */
   input: Readonly<Record<string, unknown>>;
+  /**
+   * What sets this case apart from the operation's other cases of the same status,
+   * when its fixture, credentials or kill form do not say it (e.g. `no code`, `managed,
+   * named`): reports show it in their CASE column.
+   */
+  name?: string;
   /** `missing`: the request goes out without an Authorization header. */
   credentials?: 'valid' | 'missing';
   /** The status the contract expects. Against Prism it is also the one asked for. */
@@ -151,7 +157,7 @@ export const EXPECTED_BY_STATUS: Readonly<Record<number, Expectation>> = {
   500: 'ServerError',
 };
 
-export type StatusCase = number | [number, Pick<Scenario, 'fixture' | 'only'> & { input?: Readonly<Record<string, unknown>> }];
+export type StatusCase = number | [number, Pick<Scenario, 'fixture' | 'only' | 'name'> & { input?: Readonly<Record<string, unknown>> }];
 
 export const MOCK_ONLY = { only: 'mock' } as const;
 /** Never against a live sandbox (see Scenario.only). */
@@ -205,18 +211,24 @@ export async function drain(events: AsyncIterable<unknown>): Promise<number> {
   return count;
 }
 
+/**
+ * The case's name in a report: never empty, and with the provider, operation and
+ * status it tells every scenario apart (a test holds every provider's list to it).
+ */
 export function scenarioLabel(scenario: Scenario): string {
+  const parts: string[] = [];
   if (scenario.raw) {
     const { method, path, body, bodyText, contentType } = scenario.raw;
     const shown = bodyText !== undefined ? ` ${JSON.stringify(bodyText)}` : body === undefined ? '' : ` ${JSON.stringify(body)}`;
-    return `raw ${method} ${path}${shown}${contentType ? ` as ${contentType}` : ''}`;
+    parts.push(`raw ${method} ${path}${shown}${contentType ? ` as ${contentType}` : ''}`);
   }
-  const parts = Object.entries(scenario.input)
-    .filter(([key]) => key === 'form')
-    .map(([key, value]) => `${key}=${String(value)}`);
+  if (typeof scenario.input.form === 'string') parts.push(`form=${scenario.input.form}`);
+  if (scenario.name) parts.push(scenario.name);
   if (scenario.credentials === 'missing') parts.push('no credentials');
   if (scenario.fixture) parts.push(`${scenario.fixture} process`);
-  return parts.join(', ');
+  if (parts.length > 0) return parts.join(', ');
+  // Nothing sets it apart: the operation's usual request, which only a mock can be asked to refuse.
+  return scenario.only === 'mock' ? 'mock only' : 'valid request';
 }
 
 /**

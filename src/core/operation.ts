@@ -2,6 +2,8 @@
 // one operation, reduced to what request validation and response decoding need.
 
 export interface SchemaConstraints {
+  /** What a value of this form is, for an error that lists the forms a value may take. */
+  readonly title?: string;
   readonly type?: string | readonly string[];
   readonly format?: string;
   readonly enum?: readonly unknown[];

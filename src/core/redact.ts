@@ -11,6 +11,21 @@
 
 export const REDACTED = '[REDACTED]';
 
+/**
+ * The fewest characters a secret given to redaction may have. Redaction matches a
+ * secret in any case and in every escaped form, so a short one turns up by chance in
+ * ordinary text (a token `ok` would hide every "ok" of a report; `x` half its words),
+ * and the report would be destroyed to hide a value that protects nothing: a key
+ * of fewer than 8 characters falls to guessing. Provider keys and the emulator's own
+ * tokens (`emu_` and 32 hex digits) are far longer.
+ */
+export const MIN_SECRET_CHARACTERS = 8;
+
+/** Whether `text` holds `secret` in any form redaction would hide. */
+export function containsSecret(text: string, secret: string): boolean {
+  return findSecret(text, secret).length > 0;
+}
+
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 const escapeRegExp = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 

@@ -1,6 +1,7 @@
 // Checks a request against the constraints the spec states, before anything is
 // sent. Covers the JSON Schema subset our specs use for inputs; the rules come from
 // generated/<provider>.operations.ts, never from hand-written copies.
+import { describeAlternatives } from './describe-schema.js';
 import type { OperationMeta, RequestInput, SchemaConstraints } from './operation.js';
 
 const INT_RANGES: Record<string, [number, number]> = {
@@ -35,7 +36,7 @@ export function findViolation(schema: SchemaConstraints, value: unknown, at: str
   }
   const alternatives = schema.anyOf ?? schema.oneOf;
   if (alternatives && alternatives.every((sub) => findViolation(sub, value, at) !== undefined)) {
-    return `${at} matches none of its allowed forms, got ${show(value)}`;
+    return `${at} must be ${describeAlternatives(alternatives)}, got ${show(value)}`;
   }
   if (schema.type !== undefined) {
     const types = typeof schema.type === 'string' ? [schema.type] : schema.type;

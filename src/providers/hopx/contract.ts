@@ -51,7 +51,7 @@ const noAuth = [401, { fixture: 'unknown' }] as const satisfies StatusCase;
 const killCases: StatusCase[] = [[200, { fixture: 'running' }], [400, MOCK_ONLY], noAuth, unknown];
 const kill = (form: HopxKillForm) => ({ process_id: 'proc_abc123', form });
 // No code: the agent spec requires none, but the docs' 400 ("code is required") is what an agent answers.
-const NO_CODE = [400, { input: { request: { language: 'bash' } } }] as const satisfies StatusCase;
+const NO_CODE = [400, { input: { request: { language: 'bash' } }, name: 'no code' }] as const satisfies StatusCase;
 
 export const hopxContract: ProviderContract<HopxClient> = {
   provider: 'hopx',
@@ -62,25 +62,25 @@ export const hopxContract: ProviderContract<HopxClient> = {
       200,
       NO_CODE,
       401,
-      [408, { input: { request: { code: 'sleep 5', language: 'bash', timeout: 1 } } }],
+      [408, { input: { request: { code: 'sleep 5', language: 'bash', timeout: 1 } }, name: 'timeout 1 s' }],
       [429, MOCK_ONLY],
       [500, MOCK_ONLY],
     ]),
     ...statusScenarios('hopx', 'execute_code_background', calls.execute_code_background!.input, [200, NO_CODE, 401, [429, MOCK_ONLY], [500, MOCK_ONLY]]),
     ...statusScenarios('hopx', 'execute_code_async', calls.execute_code_async!.input, [
       200,
-      [400, { input: { request: { language: 'bash', callback_url: CALLBACK } } }],
+      [400, { input: { request: { language: 'bash', callback_url: CALLBACK } }, name: 'no code' }],
       401,
       [429, MOCK_ONLY],
       [500, MOCK_ONLY],
     ]),
-    ...statusScenarios('hopx', 'execute_ipython', calls.execute_ipython!.input, [200, [400, { input: { request: {} } }], 401, [429, MOCK_ONLY], [500, MOCK_ONLY]]),
+    ...statusScenarios('hopx', 'execute_ipython', calls.execute_ipython!.input, [200, [400, { input: { request: {} }, name: 'no code' }], 401, [429, MOCK_ONLY], [500, MOCK_ONLY]]),
     ...statusScenarios('hopx', 'list_processes', {}, [200, [400, MOCK_ONLY], 401]),
     ...statusScenarios('hopx', 'kill_process', kill('body'), killCases),
     ...statusScenarios('hopx', 'kill_process', kill('query'), killCases),
     ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [[200, { fixture: 'running' }], noAuth, unknown]),
-    ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED }]]),
-    ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED }]]),
+    ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED, name: 'command not found' }]]),
+    ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED, name: 'command not found' }]]),
     ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401, [500, MOCK_ONLY]]),
     ...statusScenarios('hopx', 'get_env', {}, [200, [400, MOCK_ONLY], 401]),
     // Setting or clearing a sandbox's variables changes what the user's own processes see: never on a live sandbox.

@@ -39,14 +39,14 @@ const calls: Record<string, OperationCall<TensorlakeClient>> = {
 const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
 // Without credentials, and naming no process: harmless even on a server that forgot to check.
 const noAuth = [401, { fixture: 'unknown' }] as const satisfies StatusCase;
-const byName = [404, { input: UNKNOWN_NAME }] as const satisfies StatusCase;
+const byName = [404, { input: UNKNOWN_NAME, name: 'unknown name' }] as const satisfies StatusCase;
 // The daemon reads an unknown PID's output as empty (200); an unknown name is a 404.
 const readOutput: StatusCase[] = [[200, { fixture: 'exited' }], [200, { fixture: 'unknown' }], [400, MOCK_ONLY], noAuth, byName, [500, MOCK_ONLY]];
 
 const cases: Record<keyof typeof calls, StatusCase[]> = {
   sandbox_process_list: [200, 401],
-  sandbox_process_start: [201, [201, { input: { request: { ...sleeper, name: 'contract-managed' } } }], [400, MOCK_ONLY], 401, [413, MOCK_ONLY], [429, MOCK_ONLY], [500, { input: SPAWN_FAILURE }]],
-  sandbox_process_run: [200, [200, { input: { request: { command: 'sleep', args: ['30'], timeout: 0.2 } } }], [400, MOCK_ONLY], 401, [413, MOCK_ONLY], [429, MOCK_ONLY]],
+  sandbox_process_start: [201, [201, { input: { request: { ...sleeper, name: 'contract-managed' } }, name: 'managed, named' }], [400, MOCK_ONLY], 401, [413, MOCK_ONLY], [429, MOCK_ONLY], [500, { input: SPAWN_FAILURE, name: 'command not found' }]],
+  sandbox_process_run: [200, [200, { input: { request: { command: 'sleep', args: ['30'], timeout: 0.2 } }, name: 'timeout 0.2 s' }], [400, MOCK_ONLY], 401, [413, MOCK_ONLY], [429, MOCK_ONLY]],
   sandbox_process_get: [[200, { fixture: 'running' }], [200, { fixture: 'managed' }], [400, MOCK_ONLY], noAuth, unknown],
   sandbox_process_kill: [[204, { fixture: 'running' }], [204, { fixture: 'managed' }], [400, MOCK_ONLY], noAuth, unknown, [500, { fixture: 'exited' }]],
   sandbox_process_restart: [[200, { fixture: 'managed' }], [400, { fixture: 'running' }], noAuth, unknown, [429, MOCK_ONLY]],
