@@ -1,5 +1,8 @@
 // The CLI's help texts: one overview, one page per command.
-const PROVIDERS = 'tensorlake or hopx';
+import { providerNames, registry } from './registry.js';
+
+const PROVIDERS = providerNames.join(' or ');
+const TOKEN_VARIABLES = providerNames.map((name) => registry[name].tokenEnv).join(' or ');
 
 export const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sandboxes
 
@@ -10,7 +13,7 @@ Usage:
                         [--junit FILE] [--html FILE] [--allow-mutations] [--timeout-ms N]
   sandbox-procs emulate --provider NAME [--port N] [--token-env VAR | --token T]
                         [--max-running N] [--max-output-bytes N] [--max-body-bytes N]
-                        [--control-plane]
+                        [--control-plane] [--write-env FILE]
   sandbox-procs help [COMMAND] | --help | --version
 
 Commands:
@@ -58,7 +61,7 @@ declared way (unknown ids, no credentials, malformed requests), and with
       --base-url URL    The sandbox's base URL: https://, or http:// on loopback
                         (localhost, 127.0.0.1, [::1]); no credentials, query or fragment.
       --token-env VAR   The environment variable that holds the token (default
-                        TENSORLAKE_API_KEY or HOPX_AUTH_TOKEN). There is no flag
+                        ${TOKEN_VARIABLES}). There is no flag
                         for the token itself, and it never appears in any output,
                         raw or escaped (JSON, XML, URL encoding).
       --json FILE       Write the report as JSON (schema: schemas/drift-report.schema.json).
@@ -82,6 +85,7 @@ a report file that could not be written).
 Needs the optional peer dependencies ajv and yaml.
 `,
   emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits] [--control-plane]
+                      [--write-env FILE]
 
 Serves a provider's process API on 127.0.0.1 over real local processes until
 interrupted (Ctrl-C or SIGTERM), then stops every process it started. It prints
@@ -103,11 +107,9 @@ SDK read (HOPX_SANDBOX_URL, TENSORLAKE_API_KEY, ...).
                             own, so the official SDK runs unchanged; prints the
                             settings to point it here.
       --write-env FILE      Also write the variables it prints as export lines
-                            to FILE (NAME=value, for node --env-file=FILE), mode
+                            to FILE (NAME=value lines, as node's env-file reads), mode
                             0600, removed when it stops; a file that another
-                            program wrote is not replaced. (--env-file FILE is
-                            the same from Node 22 on; Node 20 takes that flag
-                            for itself and exits when FILE does not exist.)
+                            program wrote is not replaced.
   -h, --help                Show this help.
 
 Exit codes: 0 stopped cleanly, 2 could not start (a port in use: --port 0 picks a free one).

@@ -52,6 +52,8 @@ export function headingIds(markdown: string): Set<string> {
     seen.set(base, n + 1);
     ids.add(n === 0 ? base : `${base}-${n}`);
   }
+  // Explicit HTML anchors (the generated API reference marks each property with <a id="...">).
+  for (const m of withoutFences(markdown).matchAll(/<a\s+(?:[^>]*\s)?(?:id|name)="([^"]+)"/g)) ids.add(m[1]!);
   return ids;
 }
 
