@@ -2,7 +2,7 @@
 // delete a sandbox) served locally, so that the official SDKs run unchanged but
 // for their endpoint settings. Each sandbox is a process-API emulator of its own
 // (own working directory, processes and token); deleting it stops everything in it.
-// Each provider's own control plane lives in src/providers/<provider>/emulator/.
+// Each provider's own control plane lives in that provider's folder (see the registry).
 import type { RunningEmulator } from './emulator.js';
 
 /** A started control plane: a RunningEmulator of the sandbox lifecycle API, plus the official SDK's settings. */

@@ -36,7 +36,7 @@ export interface ProviderEmulator {
   environment(baseUrl: string, token: string): Record<string, string>;
 }
 
-/** What the shared entry points need of a provider's emulators (src/providers/<provider>/emulator/index.ts). */
+/** What the shared entry points need of a provider's emulators (each provider's emulator/index.ts, found through the registry). */
 export interface ProviderEmulators {
   /** One sandbox's process API (the agent or daemon inside a sandbox). */
   processApi: ProviderEmulator;
