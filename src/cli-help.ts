@@ -63,7 +63,9 @@ declared way (unknown ids, no credentials, malformed requests), and with
       --token-env VAR   The environment variable that holds the token (default
                         ${TOKEN_VARIABLES}). There is no flag
                         for the token itself, and it never appears in any output,
-                        raw or escaped (JSON, XML, URL encoding).
+                        raw or escaped (JSON, XML, URL encoding). A token of fewer
+                        than 8 characters, or one that is a word the report
+                        itself prints, is refused: hiding it would hide the report.
       --json FILE       Write the report as JSON (schema: schemas/drift-report.schema.json).
       --junit FILE      Write JUnit XML, one testcase per check.
       --html FILE       Write a self-contained HTML page (no external assets):

@@ -208,12 +208,15 @@ async function drift(args: string[], io: Io): Promise<number> {
     html: { type: 'string' },
     'allow-mutations': { type: 'boolean' },
     'timeout-ms': { type: 'string' },
+    // Declared only to answer it: a token on the command line is visible to every local user.
+    token: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.drift);
     return EXIT.ok;
   }
+  if (values.token !== undefined) throw new UsageError('drift takes no --token: put the token in an environment variable and name it with --token-env VAR (command lines are visible to every local user)');
   requirePeers('drift', ENGINE_PEERS);
   const { DriftCannotRunError, runDrift } = await import('./contract/drift.js');
   // Every flag and output path is checked before the token, and everything before the first request.
@@ -349,6 +352,17 @@ async function emulate(args: string[], io: Io): Promise<number> {
     io.err(`error: ${why}\n`);
     return EXIT.cannotRun;
   }
+  // The file first: a script that reads the ready lines must never find a server that is already stopping.
+  let envFile: Awaited<ReturnType<typeof writeEnvFile>> | undefined;
+  if (envFilePath !== undefined) {
+    try {
+      envFile = await writeEnvFile(envFilePath, emulator.env, envFileFlag);
+    } catch (error) {
+      io.err(`error: ${(error as Error).message}\n`);
+      await emulator.stop();
+      return EXIT.cannotRun;
+    }
+  }
   io.out(`${provider} ${values['control-plane'] ? 'control plane' : 'emulator'} listening on ${emulator.baseUrl}\n`);
   if ('settings' in emulator) {
     // The official SDK's endpoint settings; the key is shown only when it was generated here, as below.
@@ -360,17 +374,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
   // The names the examples and the official SDK read, ready to paste; a token the user chose stays unprinted here too.
   const hidden = token === undefined ? undefined : { value: token, ...(values['token-env'] !== undefined && { fromVariable: values['token-env'] }) };
   io.out(`To point the examples${'settings' in emulator ? ' and the official SDK' : ''} here, paste into your shell${envFilePath === undefined ? ' (or write them to a file with --write-env FILE)' : ''}:\n${exportLines(emulator.env, hidden).join('\n')}\n`);
-  let envFile: Awaited<ReturnType<typeof writeEnvFile>> | undefined;
-  if (envFilePath !== undefined) {
-    try {
-      envFile = await writeEnvFile(envFilePath, emulator.env, envFileFlag);
-    } catch (error) {
-      io.err(`error: ${(error as Error).message}\n`);
-      await emulator.stop();
-      return EXIT.cannotRun;
-    }
-    io.out(`wrote ${envFilePath} (mode 0600; removed when the emulator stops): node --env-file=${envFileName} your-program.js\n`);
-  }
+  if (envFile !== undefined) io.out(`wrote ${envFilePath} (mode 0600; removed when the emulator stops): node --env-file=${envFileName} your-program.js\n`);
   io.out('Press Ctrl-C to stop; every process it started is stopped with it.\n');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -171,9 +171,11 @@ describe('sandbox-procs emulate: the variables for the examples and the official
     await writeFile(file, 'MY_OWN=1\n');
     try {
       const run = runBin(['emulate', '--provider', 'hopx', '--write-env', file]);
-      const { code, stderr } = await run.done;
+      const { code, stdout, stderr } = await run.done;
       expect(code).toBe(2);
       expect(stderr).toMatch(/^error: --write-env .*: the file exists and was not written by sandbox-procs emulate/m);
+      // Nothing that says "ready": a script reading stdout must not go looking for a server that is gone.
+      expect(stdout).not.toMatch(/listening on|export /);
       expect(await readFile(file, 'utf8')).toBe('MY_OWN=1\n');
       expect(childrenOf(run.child.pid!)).toEqual([]);
     } finally {
@@ -228,6 +230,7 @@ describe('sandbox-procs flags (in process)', () => {
     [['check', '--json', ''], /^error: --json needs a file name\n/],
     [['deploy'], /unknown command "deploy"/],
     [['check', '--target', 'live'], /unknown target "live"/],
+    [['drift', '--provider', 'hopx', '--base-url', 'http://127.0.0.1:1', '--token', 'abcdefgh1234'], /drift takes no --token: .*--token-env VAR/],
     [['emulate'], /emulate needs --provider/],
     [['emulate', '--provider', 'hopx', '--port', 'x'], /--port must be a port number/],
     [['emulate', '--provider', 'hopx', '--max-running', '0'], /--max-running must be a positive whole number/],
