@@ -5,13 +5,12 @@
 // Auth is what the SDK sends: the API key in X-API-Key (dist/index.js:287-293).
 import { randomBytes } from 'node:crypto';
 import { operations } from '../../../../generated/hopx-control.operations.js';
-import { serverSettings, type EmulatorOptions } from '../../../emulator/emulator.js';
+import type { EmulatorOptions } from '../../../emulator/emulator.js';
 import { claimInstance } from '../../../emulator/instance.js';
 import { newInstanceId } from '../../../emulator/reaper.js';
-import { stopOnSignals } from '../../../emulator/signals.js';
-import { serveOperations, type Handler } from '../../../emulator/http.js';
+import type { Handler } from '../../../emulator/http.js';
 import { createSandboxRegistry, type HopxSandbox } from './sandboxes.js';
-import type { RunningControlPlane } from '../../../emulator/control-plane.js';
+import { serveControlPlane, type RunningControlPlane } from '../../../emulator/control-plane.js';
 
 const errorBody = (message: string, code: string | undefined, requestId: string) => ({ message, ...(code ? { code } : {}), request_id: requestId });
 
@@ -45,7 +44,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
   const token = options.token ?? `hopx_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
   // Each sandbox's emulator ends its own children on exit and on signals; this one only has its directory.
-  const { workdir, release } = await claimInstance(id, 'hopx-control');
+  const instance = await claimInstance(id, 'hopx-control');
   // Each sandbox gets the caller's limits; its port and token are its own, its signals ours (below).
   const { port: _port, token: _token, handleSignals: _signals, ...sandboxOptions } = options;
   const sandboxes = createSandboxRegistry(sandboxOptions);
@@ -92,43 +91,20 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
     },
   };
 
-  let server;
-  try {
-    server = await serveOperations({
-      operations,
-      handlers,
-      errorBody,
-      token,
-      tokenHeader: 'X-API-Key',
-      ...serverSettings(options),
-    });
-  } catch (error) {
-    await release();
-    throw error;
-  }
-  let stopping: Promise<void> | undefined;
-  let releaseSignals = () => {};
-  const running: RunningControlPlane = {
+  return serveControlPlane({
     provider: 'hopx',
-    baseUrl: server.baseUrl,
-    token,
     id,
-    workdir,
-    // What the SDK reads: HOPX_API_KEY from the environment (or the apiKey option);
-    // the base URL only as the baseURL option of create / connect / list (it reads no variable for it).
-    settings: { HOPX_API_KEY: token, baseURL: server.baseUrl },
-    // HOPX_BASE_URL is no SDK variable: our examples read it and pass it as the baseURL option.
-    env: { HOPX_API_KEY: token, HOPX_BASE_URL: server.baseUrl },
-    stop() {
-      stopping ??= (async () => {
-        await server.close();
-        await sandboxes.stopAll();
-        await release();
-        releaseSignals();
-      })();
-      return stopping;
-    },
-  };
-  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: () => {} });
-  return running;
+    token,
+    instance,
+    sandboxes,
+    options,
+    serve: { operations, handlers, errorBody, token, tokenHeader: 'X-API-Key' },
+    describe: (baseUrl) => ({
+      // What the SDK reads: HOPX_API_KEY from the environment (or the apiKey option);
+      // the base URL only as the baseURL option of create / connect / list (it reads no variable for it).
+      settings: { HOPX_API_KEY: token, baseURL: baseUrl },
+      // HOPX_BASE_URL is no SDK variable: our examples read it and pass it as the baseURL option.
+      env: { HOPX_API_KEY: token, HOPX_BASE_URL: baseUrl },
+    }),
+  });
 }

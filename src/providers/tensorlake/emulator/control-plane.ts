@@ -11,13 +11,12 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { operations } from '../../../../generated/tensorlake-control.operations.js';
 import type { components } from '../../../../generated/tensorlake-control.js';
-import { RETRY_SOON, serverSettings, startProviderEmulator, type EmulatorOptions } from '../../../emulator/emulator.js';
-import { serveOperations, type Handler } from '../../../emulator/http.js';
+import { RETRY_SOON, startProviderEmulator, type EmulatorOptions } from '../../../emulator/emulator.js';
+import type { Handler } from '../../../emulator/http.js';
 import { claimInstance } from '../../../emulator/instance.js';
 import { newInstanceId } from '../../../emulator/reaper.js';
-import { stopOnSignals } from '../../../emulator/signals.js';
 import { tensorlakeEmulator } from './daemon.js';
-import type { RunningControlPlane } from '../../../emulator/control-plane.js';
+import { serveControlPlane, type RunningControlPlane } from '../../../emulator/control-plane.js';
 import { forwardToSandbox } from './proxy.js';
 import { MAX_SANDBOXES } from '../../../emulator/sandboxes.js';
 import { createSandboxRegistry, type Sandbox } from './sandboxes.js';
@@ -47,7 +46,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
   const apiKey = options.token ?? `tl_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
   // Each sandbox's emulator ends its own children on exit and on signals; this one only has its directory.
-  const { workdir, release } = await claimInstance(id, 'tensorlake-control');
+  const instance = await claimInstance(id, 'tensorlake-control');
 
   // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
   const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
@@ -119,45 +118,19 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
     return true;
   };
 
-  let server;
-  try {
-    server = await serveOperations({
-      operations,
-      handlers,
-      errorBody,
-      divert,
-      token: apiKey,
-      ...serverSettings(options),
-    });
-  } catch (error) {
-    await release();
-    throw error;
-  }
-  const { baseUrl } = server;
-
-  let stopping: Promise<void> | undefined;
-  let releaseSignals = () => {};
-  const running: TensorlakeControlPlane = {
+  return serveControlPlane({
     provider: 'tensorlake',
-    baseUrl,
-    token: apiKey,
     id,
-    workdir,
-    sandboxes: () =>
-      sandboxes.all().map((x) => ({ id: x.id, ...(x.request.name !== undefined ? { name: x.request.name } : {}), baseUrl: x.emulator.baseUrl, token: x.emulator.token, workdir: x.emulator.workdir })),
-    settings: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
-    env: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
-    stop() {
-      stopping ??= (async () => {
-        await sandboxes.stopAll();
-        await server.close();
-        await release();
-        releaseSignals();
-      })();
-      return stopping;
-    },
-  };
-  // Every sandbox's children die with this process anyway (each emulator's exit hook and reaper).
-  if (options.handleSignals !== false) releaseSignals = stopOnSignals({ stop: () => running.stop(), killNow: () => {} });
-  return running;
+    token: apiKey,
+    instance,
+    sandboxes,
+    options,
+    serve: { operations, handlers, errorBody, divert, token: apiKey },
+    describe: (baseUrl) => ({
+      sandboxes: () =>
+        sandboxes.all().map((x) => ({ id: x.id, ...(x.request.name !== undefined ? { name: x.request.name } : {}), baseUrl: x.emulator.baseUrl, token: x.emulator.token, workdir: x.emulator.workdir })),
+      settings: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
+      env: { TENSORLAKE_API_URL: baseUrl, TENSORLAKE_SANDBOX_PROXY_URL: baseUrl, TENSORLAKE_API_KEY: apiKey },
+    }),
+  });
 }
