@@ -1,5 +1,5 @@
 // examples/flows.ts: terminate, waitForExit, runWithTimeout and killAll, the same on both providers.
-// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx tsx examples/flows.ts
+// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx -y tsx examples/flows.ts
 import { createHopxClient, createTensorlakeClient, killAll, runWithTimeout, terminate, waitForExit, type SandboxProcesses } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */

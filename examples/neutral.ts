@@ -1,5 +1,5 @@
 // examples/neutral.ts: the provider-neutral interface, the same code on both providers.
-// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx tsx examples/neutral.ts
+// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx -y tsx examples/neutral.ts
 import { createHopxClient, createTensorlakeClient, type SandboxProcesses } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */
