@@ -1,5 +1,5 @@
 // examples/connections.ts: the client's keep-alive pool, bounded, and closed at the end.
-// Run: HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx tsx examples/connections.ts
+// Run: HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx -y tsx examples/connections.ts
 import { createHopxClient } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */

@@ -1,5 +1,5 @@
 // examples/emulator.ts: a local Tensorlake emulator started from code; needs no sandbox and no settings.
-// Run: npx tsx examples/emulator.ts
+// Run: npx -y tsx examples/emulator.ts
 import { startEmulator } from 'sandbox-procs/emulator';
 import { createTensorlakeClient } from 'sandbox-procs';
 

@@ -1,18 +1,22 @@
 // examples/flows.ts: terminate, waitForExit, runWithTimeout and killAll, the same on both providers.
-// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx tsx examples/flows.ts
+// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx -y tsx examples/flows.ts
 import { createHopxClient, createTensorlakeClient, killAll, runWithTimeout, terminate, waitForExit, type SandboxProcesses } from 'sandbox-procs';
 
-/** A setting from the environment; without it, stop here rather than send anything anywhere. */
-function env(name: string): string {
-  const value = process.env[name];
-  if (value) return value;
-  console.error(`error: ${name} is not set (\`npx sandbox-procs emulate --provider tensorlake\`, or \`--provider hopx\`, prints the export lines to paste)`);
-  process.exit(2);
+/** Settings from the environment; without any of them, name each missing one and stop here rather than send anything anywhere. */
+function env<Name extends string>(...names: Name[]): Record<Name, string> {
+  const missing = names.filter((name) => !process.env[name]);
+  for (const name of missing) {
+    const provider = name.startsWith('HOPX_') ? 'hopx' : 'tensorlake';
+    console.error(`error: ${name} is not set (\`npx sandbox-procs emulate --provider ${provider}\` prints the export lines to paste)`);
+  }
+  if (missing.length > 0) process.exit(2);
+  return Object.fromEntries(names.map((name) => [name, process.env[name]!])) as Record<Name, string>;
 }
 
+const settings = env('TENSORLAKE_SANDBOX_URL', 'TENSORLAKE_API_KEY', 'HOPX_SANDBOX_URL', 'HOPX_AUTH_TOKEN');
 const sandboxes: SandboxProcesses[] = [
-  createTensorlakeClient({ baseUrl: env('TENSORLAKE_SANDBOX_URL'), apiKey: env('TENSORLAKE_API_KEY') }).processes,
-  createHopxClient({ baseUrl: env('HOPX_SANDBOX_URL'), apiKey: env('HOPX_AUTH_TOKEN') }).processes,
+  createTensorlakeClient({ baseUrl: settings.TENSORLAKE_SANDBOX_URL, apiKey: settings.TENSORLAKE_API_KEY }).processes,
+  createHopxClient({ baseUrl: settings.HOPX_SANDBOX_URL, apiKey: settings.HOPX_AUTH_TOKEN }).processes,
 ];
 for (const processes of sandboxes) {
   const worker = await processes.start({ command: 'sleep', args: ['600'] });

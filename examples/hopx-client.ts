@@ -1,5 +1,5 @@
 // examples/hopx-client.ts: HopX's agent API through the typed client, with the SDKs' kill form.
-// Run: HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx tsx examples/hopx-client.ts
+// Run: HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx -y tsx examples/hopx-client.ts
 import { createHopxClient, SandboxProcsError } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */

@@ -1,5 +1,5 @@
 // examples/retries.ts: a time limit per attempt, more retries, a bounded Retry-After, and a deadline for the call.
-// Run: HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx tsx examples/retries.ts
+// Run: HOPX_SANDBOX_URL=... HOPX_AUTH_TOKEN=... npx -y tsx examples/retries.ts
 import { createHopxClient, RateLimitError } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */

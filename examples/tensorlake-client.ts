@@ -1,5 +1,5 @@
 // examples/tensorlake-client.ts: Tensorlake's process API through the typed client.
-// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... npx tsx examples/tensorlake-client.ts
+// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... npx -y tsx examples/tensorlake-client.ts
 import { createTensorlakeClient } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */

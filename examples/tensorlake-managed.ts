@@ -1,5 +1,5 @@
 // examples/tensorlake-managed.ts: a managed process, addressed by its name and restarted by its policy.
-// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... npx tsx examples/tensorlake-managed.ts
+// Run: TENSORLAKE_SANDBOX_URL=... TENSORLAKE_API_KEY=... npx -y tsx examples/tensorlake-managed.ts
 import { createTensorlakeClient } from 'sandbox-procs';
 
 /** A setting from the environment; without it, stop here rather than send anything anywhere. */

@@ -1,16 +1,17 @@
-// examples/tensorlake-official-sdk.mjs: Tensorlake's official SDK (npm `tensorlake`, Node 22 or later), unchanged,
+// examples/tensorlake-official-sdk.mjs: Tensorlake's official SDK (npm `tensorlake`), unchanged,
 // against the local control plane.
-// Run: npx sandbox-procs emulate --provider tensorlake --control-plane, paste the export lines it prints, then
+// Run: with Node 22 or later (the SDK needs it) and `npm install tensorlake` done,
+//      npx sandbox-procs emulate --provider tensorlake --control-plane, paste the export lines it prints, then
 //      node examples/tensorlake-official-sdk.mjs
-import { Sandbox } from 'tensorlake';
 
-// Without these the SDK would go to Tensorlake's cloud: refuse instead.
+// Without these the SDK would go to Tensorlake's cloud: refuse instead, before loading it (it may not be installed).
 for (const name of ['TENSORLAKE_API_URL', 'TENSORLAKE_SANDBOX_PROXY_URL', 'TENSORLAKE_API_KEY']) {
   if (!process.env[name]) {
     console.error(`error: ${name} is not set (\`npx sandbox-procs emulate --provider tensorlake --control-plane\` prints the export lines to paste)`);
     process.exit(2);
   }
 }
+const { Sandbox } = await import('tensorlake');
 
 const sandbox = await Sandbox.create();
 try {

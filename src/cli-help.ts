@@ -90,9 +90,9 @@ Needs the optional peer dependencies ajv and yaml.
                       [--write-env FILE]
 
 Serves a provider's process API on 127.0.0.1 over real local processes until
-interrupted (Ctrl-C or SIGTERM), then stops every process it started. It prints
-ready-to-paste export lines with the variables the examples and the official
-SDK read (HOPX_SANDBOX_URL, TENSORLAKE_API_KEY, ...).
+interrupted (Ctrl-C, SIGTERM or SIGHUP), then stops every process it started.
+It prints ready-to-paste export lines with the variables the examples and the
+official SDK read (HOPX_SANDBOX_URL, TENSORLAKE_API_KEY, ...).
 
   -p, --provider NAME       ${PROVIDERS}.
       --port N              The port (default: a free one).

@@ -9,7 +9,7 @@ export type ProviderName = 'tensorlake' | 'hopx';
 export interface ErrorDetails {
   /** The provider whose call failed. */
   provider: ProviderName;
-  /** The operation that failed, as the spec names it (e.g. `startProcess`), or `createClient`. */
+  /** The operation that failed: the spec's operationId (e.g. `sandbox_process_start`), or the method's name when no single request failed (e.g. `createClient`, `waitForExit`). */
   operation: string;
   /** The HTTP status, when a response came. */
   status?: number | undefined;
@@ -35,7 +35,7 @@ export interface ErrorDetails {
 export class SandboxProcsError extends Error {
   /** The provider whose call failed. */
   readonly provider: ProviderName;
-  /** The operation that failed, as the spec names it (e.g. `startProcess`), or `createClient`. */
+  /** The operation that failed: the spec's operationId (e.g. `sandbox_process_start`), or the method's name when no single request failed (e.g. `createClient`, `waitForExit`). */
   readonly operation: string;
   /** The HTTP status; undefined when no response came (network, time limit, abort, validation). */
   readonly status: number | undefined;

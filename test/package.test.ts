@@ -203,7 +203,7 @@ describe('a consumer project that installs the tarball', () => {
   }, 120_000);
 
   // Each matrix entry in an empty folder of its own, as each job starts on a fresh runner;
-  // the `uses:` steps (setup-node, upload-artifact) are GitHub's, not ours.
+  // the `uses:` steps (checkout, setup-node, upload-artifact) are GitHub's, not ours.
   it('runs the README\'s "Drift in CI" workflow steps against the emulators: drift has what it needs, finds no drift, writes both reports', async () => {
     const workflow = await readmeWorkflow(join(root, 'README.md'));
     const emulators: RunningEmulator[] = [];
@@ -218,6 +218,8 @@ describe('a consumer project that installs the tarball', () => {
         HOPX_SANDBOX_URL: hopx.baseUrl,
       };
       expect(workflow.matrix.map((entry) => entry.provider)).toEqual(['tensorlake', 'hopx']);
+      // Installing a committed tarball, as the README says to until the first release, needs the repository checked out first.
+      expect(workflow.steps[0]?.uses).toMatch(/^actions\/checkout@/);
       for (const matrix of workflow.matrix) {
         const workspace = await mkdtemp(join(tmpdir(), 'sandbox-procs-ci-'));
         workspaces.push(workspace);

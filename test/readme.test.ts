@@ -65,8 +65,10 @@ function expectedOf(example: ExampleFile): RegExp[] {
 function connectsWhereTold(source: string): boolean {
   const count = (pattern: RegExp) => source.match(pattern)?.length ?? 0;
   const clients = count(/create(?:Tensorlake|Hopx)Client\(\{/g);
-  const told = count(/create(?:Tensorlake|Hopx)Client\(\{\s*baseUrl: (?:env\('(?:TENSORLAKE|HOPX)_SANDBOX_URL'\)|emulator\.baseUrl)/g);
-  return clients === told && !/process\.env\.\w+\s*(?:\?\?|\|\|)/.test(source) && !/\bsandbox: '/.test(source);
+  // `settings.X` counts only where `settings` is what env(...) returned, which exits when a variable is missing.
+  const told = count(/create(?:Tensorlake|Hopx)Client\(\{\s*baseUrl: (?:env\('(?:TENSORLAKE|HOPX)_SANDBOX_URL'\)|settings\.(?:TENSORLAKE|HOPX)_SANDBOX_URL\b|emulator\.baseUrl)/g);
+  const settingsFromEnv = !/\bsettings\.[A-Z]/.test(source) || /\bconst settings = env\(/.test(source);
+  return clients === told && settingsFromEnv && !/process\.env\.\w+\s*(?:\?\?|\|\|)/.test(source) && !/\bsandbox: '/.test(source);
 }
 
 beforeAll(async () => {
@@ -105,6 +107,7 @@ describe('the documentation programs', () => {
     expect(connectsWhereTold("createHopxClient({ sandbox: 'abc', apiKey: '' })")).toBe(false);
     expect(connectsWhereTold("createHopxClient({ baseUrl: process.env.HOPX_SANDBOX_URL ?? 'https://api.hopx.dev', apiKey: '' })")).toBe(false);
     expect(connectsWhereTold("const baseURL = process.env.HOPX_BASE_URL ?? 'https://api.hopx.dev';")).toBe(false);
+    expect(connectsWhereTold("const settings = { HOPX_SANDBOX_URL: 'https://api.hopx.dev' };\ncreateHopxClient({ baseUrl: settings.HOPX_SANDBOX_URL, apiKey: '' })")).toBe(false);
   });
 
   it.each(programs.map((program, i) => [program.name, i + 1] as const))('%s runs against the emulators and prints what it should', async (name, n) => {
@@ -146,12 +149,12 @@ describe('an example without its settings', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  // The Tensorlake SDK's example needs Node 22 and the SDK's own folder: test/control-plane-tensorlake.test.ts checks it.
-  const refusing = examples.filter((e) => settingsRead(e.source).length > 0 && !e.path.includes('tensorlake-official-sdk'));
+  // Run from the clone, where the Tensorlake SDK is not installed: its example must still refuse, before importing it.
+  const refusing = examples.filter((e) => settingsRead(e.source).length > 0);
   const cases = refusing.flatMap((e) => settingsRead(e.source).map((missing) => [e.path, missing] as const));
 
   it('is every example that reads a setting', () => {
-    expect(refusing.map((e) => e.path)).toEqual(expect.arrayContaining(['examples/neutral.ts', 'examples/hopx-official-sdk.mjs']));
+    expect(refusing.map((e) => e.path)).toEqual(expect.arrayContaining(['examples/neutral.ts', 'examples/hopx-official-sdk.mjs', 'examples/tensorlake-official-sdk.mjs']));
     expect(cases.length).toBeGreaterThanOrEqual(10);
   });
 
@@ -164,6 +167,8 @@ describe('an example without its settings', () => {
     expect(run.code, run.stdout + run.stderr).not.toBe(0);
     expect(run.code).not.toBeNull();
     expect(run.stderr).toContain(`${missing} is not set`);
+    // The command that prints the missing variable: its own provider's emulator.
+    expect(run.stderr).toMatch(new RegExp(`${missing} is not set \\(\`npx sandbox-procs emulate --provider ${missing.startsWith('HOPX_') ? 'hopx' : 'tensorlake'}[ \`]`));
     expect(run.stdout).toBe('');
     expect(requests - before).toBe(0);
   }, 40_000);
