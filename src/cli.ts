@@ -216,7 +216,9 @@ async function drift(args: string[], io: Io): Promise<number> {
     io.out(COMMAND_HELP.drift);
     return EXIT.ok;
   }
-  if (values.token !== undefined) throw new UsageError('drift takes no --token: put the token in an environment variable and name it with --token-env VAR (command lines are visible to every local user)');
+  if (values.token !== undefined) {
+    throw new UsageError('unknown flag --token for drift\nThe token goes in an environment variable, named with --token-env VAR (a command line is visible to every local user).');
+  }
   requirePeers('drift', ENGINE_PEERS);
   const { DriftCannotRunError, runDrift } = await import('./contract/drift.js');
   // Every flag and output path is checked before the token, and everything before the first request.

@@ -230,7 +230,7 @@ describe('sandbox-procs flags (in process)', () => {
     [['check', '--json', ''], /^error: --json needs a file name\n/],
     [['deploy'], /unknown command "deploy"/],
     [['check', '--target', 'live'], /unknown target "live"/],
-    [['drift', '--provider', 'hopx', '--base-url', 'http://127.0.0.1:1', '--token', 'abcdefgh1234'], /drift takes no --token: .*--token-env VAR/],
+    [['drift', '--provider', 'hopx', '--base-url', 'http://127.0.0.1:1', '--token', 'abcdefgh1234'], /^error: unknown flag --token for drift\nThe token goes in an environment variable, named with --token-env VAR/],
     [['emulate'], /emulate needs --provider/],
     [['emulate', '--provider', 'hopx', '--port', 'x'], /--port must be a port number/],
     [['emulate', '--provider', 'hopx', '--max-running', '0'], /--max-running must be a positive whole number/],
