@@ -309,6 +309,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
     'max-output-bytes': { type: 'string' },
     'max-body-bytes': { type: 'string' },
     'control-plane': { type: 'boolean' },
+    isolation: { type: 'string' },
     'write-env': { type: 'string' },
     // Node 20 itself reads any --env-file in its argv, even after the script, and exits 9 when
     // the file does not exist yet: --write-env is the name that works there; this one from Node 22 on.
@@ -327,6 +328,8 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const maxRunning = positiveWhole('--max-running', values['max-running']);
   const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
   const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
+  const isolation = values.isolation ?? 'none';
+  if (isolation !== 'none' && isolation !== 'auto' && isolation !== 'strict') throw new UsageError(`--isolation must be auto, strict or none, got "${isolation}"`);
   if (values['write-env'] !== undefined && values['env-file'] !== undefined) throw new UsageError('give --write-env or --env-file, not both');
   const envFileFlag = values['write-env'] !== undefined ? '--write-env' : '--env-file';
   const envFileName = values['write-env'] ?? values['env-file'];
@@ -342,6 +345,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
       port,
       handleSignals: false,
       controlPlane: values['control-plane'] ?? false,
+      isolation,
       ...(token !== undefined && { token }),
       ...(maxBodyBytes !== undefined && { maxBodyBytes }),
       limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
@@ -366,6 +370,8 @@ async function emulate(args: string[], io: Io): Promise<number> {
     }
   }
   io.out(`${provider} ${values['control-plane'] ? 'control plane' : 'emulator'} listening on ${emulator.baseUrl}\n`);
+  io.out(`isolation: ${describeIsolation(emulator.isolation, values['control-plane'] ?? false)}\n`);
+  if (isolation === 'auto' && !values['control-plane'] && !emulator.isolation.confined) io.err(`warning: ${emulator.isolation.note}\n`);
   if ('settings' in emulator) {
     // The official SDK's endpoint settings; the key is shown only when it was generated here, as below.
     const shown = Object.entries(emulator.settings as Record<string, string>).map(([name, value]) => `  ${name}=${value === emulator.token && token !== undefined ? '<your token>' : value}`);
@@ -391,6 +397,17 @@ async function emulate(args: string[], io: Io): Promise<number> {
   await emulator.stop();
   await envFile?.remove();
   return EXIT.ok;
+}
+
+/** One line on what confines the sandbox's processes. */
+function describeIsolation(state: { mode: string; confined: boolean; note?: string; limits?: { cgroup: string; maxProcesses?: number; memoryBytes?: number; cpus?: number } }, controlPlane: boolean): string {
+  if (controlPlane) return state.mode === 'none' ? 'none (each sandbox\'s processes run with your rights)' : `${state.mode} for each sandbox (each one's info says what holds)`;
+  if (!state.confined) return state.mode === 'none' ? 'none: processes run as this emulator\'s children, with your rights (--isolation auto or strict confines them)' : `NOT CONFINED: ${state.note ?? ''}`;
+  const limits = state.limits;
+  const caps = limits
+    ? [`${limits.maxProcesses} processes`, ...(limits.memoryBytes !== undefined ? [`${Math.round(limits.memoryBytes / 1048576)} MiB`] : []), ...(limits.cpus !== undefined ? [`${limits.cpus} CPUs`] : [])].join(', ')
+    : 'no limits';
+  return `confined (bubblewrap: own filesystem view, PID and network namespaces; cgroup ${limits?.cgroup ?? 'none'}: ${caps})${state.note ? `; ${state.note}` : ''}`;
 }
 
 /** The token from --token-env (preferred) or --token (visible to every local user, so it warns); undefined: generate one. */

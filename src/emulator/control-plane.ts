@@ -57,6 +57,8 @@ export async function serveControlPlane<Extra extends object>(parts: ControlPlan
     token: parts.token,
     id: parts.id,
     workdir: instance.workdir,
+    // The control plane runs no program itself: each sandbox is confined (or not) as `options.isolation` says, and reports it.
+    isolation: { mode: options.isolation ?? 'none', confined: false, note: 'the control plane runs no process itself; each sandbox is set up with this mode' },
     stop() {
       stopping ??= (async () => {
         await sandboxes.stopAll();

@@ -10,6 +10,9 @@ import { serveOperations, type BodyRejection, type Handler } from './http.js';
 import { claimInstance } from './instance.js';
 import { newInstanceId, runMarkerEnv } from './reaper.js';
 import { stopOnSignals } from './signals.js';
+import type { CgroupLimits, LimitsInForce } from './cgroups.js';
+import { confine, type Confinement } from './confinement/confine.js';
+import { confinedLauncher } from './launcher.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
 
 export interface EmulatorContext {
@@ -64,6 +67,29 @@ export interface EmulatorOptions {
    * program decides). false leaves signals to the caller, who must stop() it.
    */
   handleSignals?: boolean;
+  /**
+   * Whether the sandbox's processes are confined (docs/emulators.md, "Isolation"):
+   * `strict` confines them or refuses to start; `auto` confines them where the
+   * machine allows it and otherwise runs them unconfined, saying so in
+   * `isolation`; `none` (the default, for now) runs them as the emulator's own
+   * children, with its rights.
+   */
+  isolation?: IsolationMode;
+  /** Caps for a confined sandbox, where the machine lets the emulator manage cgroups. */
+  sandboxLimits?: CgroupLimits;
+}
+
+export type IsolationMode = 'none' | 'auto' | 'strict';
+
+/** What confines a running emulator's processes, as it was set up. */
+export interface IsolationState {
+  mode: IsolationMode;
+  /** True when every process runs inside the sandbox's own namespaces (bubblewrap). */
+  confined: boolean;
+  /** Why it is not confined, or why a limit is not in force. */
+  note?: string;
+  /** The limits the kernel holds for the sandbox, where a cgroup holds them. */
+  limits?: LimitsInForce;
 }
 
 /** A started emulator: where to point a client, with which token, and how to stop it. */
@@ -85,6 +111,8 @@ export interface RunningEmulator {
    * `emulate` prints them as `export` lines and writes them with `--env-file`.
    */
   readonly env: Readonly<Record<string, string>>;
+  /** Whether its processes are confined, and by what. */
+  readonly isolation: IsolationState;
   /** Stops the server and every process it started, and removes its working directory. */
   stop(): Promise<void>;
 }
@@ -108,11 +136,27 @@ export const RETRY_SOON: Readonly<Record<string, string>> = { 'retry-after': '1'
 export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const token = options.token ?? `emu_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
-  const supervisor = createSupervisor(options.limits, { instanceId: id, env: runMarkerEnv() });
+  let supervisor: Supervisor | undefined;
+  let confinement: Confinement | undefined;
   // From here on, even a SIGKILL leaves nothing behind.
-  const { workdir, exitNow, release } = await claimInstance(id, emulator.provider, () => supervisor.killAllNow());
+  const { workdir, exitNow, release } = await claimInstance(id, emulator.provider, () => {
+    supervisor?.killAllNow();
+    confinement?.killNow();
+  });
+  let isolation: IsolationState;
+  try {
+    ({ confinement, isolation } = await confine(id, workdir, options));
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  supervisor = createSupervisor(options.limits, {
+    instanceId: id,
+    env: runMarkerEnv(),
+    ...(confinement && { launcher: confinedLauncher(confinement.sandbox, workdir) }),
+  });
   const stopSignal = new AbortController();
-  const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal };
+  const context: EmulatorContext = { supervisor: supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal };
   let server;
   try {
     server = await serveOperations({
@@ -127,6 +171,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...serverSettings(options),
     });
   } catch (error) {
+    await confinement?.stop();
     await release();
     throw error;
   }
@@ -139,10 +184,12 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     id,
     workdir,
     env: emulator.environment(server.baseUrl, token),
+    isolation,
     stop() {
       stopping ??= (async () => {
         stopSignal.abort();
-        await supervisor.stopAll();
+        await supervisor!.stopAll();
+        await confinement?.stop();
         await server.close();
         await release();
         releaseSignals();

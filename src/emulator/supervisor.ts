@@ -1,9 +1,9 @@
 // Real child processes behind an emulator: spawn, capture output as lines,
 // stdin, signals, status, and a guaranteed stop of everything it started.
 // Bounded: a cap on running processes and on captured lines per process.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { constants } from 'node:os';
+import { directLauncher, type LaunchedProcess, type Launcher } from './launcher.js';
 import { OutputBuffer, type ByteBudget, type LineSink } from './output-buffer.js';
 import { EMULATOR_MARKER, instancePrefix, newInstanceId, sweep } from './reaper.js';
 
@@ -108,11 +108,13 @@ export interface SupervisorMarking {
   instanceId?: string;
   /** More marks for every child's environment (e.g. the run mark). */
   env?: Readonly<Record<string, string>>;
+  /** How processes start: directly (default), or inside the sandbox's confinement. */
+  launcher?: Launcher;
 }
 
 /** What the children see: a small, explicit environment, never the emulator's own (it may hold secrets). */
-function childEnv(extra: Readonly<Record<string, string>> | undefined, marks: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+function childEnv(extra: Readonly<Record<string, string>> | undefined, marks: Readonly<Record<string, string>>): Record<string, string> {
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   if (process.env.HOME) base.HOME = process.env.HOME;
   return { ...base, ...extra, ...marks };
 }
@@ -122,7 +124,8 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
   const prefix = instancePrefix(instanceId);
   let sequence = 0;
   /** Each child's own marker, `<instance id>/<n>`: kill() finds what it started outside its group. */
-  const markers = new WeakMap<ChildProcess, string>();
+  const markers = new WeakMap<LaunchedProcess, string>();
+  const launcher = marking.launcher ?? directLauncher;
   const maxRunning = limits.maxRunning ?? 32;
   const maxLines = limits.maxLinesPerProcess ?? 10_000;
   const maxLineLength = limits.maxLineLength ?? 16_384;
@@ -174,7 +177,7 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     },
   };
   const processes = new Map<number, SupervisedProcess>();
-  const children = new Map<number, ChildProcess>();
+  const children = new Map<number, LaunchedProcess>();
 
   function running(): number {
     let count = 0;
@@ -183,12 +186,9 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
   }
 
   function killGroup(pid: number, signal: NodeJS.Signals): void {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // the group is gone already
-    }
+    children.get(pid)?.signal(SIGNAL_NUMBERS[signal]!, true);
   }
+
 
   let starting = 0;
 
@@ -199,18 +199,17 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     const stdinMode = request.stdin ?? 'closed';
     const marker = `${prefix}${++sequence}`;
     starting++;
-    let child: ChildProcess;
+    let child: LaunchedProcess;
     try {
-      child = spawn(request.command, [...(request.args ?? [])], {
-        cwd: request.cwd,
+      child = await launcher.launch({
+        command: request.command,
+        args: request.args ?? [],
         env: childEnv(request.env, { ...marking.env, [EMULATOR_MARKER]: marker }),
-        // Its own process group, so that kill reaches whatever it spawned too.
-        detached: true,
-        stdio: [stdinMode === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        cwd: request.cwd,
+        stdin: stdinMode,
         ...(request.uid !== undefined && { uid: request.uid }),
         ...(request.gid !== undefined && { gid: request.gid }),
       });
-      await Promise.race([once(child, 'spawn'), once(child, 'error').then(([error]) => Promise.reject(error as Error))]);
     } finally {
       starting--;
     }
@@ -276,8 +275,8 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     const sink: LineSink = (stream, line, timestamp) => emit({ type: 'output', output: { stream, line, timestamp } });
     // No closure here names `child`: a finished record must not keep the child and its streams alive.
     const pipes = [
-      ['stdout', child.stdout!],
-      ['stderr', child.stderr!],
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
     ] as const;
     const streamsDone = pipes.map(([stream, source]) => {
       source.on('data', (chunk: Buffer) => {
@@ -288,9 +287,9 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     usedBytes += RECORD_BYTES;
     makeRoom(0, true);
 
-    const exited = once(child, 'exit').then(([code, signal]) => {
-      record.exitCode = typeof code === 'number' ? code : null;
-      record.signal = typeof signal === 'string' ? (SIGNAL_NUMBERS[signal] ?? null) : null;
+    const exited = child.exited.then(({ code, signal }) => {
+      record.exitCode = code;
+      record.signal = signal;
       // Whatever the process left behind in its group goes with it.
       killGroup(pid, 'SIGKILL');
     });
@@ -321,7 +320,7 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     signal(pid: number, signal: number): void {
       const record = processes.get(pid);
       if (!record?.running) throw new Error('process is not running');
-      process.kill(pid, signal);
+      children.get(pid)?.signal(signal, false);
     },
     /** SIGKILL to the process and its group, and to what it started outside the group (setsid, double fork). */
     kill(pid: number): void {

@@ -1,0 +1,105 @@
+// The sandbox as bubblewrap builds it: nothing visible that was not granted.
+// Its root is made of explicit read-only binds of the system directories (never
+// `/`, so no /root, /home or other work trees), with every /etc entry that is not
+// world-readable covered (a process inside runs as uid 0 without capabilities and
+// could read a root-only file otherwise); a writable /workspace (the sandbox's own
+// directory), private /tmp and /var/tmp; its own PID, IPC, UTS and, without
+// internet access, network namespaces; every capability dropped; a new session (no
+// terminal to inject into); and it dies with the emulator. Measured in
+// docs/design/confinement.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where the spawner and the Node binary that runs it appear inside. */
+export const INIT_DIR = '/.init';
+export const WORKSPACE = '/workspace';
+
+/** Named secrets that may be world-readable on some systems, hidden whatever their mode. */
+const ETC_ALWAYS_HIDDEN = ['/etc/npmrc', '/etc/ssh', '/etc/sudoers', '/etc/sudoers.d'];
+
+/** /etc entries a process inside must not read: those without read for others (shadow, private keys), and the named ones. */
+function etcSecrets(): { path: string; directory: boolean }[] {
+  const found: { path: string; directory: boolean }[] = [];
+  const walk = (dir: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      let info;
+      try {
+        info = lstatSync(path);
+      } catch {
+        continue;
+      }
+      if (info.isSymbolicLink()) continue;
+      if (!(info.mode & 0o004)) found.push({ path, directory: info.isDirectory() });
+      else if (info.isDirectory()) walk(path);
+    }
+  };
+  walk('/etc');
+  for (const path of ETC_ALWAYS_HIDDEN) {
+    if (existsSync(path) && !found.some((f) => f.path === path)) found.push({ path, directory: statSync(path).isDirectory() });
+  }
+  return found;
+}
+
+export interface SandboxLayout {
+  /** The host directory that is the sandbox's /workspace. */
+  workspace: string;
+  /** The compiled spawner, bound alone as /.init/spawner.mjs. */
+  spawner: string;
+  /** False: no network at all (its own empty network namespace). True is not offered yet: the host's namespace would expose its loopback. */
+  network: false;
+}
+
+/** bwrap's arguments for a sandbox running the spawner as its one program (fd 3 stays open for it). */
+export function bwrapArguments(layout: SandboxLayout): string[] {
+  const args = ['--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+  args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', 'sandbox', '--unshare-net');
+  args.push(...systemBinds(), '--ro-bind', '/etc', '/etc');
+  for (const secret of etcSecrets()) {
+    if (secret.directory) args.push('--perms', '0000', '--tmpfs', secret.path, '--remount-ro', secret.path);
+    else args.push('--ro-bind', '/dev/null', secret.path);
+  }
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--perms', '01777', '--tmpfs', '/var/tmp', '--dir', '/run');
+  args.push('--bind', layout.workspace, WORKSPACE);
+  args.push('--ro-bind', process.execPath, `${INIT_DIR}/node`, '--ro-bind', layout.spawner, `${INIT_DIR}/spawner.mjs`);
+  args.push('--remount-ro', '/', '--chdir', WORKSPACE, '--clearenv');
+  args.push(`${INIT_DIR}/node`, '--max-old-space-size=32', `${INIT_DIR}/spawner.mjs`);
+  return args;
+}
+
+/** /usr, and /bin, /lib, ... as the host has them: links into /usr on merged-usr systems, directories elsewhere. */
+function systemBinds(): string[] {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const top of ['/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']) {
+    if (!existsSync(top)) continue;
+    if (lstatSync(top).isSymbolicLink()) args.push('--symlink', readlinkSync(top), top);
+    else args.push('--ro-bind', top, top);
+  }
+  return args;
+}
+
+let probed: { path: string } | { unavailable: string } | undefined;
+
+/**
+ * bwrap, if it is installed and can build a sandbox here (user namespaces or root,
+ * PID namespaces allowed): tried once per process with a sandbox that runs `true`.
+ */
+export function findBubblewrap(): { path: string } | { unavailable: string } {
+  if (probed) return probed;
+  if (process.platform !== 'linux') return (probed = { unavailable: `bubblewrap is Linux-only (this is ${process.platform})` });
+  const path = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'].find((candidate) => existsSync(candidate));
+  if (!path) return (probed = { unavailable: 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap, or your distribution\'s package' });
+  const trial = spawnSync(path, ['--die-with-parent', '--unshare-pid', '--unshare-net', '--cap-drop', 'ALL', ...systemBinds(), '--proc', '/proc', '--dev', '/dev', 'true'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  if (trial.status !== 0) return (probed = { unavailable: `bubblewrap cannot build a sandbox here (${(trial.stderr || trial.error?.message || `exit ${trial.status}`).trim()})` });
+  return (probed = { path });
+}

@@ -1,0 +1,178 @@
+// One confined sandbox: a long-lived bwrap (see bwrap.ts) whose one program is the
+// spawner (spawner.ts), driven over a socket pair. Every process of the sandbox is
+// started by the spawner inside the sandbox's namespaces, so it sees only the
+// sandbox, and ending the sandbox (SIGKILL to bwrap) ends every one of them, those
+// that left their group or cleared their environment included. With a cgroup, bwrap
+// joins it before it forks, so the whole sandbox is born inside its limits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../package-root.js';
+import { PassThrough, Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { SandboxCgroup } from '../cgroups.js';
+import { bwrapArguments, findBubblewrap, WORKSPACE } from './bwrap.js';
+import { encodeFrame, FRAME, frameReader, type SpawnFrame } from './spawner.js';
+
+/** The compiled spawner: beside this module in dist/, or, when this runs from its TypeScript source (the tests), the build's copy. */
+const SPAWNER = [fileURLToPath(new URL('./spawner.js', import.meta.url)), join(packageRoot, 'dist', 'src', 'emulator', 'confinement', 'spawner.js')].find((path) => existsSync(path)) ?? fileURLToPath(new URL('./spawner.js', import.meta.url));
+/** A sandbox that has not said it is ready by then never will (bwrap failed, or the machine is overloaded). */
+const READY_TIMEOUT_MS = 15_000;
+
+/** A process inside a confined sandbox, shaped like the parts of a ChildProcess the supervisor uses. */
+export interface ConfinedProcess extends EventEmitter {
+  /** Its PID inside the sandbox (what `ps` and `$$` show there). */
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: PassThrough;
+  readonly stderr: PassThrough;
+  /** Sends `signal` to the process, or with `group` to its whole process group. */
+  signal(signal: number, group: boolean): void;
+}
+
+export interface ConfinedSandbox {
+  /** bwrap's PID on the host. */
+  readonly hostPid: number;
+  /** Starts a process inside; rejects like spawn() does when it cannot (ENOENT, EACCES, ...). `cwd` is a path inside. */
+  spawn(request: SpawnFrame): Promise<ConfinedProcess>;
+  /** Resolves when the sandbox has ended, whoever ended it. */
+  readonly ended: Promise<void>;
+  /** Ends the sandbox and everything in it; resolves once bwrap is gone. */
+  stop(): Promise<void>;
+  /** For an exit hook: SIGKILL to bwrap, now. */
+  killNow(): void;
+}
+
+export class ConfinementUnavailableError extends Error {}
+
+export interface ConfinedSandboxOptions {
+  /** The host directory that becomes /workspace. */
+  workspace: string;
+  /** A group to start the sandbox in (its limits then hold for every process inside). */
+  cgroup?: SandboxCgroup;
+}
+
+/** Starts a sandbox and waits until its spawner is ready. */
+export async function startConfinedSandbox(options: ConfinedSandboxOptions): Promise<ConfinedSandbox> {
+  const bubblewrap = findBubblewrap();
+  if ('unavailable' in bubblewrap) throw new ConfinementUnavailableError(bubblewrap.unavailable);
+  const args = bwrapArguments({ workspace: options.workspace, spawner: SPAWNER, network: false });
+  // Joining the group first, in a shell that then becomes bwrap: nothing of the sandbox is ever outside it.
+  const join = (options.cgroup?.joinFiles ?? []).map((file, i) => `echo $$ > "$${i + 1}" || exit 126`).join('; ');
+  const files = options.cgroup?.joinFiles ?? [];
+  const child: ChildProcess = options.cgroup
+    ? spawn('/bin/sh', ['-c', `${join}; shift ${files.length}; exec "$@"`, 'sh', ...files, bubblewrap.path, ...args], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: {}, cwd: '/' })
+    : spawn(bubblewrap.path, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: {}, cwd: '/' });
+  const control = child.stdio[3] as Socket;
+  const processes = new Map<number, ConfinedProcess & { exitCode?: number | null }>();
+  const waiting = new Map<number, { resolve: (p: ConfinedProcess) => void; reject: (e: Error) => void; process: ConfinedProcess }>();
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  control.on('error', () => undefined);
+  const ended = once(child, 'exit').then(() => undefined);
+  const events = new EventEmitter();
+
+  control.on(
+    'data',
+    frameReader((type, id, body) => {
+      if (type === FRAME.ready) return void events.emit('ready');
+      const pending = waiting.get(id);
+      if (type === FRAME.spawned && pending) {
+        waiting.delete(id);
+        (pending.process as { pid: number }).pid = (JSON.parse(body.toString()) as { pid: number }).pid;
+        processes.set(id, pending.process);
+        pending.resolve(pending.process);
+        return;
+      }
+      if (type === FRAME.spawnError && pending) {
+        waiting.delete(id);
+        const { message, code } = JSON.parse(body.toString()) as { message: string; code?: string };
+        pending.reject(Object.assign(new Error(message), { code }));
+        return;
+      }
+      const process = processes.get(id);
+      if (!process) return;
+      if (type === FRAME.stdout) process.stdout.write(body);
+      else if (type === FRAME.stderr) process.stderr.write(body);
+      else if (type === FRAME.exit) {
+        const { code, signal } = JSON.parse(body.toString()) as { code: number | null; signal: number | null };
+        process.emit('exit', code, signal);
+      } else if (type === FRAME.closed) {
+        processes.delete(id);
+        process.stdout.end();
+        process.stderr.end();
+        process.emit('close');
+      }
+    }),
+  );
+  // A sandbox that ends takes its processes with it: each is reported killed (SIGKILL), and its output ends.
+  void ended.then(() => {
+    for (const [, pending] of waiting) pending.reject(new Error('the sandbox ended'));
+    waiting.clear();
+    for (const process of processes.values()) {
+      process.emit('exit', null, 9);
+      process.stdout.end();
+      process.stderr.end();
+      process.emit('close');
+    }
+    processes.clear();
+  });
+
+  const ready = once(events, 'ready');
+  const failed = ended.then(() => Promise.reject(new ConfinementUnavailableError(`the sandbox ended before it was ready: ${stderr.trim() || 'no message'}`)));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConfinementUnavailableError(`the sandbox was not ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ready, failed, late]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await ended;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  let nextId = 1;
+  const send = (type: (typeof FRAME)[keyof typeof FRAME], id: number, payload?: Uint8Array | object) =>
+    new Promise<void>((resolve, reject) => control.write(encodeFrame(type, id, payload), (error) => (error ? reject(error) : resolve())));
+  const killNow = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  return {
+    hostPid: child.pid!,
+    ended,
+    killNow,
+    async stop() {
+      killNow();
+      await ended;
+    },
+    spawn(request) {
+      const id = nextId++;
+      const stdin =
+        request.stdin === 'pipe'
+          ? new Writable({
+              write: (chunk: Buffer, _encoding, done) => void send(FRAME.stdin, id, chunk).then(() => done(), done),
+              final: (done) => void send(FRAME.stdinClose, id).then(() => done(), done),
+            })
+          : null;
+      const process = Object.assign(new EventEmitter(), {
+        pid: 0,
+        stdin,
+        stdout: new PassThrough(),
+        stderr: new PassThrough(),
+        signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
+      });
+      return new Promise<ConfinedProcess>((resolve, reject) => {
+        waiting.set(id, { resolve, reject, process });
+        send(FRAME.spawn, id, { ...request, cwd: request.cwd || WORKSPACE }).catch((error: Error) => {
+          waiting.delete(id);
+          reject(error);
+        });
+      });
+    },
+  };
+}

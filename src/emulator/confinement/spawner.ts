@@ -1,0 +1,129 @@
+// The spawner: the one program a confined sandbox starts with. It runs inside the
+// sandbox's namespaces (bwrap is PID 1 and reaps orphans; this is PID 2) and starts,
+// feeds, signals and watches the sandbox's processes on the emulator's behalf, over
+// the socket the emulator handed it as fd 3. When that socket ends (the emulator
+// stopped the sandbox, or died), it exits; bwrap, PID 1, then exits, and the kernel
+// ends every process left in the namespace, escapees included.
+//
+// This file is bound alone into the sandbox (as /.init/spawner.mjs), so it imports
+// only Node's built-ins. The emulator imports the frame codec from it; main() runs
+// only when it is the program.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+
+/** Frame types: to the spawner, then from it. */
+export const FRAME = {
+  spawn: 1,
+  stdin: 2,
+  stdinClose: 3,
+  signal: 4,
+  spawned: 10,
+  spawnError: 11,
+  stdout: 12,
+  stderr: 13,
+  exit: 14,
+  closed: 15,
+  ready: 16,
+} as const;
+
+export type FrameType = (typeof FRAME)[keyof typeof FRAME];
+
+/** What the emulator asks the spawner to start. */
+export interface SpawnFrame {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  stdin: 'pipe' | 'closed';
+  uid?: number;
+  gid?: number;
+}
+
+/** A frame on the wire: u32 length (of what follows) | u8 type | u32 process id | payload (JSON, or raw bytes for output and stdin). */
+export function encodeFrame(type: FrameType, id: number, payload?: Uint8Array | object): Buffer {
+  const body = payload instanceof Uint8Array ? payload : Buffer.from(payload === undefined ? '' : JSON.stringify(payload));
+  const header = Buffer.allocUnsafe(9);
+  header.writeUInt32BE(body.length + 5, 0);
+  header.writeUInt8(type, 4);
+  header.writeUInt32BE(id, 5);
+  return Buffer.concat([header, body]);
+}
+
+/** Splits a byte stream into frames, whatever the chunks. */
+export function frameReader(onFrame: (type: number, id: number, body: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 4) {
+      const length = pending.readUInt32BE(0);
+      if (pending.length < 4 + length) break;
+      onFrame(pending.readUInt8(4), pending.readUInt32BE(5), pending.subarray(9, 4 + length));
+      pending = pending.subarray(4 + length);
+    }
+  };
+}
+
+function main(): void {
+  const socket = new Socket({ fd: 3, readable: true, writable: true });
+  const children = new Map<number, ChildProcess>();
+  const send = (type: FrameType, id: number, payload?: Uint8Array | object) => socket.write(encodeFrame(type, id, payload));
+
+  const start = (id: number, request: SpawnFrame) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(request.command, request.args, {
+        cwd: request.cwd,
+        env: request.env,
+        // Its own process group: a signal to the group reaches what it started.
+        detached: true,
+        stdio: [request.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        ...(request.uid !== undefined && { uid: request.uid }),
+        ...(request.gid !== undefined && { gid: request.gid }),
+      });
+    } catch (error) {
+      send(FRAME.spawnError, id, { message: (error as Error).message, code: (error as NodeJS.ErrnoException).code });
+      return;
+    }
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) send(FRAME.spawnError, id, { message: error.message, code: error.code });
+    });
+    if (child.pid === undefined) return;
+    children.set(id, child);
+    send(FRAME.spawned, id, { pid: child.pid });
+    child.stdout!.on('data', (chunk: Buffer) => send(FRAME.stdout, id, chunk));
+    child.stderr!.on('data', (chunk: Buffer) => send(FRAME.stderr, id, chunk));
+    child.stdin?.on('error', () => undefined);
+    child.once('exit', (code, signal) => send(FRAME.exit, id, { code, signal: signal ? constants.signals[signal] : null }));
+    child.once('close', () => {
+      children.delete(id);
+      send(FRAME.closed, id);
+    });
+  };
+
+  const onFrame = (type: number, id: number, body: Buffer) => {
+    const child = children.get(id);
+    if (type === FRAME.spawn) start(id, JSON.parse(body.toString()) as SpawnFrame);
+    else if (type === FRAME.stdin) child?.stdin?.write(body);
+    else if (type === FRAME.stdinClose) child?.stdin?.end();
+    else if (type === FRAME.signal && child?.pid !== undefined) {
+      const { signal, group } = JSON.parse(body.toString()) as { signal: number; group: boolean };
+      // A process that has exited is not signalled (its PID may be reused); its group may still hold what it left behind,
+      // and Linux reuses no PID that still names a group.
+      if (!group && (child.exitCode !== null || child.signalCode !== null)) return;
+      try {
+        process.kill(group ? -child.pid : child.pid, signal);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  socket.on('data', frameReader(onFrame));
+  // The emulator is gone, or is ending the sandbox: so are we, and with bwrap everything in the namespace.
+  socket.on('end', () => process.exit(0));
+  socket.on('error', () => process.exit(0));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => process.exit(0));
+  send(FRAME.ready, 0, { pid: process.pid });
+}
+
+if (process.argv[1]?.endsWith('/spawner.mjs')) main();

@@ -1,0 +1,103 @@
+// How the supervisor starts a process: directly, as a child of the emulator with
+// its rights (isolation "none"), or inside the sandbox's confinement (a bwrap
+// namespace driven through its spawner). The supervisor sees the same shape either
+// way: a PID, three streams, how it ended, and a way to signal it or its group.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { WORKSPACE } from './confinement/bwrap.js';
+import type { ConfinedSandbox } from './confinement/sandbox.js';
+
+export interface LaunchRequest {
+  command: string;
+  args: readonly string[];
+  /** The whole environment the process gets. */
+  env: Readonly<Record<string, string>>;
+  /** A path on the host: a confined launcher shows the sandbox's own directory as /workspace. */
+  cwd: string;
+  stdin: 'pipe' | 'closed';
+  uid?: number;
+  gid?: number;
+}
+
+export interface LaunchedProcess {
+  /** The PID its sandbox knows it by (the host's, when it is not confined). */
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** How it ended: an exit code, or the number of the signal that ended it. */
+  readonly exited: Promise<{ code: number | null; signal: number | null }>;
+  /** Sends a signal to the process, or with `group` to its process group. Throws only when a signal to the process itself cannot be sent. */
+  signal(signal: number, group: boolean): void;
+}
+
+export interface Launcher {
+  /** Rejects as spawn() does when the program cannot start (ENOENT, EACCES, a missing working directory). */
+  launch(request: LaunchRequest): Promise<LaunchedProcess>;
+}
+
+const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
+
+/** Processes as children of the emulator, each leading its own process group. */
+export const directLauncher: Launcher = {
+  async launch(request) {
+    const child = spawn(request.command, [...request.args], {
+      cwd: request.cwd,
+      env: request.env,
+      // Its own process group, so that kill reaches whatever it spawned too.
+      detached: true,
+      stdio: [request.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      ...(request.uid !== undefined && { uid: request.uid }),
+      ...(request.gid !== undefined && { gid: request.gid }),
+    });
+    await Promise.race([once(child, 'spawn'), once(child, 'error').then(([error]) => Promise.reject(error as Error))]);
+    const pid = child.pid!;
+    return {
+      pid,
+      stdin: child.stdin,
+      stdout: child.stdout!,
+      stderr: child.stderr!,
+      exited: once(child, 'exit').then(([code, signal]) => ({
+        code: typeof code === 'number' ? code : null,
+        signal: typeof signal === 'string' ? (SIGNAL_NUMBERS[signal] ?? null) : null,
+      })),
+      signal(signal, group) {
+        if (!group) return void process.kill(pid, signal);
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          // the group is gone already
+        }
+      },
+    };
+  },
+};
+
+/** Processes inside `sandbox`, whose /workspace is the host directory `workdir`. */
+export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Launcher {
+  // The sandbox's own directory is /workspace inside; any other path means the same path in the sandbox's view.
+  const inside = (cwd: string) => (cwd === workdir ? WORKSPACE : cwd.startsWith(`${workdir}/`) ? `${WORKSPACE}${cwd.slice(workdir.length)}` : cwd);
+  return {
+    async launch(request) {
+      const child = await sandbox.spawn({
+        command: request.command,
+        args: [...request.args],
+        env: { ...request.env },
+        cwd: inside(request.cwd),
+        stdin: request.stdin,
+        ...(request.uid !== undefined && { uid: request.uid }),
+        ...(request.gid !== undefined && { gid: request.gid }),
+      });
+      return {
+        pid: child.pid,
+        stdin: child.stdin,
+        stdout: child.stdout,
+        stderr: child.stderr,
+        exited: once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as number | null })),
+        signal: (signal, group) => child.signal(signal, group),
+      };
+    },
+  };
+}

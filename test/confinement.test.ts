@@ -1,0 +1,219 @@
+// Hostile programs, submitted through each provider's API to an emulator started
+// with isolation 'strict': every escape the 2026-12-05 probe made is refused. A
+// canary file, a foreign process and a loopback server of the host stay untouched
+// and unseen; another sandbox's files, the emulator's key and the host's secrets
+// are unreachable; the process and memory caps hold at the requested values; and
+// nothing the sandbox started outlives it, whether it is stopped or SIGKILLed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../src/emulator/index.js';
+import type { ProviderName } from '../src/errors.js';
+import { createHopxClient, createTensorlakeClient } from '../src/index.js';
+import { full } from './support/profile.js';
+import { isAlive, waitFor } from './support/processes.js';
+
+const bubblewrap = findBubblewrap();
+// CI installs bubblewrap (.ci/run): there, a machine without it is a failure, not a skip.
+if (full && 'unavailable' in bubblewrap) throw new Error(`the confinement suite needs bubblewrap: ${bubblewrap.unavailable}`);
+
+/** Runs a bash script in the emulator's sandbox through the provider's own API; its output and exit code. */
+async function runIn(provider: ProviderName, emulator: RunningEmulator, script: string): Promise<{ output: string; exitCode: number | null; signal: number | null }> {
+  if (provider === 'hopx') {
+    const result = await createHopxClient({ baseUrl: emulator.baseUrl, apiKey: emulator.token }).runCode({ code: script, language: 'bash', timeout: 30 });
+    return { output: `${result.stdout ?? ''}${result.stderr ?? ''}`, exitCode: result.exit_code ?? null, signal: null };
+  }
+  const client = createTensorlakeClient({ baseUrl: emulator.baseUrl, apiKey: emulator.token });
+  const { pid } = await client.startProcess({ command: 'bash', args: ['-c', script] });
+  let record = await client.getProcess(pid);
+  for (const deadline = Date.now() + 30_000; record.status === 'running' && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    record = await client.getProcess(pid);
+  }
+  return { output: (await client.getOutput(pid)).lines.join('\n'), exitCode: record.exit_code ?? null, signal: record.signal ?? null };
+}
+
+describe.skipIf('unavailable' in bubblewrap).each(['tensorlake', 'hopx'] as const)('a %s sandbox with isolation strict', (provider) => {
+  const tag = randomBytes(6).toString('hex');
+  let a: RunningEmulator;
+  let b: RunningEmulator;
+  let hostDir: string;
+  let canaryFile: string;
+  let canaryProcess: ChildProcess;
+  let server: ReturnType<typeof createServer>;
+  let port: number;
+  let connections = 0;
+  const start = (options: EmulatorOptions = {}) => startEmulator(provider, { isolation: 'strict', ...options });
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([start(), start()]);
+    hostDir = await mkdtemp(join(tmpdir(), 'sandbox-procs-host-'));
+    canaryFile = join(hostDir, 'canary.txt');
+    await writeFile(canaryFile, `host canary ${tag}\n`, { mode: 0o600 });
+    await writeFile(join(b.workdir, 'b-secret.txt'), `sandbox b ${tag}\n`);
+    canaryProcess = spawn('sleep', ['120'], { stdio: 'ignore', detached: true });
+    server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    server?.close();
+    if (canaryProcess?.pid) process.kill(canaryProcess.pid, 'SIGKILL');
+    if (hostDir) await rm(hostDir, { recursive: true, force: true });
+  });
+
+  it('says it is confined, and runs in /workspace, its own directory', async () => {
+    expect(a.isolation).toMatchObject({ mode: 'strict', confined: true });
+    const { output } = await runIn(provider, a, 'pwd; echo hello > made-here.txt');
+    expect(output.trim()).toBe('/workspace');
+    expect(await readFile(join(a.workdir, 'made-here.txt'), 'utf8')).toBe('hello\n');
+  });
+
+  it("sees none of the host's files: a canary, home directories, secrets, another sandbox's directory", async () => {
+    const { output } = await runIn(
+      provider,
+      a,
+      [
+        `cat ${canaryFile} 2>&1; echo tampered >> ${canaryFile} 2>&1; rm -f ${canaryFile} 2>&1`,
+        `cat ${join(b.workdir, 'b-secret.txt')} 2>&1`,
+        'ls /root /home 2>&1; cat /etc/shadow 2>&1; touch /etc/probe 2>&1; touch /usr/probe 2>&1',
+        'echo "tmp-entries:$(ls -A /tmp | wc -l)"',
+      ].join('; '),
+    );
+    expect(output).not.toContain(tag);
+    expect(output).toMatch(/\/etc\/shadow: Permission denied/);
+    expect(output).toMatch(/\/etc\/probe'?: Read-only file system/);
+    expect(await readFile(canaryFile, 'utf8')).toBe(`host canary ${tag}\n`);
+    expect(output).toContain('tmp-entries:0');
+  });
+
+  it("sees and signals no process outside it, and reads neither the emulator's environment nor its key", async () => {
+    const { output } = await runIn(
+      provider,
+      a,
+      [
+        `kill -9 ${canaryProcess.pid} 2>&1 || echo could-not-kill`,
+        `kill -0 ${process.pid} 2>&1 || echo no-emulator`,
+        'echo "processes:$(ps -e -o pid= | wc -l)"',
+        // Each key in two halves, joined only in the shell, so that this script's own command line holds neither.
+        `a1='${a.token.slice(0, 10)}'; a2='${a.token.slice(10)}'; b1='${b.token.slice(0, 10)}'; b2='${b.token.slice(10)}'`,
+        // The patterns go to grep in a file: on its command line, grep would find them in its own /proc entry.
+        `printf '%s%s\\n%s%s\\n' "$a1" "$a2" "$b1" "$b2" > /tmp/keys`,
+        `echo "keys-found:$(cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c -F -f /tmp/keys)"`,
+      ].join('; '),
+    );
+    expect(output).toContain('could-not-kill');
+    expect(output).toContain('no-emulator');
+    expect(isAlive(canaryProcess.pid!)).toBe(true);
+    const processes = Number(/processes:\s*(\d+)/.exec(output)?.[1]);
+    const tokens = Number(/keys-found:(\d+)/.exec(output)?.[1]);
+    // bwrap, the spawner, the shell and ps (and the agent's interpreter): a handful, never the host's hundreds.
+    expect(processes).toBeLessThan(10);
+    expect(tokens).toBe(0);
+  });
+
+  it("reaches no loopback service of the host, the emulator's own port included, and has no network", async () => {
+    const emulatorPort = new URL(a.baseUrl).port;
+    const { output } = await runIn(
+      provider,
+      a,
+      `(echo > /dev/tcp/127.0.0.1/${port}) 2>&1 && echo reached-host; (echo > /dev/tcp/127.0.0.1/${emulatorPort}) 2>&1 && echo reached-emulator; ls /sys/class/net 2>/dev/null | tr '\\n' ' '`,
+    );
+    expect(output).not.toContain('reached-');
+    expect(connections).toBe(0);
+  });
+
+  it('ends a fork storm at its process cap, and the emulator stays responsive', async () => {
+    const capped = await start({ sandboxLimits: { maxProcesses: 20 } });
+    try {
+      expect(capped.isolation.limits).toMatchObject({ maxProcesses: 20 });
+      // Python, not bash: bash retries a refused fork for seconds. Each child sleeps; the count is of forks that worked.
+      const storm = 'import os, time\nn = 0\nfor i in range(60):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n    n += 1\nprint("forked", n, flush=True)';
+      const { output } = await runIn(provider, capped, `/usr/bin/python3 -c '${storm}'`);
+      const running = Number(/forked (\d+)/.exec(output)?.[1]);
+      expect(running).toBeGreaterThan(5);
+      expect(running).toBeLessThanOrEqual(20);
+      // The emulator answers at once while the storm holds the cap; other sandboxes are unaffected.
+      const listed = provider === 'hopx' ? createHopxClient({ baseUrl: capped.baseUrl, apiKey: capped.token }).listProcesses() : createTensorlakeClient({ baseUrl: capped.baseUrl, apiKey: capped.token }).listProcesses();
+      await expect(listed).resolves.toBeDefined();
+      expect((await runIn(provider, a, 'echo still-here')).output).toContain('still-here');
+    } finally {
+      await capped.stop();
+    }
+  });
+
+  it('kills a program that goes over its memory cap, and lets one under it run', async () => {
+    const capped = await start({ sandboxLimits: { memoryBytes: 64 * 1024 * 1024 } });
+    try {
+      if (capped.isolation.limits?.memoryBytes === undefined) return void expect(capped.isolation.note).toBeDefined();
+      const under = await runIn(provider, capped, 'head -c 16777216 /dev/zero | tail -c 16777216 | wc -c');
+      expect(under.output.trim()).toBe('16777216');
+      // ulimit -v is a backstop: without the cgroup, tail would end at 512 MiB with an error, not SIGKILL.
+      const over = await runIn(provider, capped, 'ulimit -v 524288; tail /dev/zero; echo "tail ended with $?"');
+      expect(over.output).toMatch(/tail ended with 137|Killed/);
+    } finally {
+      await capped.stop();
+    }
+  });
+
+  it('leaves nothing behind when it stops: an escapee that left its group and cleared its environment ends too', async () => {
+    const doomed = await start();
+    const marker = `sandbox-procs-escapee-${tag}`;
+    await runIn(provider, doomed, `setsid env -i bash -c 'exec -a ${marker} sleep 300' < /dev/null > /dev/null 2>&1 & echo started`);
+    const escapees = () => hostProcessesNamed(marker);
+    expect(await waitFor(() => escapees().length === 1, 5_000)).toBe(true);
+    await doomed.stop();
+    expect(await waitFor(() => escapees().length === 0, 5_000)).toBe(true);
+  });
+});
+
+describe.skipIf('unavailable' in bubblewrap)('a confined sandbox whose emulator is SIGKILLed', () => {
+  it('dies with it, escapees included (bwrap --die-with-parent)', async () => {
+    const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
+    const cli = spawn(process.execPath, [bin, 'emulate', '--provider', 'tensorlake', '--isolation', 'strict'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let printed = '';
+    cli.stdout!.on('data', (chunk: Buffer) => (printed += chunk));
+    try {
+      expect(await waitFor(() => /token: (emu_\w+)/.test(printed), 15_000)).toBe(true);
+      const baseUrl = /listening on (http:\S+)/.exec(printed)![1]!;
+      const token = /token: (emu_\w+)/.exec(printed)![1]!;
+      const marker = `sandbox-procs-orphan-${randomBytes(6).toString('hex')}`;
+      await createTensorlakeClient({ baseUrl, apiKey: token }).startProcess({
+        command: 'bash',
+        args: ['-c', `setsid env -i bash -c 'exec -a ${marker} sleep 300' < /dev/null > /dev/null 2>&1 & exec -a ${marker} sleep 300`],
+      });
+      expect(await waitFor(() => hostProcessesNamed(marker).length === 2, 5_000)).toBe(true);
+      cli.kill('SIGKILL');
+      await once(cli, 'exit');
+      expect(await waitFor(() => hostProcessesNamed(marker).length === 0, 5_000)).toBe(true);
+    } finally {
+      if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+    }
+  });
+});
+
+/** Host PIDs whose argv[0] is `name` (what `exec -a` sets): how a test finds what a sandbox started, from outside. */
+function hostProcessesNamed(name: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)) {
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] === name && isAlive(entry)) found.push(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
