@@ -217,3 +217,35 @@ function hostProcessesNamed(name: string): number[] {
   }
   return found;
 }
+
+describe('isolation modes where bubblewrap cannot be found (hidden from PATH)', () => {
+  const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
+  const withoutBwrap = { PATH: '/nonexistent-sandbox-procs-test-dir', NO_COLOR: '1' };
+  const run = (isolation: string) => {
+    const cli = spawn(process.execPath, [bin, 'emulate', '--provider', 'hopx', '--isolation', isolation], { stdio: ['ignore', 'pipe', 'pipe'], env: withoutBwrap });
+    let output = '';
+    cli.stdout!.on('data', (chunk: Buffer) => (output += chunk));
+    cli.stderr!.on('data', (chunk: Buffer) => (output += chunk));
+    return { cli, output: () => output, exited: once(cli, 'exit') };
+  };
+
+  it('auto starts, and says on stderr and in its settings that processes run unconfined, with your rights', async () => {
+    const { cli, output, exited } = run('auto');
+    try {
+      expect(await waitFor(() => output().includes('Press Ctrl-C'), 15_000)).toBe(true);
+      expect(output()).toMatch(/^isolation: NOT CONFINED: processes run unconfined, with the emulator's rights: bubblewrap \(bwrap\) is not installed/m);
+      expect(output()).toMatch(/^warning: processes run unconfined/m);
+    } finally {
+      cli.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('strict refuses to start: exit 2, one line saying why', async () => {
+    const { output, exited } = run('strict');
+    const [code] = await exited;
+    expect(code).toBe(2);
+    expect(output()).toMatch(/^error: could not start the hopx emulator: bubblewrap \(bwrap\) is not installed/m);
+    expect(output()).not.toContain('listening on');
+  });
+});

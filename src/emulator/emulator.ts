@@ -188,8 +188,9 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     stop() {
       stopping ??= (async () => {
         stopSignal.abort();
-        await supervisor!.stopAll();
+        // A confined sandbox ends whole, escapees included; its processes' records then finish as killed.
         await confinement?.stop();
+        await supervisor!.stopAll();
         await server.close();
         await release();
         releaseSignals();

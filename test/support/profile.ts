@@ -39,6 +39,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/emulator-hostile.test.ts': 'hostile clients against the emulators',
   'test/drift-bounds.test.ts': 'drift against endless and silent servers',
   'test/drift-secrets.test.ts': 'drift secret redaction over random tokens',
+  'test/confinement.test.ts': 'hostile programs in confined sandboxes (bubblewrap)',
   'test/api-docs.test.ts': 'the API reference regenerated with TypeDoc (docs/api staleness)',
 };
 

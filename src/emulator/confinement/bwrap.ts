@@ -59,7 +59,8 @@ export interface SandboxLayout {
 
 /** bwrap's arguments for a sandbox running the spawner as its one program (fd 3 stays open for it). */
 export function bwrapArguments(layout: SandboxLayout): string[] {
-  const args = ['--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+  // Every capability dropped but switching user, which Tensorlake's `user` needs (the spawner's spawn({uid, gid})).
+  const args = ['--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'];
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', 'sandbox', '--unshare-net');
   args.push(...systemBinds(), '--ro-bind', '/etc', '/etc');
   for (const secret of etcSecrets()) {
@@ -94,7 +95,8 @@ let probed: { path: string } | { unavailable: string } | undefined;
 export function findBubblewrap(): { path: string } | { unavailable: string } {
   if (probed) return probed;
   if (process.platform !== 'linux') return (probed = { unavailable: `bubblewrap is Linux-only (this is ${process.platform})` });
-  const path = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'].find((candidate) => existsSync(candidate));
+  // Found on PATH, as a shell would: hiding it from PATH is how a user (or a test) says "do not use it".
+  const path = (process.env.PATH ?? '').split(':').filter((dir) => dir.startsWith('/')).map((dir) => join(dir, 'bwrap')).find((candidate) => existsSync(candidate));
   if (!path) return (probed = { unavailable: 'bubblewrap (bwrap) is not installed: apt-get install bubblewrap, or your distribution\'s package' });
   const trial = spawnSync(path, ['--die-with-parent', '--unshare-pid', '--unshare-net', '--cap-drop', 'ALL', ...systemBinds(), '--proc', '/proc', '--dev', '/dev', 'true'], {
     encoding: 'utf8',

@@ -94,7 +94,8 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
       }
       const process = processes.get(id);
       if (!process) return;
-      if (type === FRAME.stdout) process.stdout.write(body);
+      if (type === FRAME.stdinTaken) process.emit('stdin-taken');
+      else if (type === FRAME.stdout) process.stdout.write(body);
       else if (type === FRAME.stderr) process.stderr.write(body);
       else if (type === FRAME.exit) {
         const { code, signal } = JSON.parse(body.toString()) as { code: number | null; signal: number | null };
@@ -155,7 +156,22 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
       const stdin =
         request.stdin === 'pipe'
           ? new Writable({
-              write: (chunk: Buffer, _encoding, done) => void send(FRAME.stdin, id, chunk).then(() => done(), done),
+              // Done only when the process's pipe took the bytes: until then they count as queued (writableLength), as with a real pipe.
+              write: (chunk: Buffer, _encoding, done) => {
+                const process = processes.get(id) ?? waiting.get(id)?.process;
+                if (!process) return done(new Error('the process is gone'));
+                const taken = () => {
+                  process.off('close', gone);
+                  done();
+                };
+                const gone = () => {
+                  process.off('stdin-taken', taken);
+                  done(new Error('the process is gone'));
+                };
+                process.once('stdin-taken', taken);
+                process.once('close', gone);
+                send(FRAME.stdin, id, chunk).catch(gone);
+              },
               final: (done) => void send(FRAME.stdinClose, id).then(() => done(), done),
             })
           : null;

@@ -25,6 +25,8 @@ export const FRAME = {
   exit: 14,
   closed: 15,
   ready: 16,
+  /** A stdin frame's bytes were taken by the process's pipe: the emulator's queue for it shrinks only then. */
+  stdinTaken: 17,
 } as const;
 
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
@@ -104,7 +106,10 @@ function main(): void {
   const onFrame = (type: number, id: number, body: Buffer) => {
     const child = children.get(id);
     if (type === FRAME.spawn) start(id, JSON.parse(body.toString()) as SpawnFrame);
-    else if (type === FRAME.stdin) child?.stdin?.write(body);
+    else if (type === FRAME.stdin) {
+      if (child?.stdin?.writable) child.stdin.write(body, () => send(FRAME.stdinTaken, id));
+      else send(FRAME.stdinTaken, id);
+    }
     else if (type === FRAME.stdinClose) child?.stdin?.end();
     else if (type === FRAME.signal && child?.pid !== undefined) {
       const { signal, group } = JSON.parse(body.toString()) as { signal: number; group: boolean };
