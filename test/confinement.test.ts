@@ -172,11 +172,19 @@ describe.skipIf('unavailable' in bubblewrap).each(['tensorlake', 'hopx'] as cons
   it('leaves nothing behind when it stops: an escapee that left its group and cleared its environment ends too', async () => {
     const doomed = await start();
     const marker = `sandbox-procs-escapee-${tag}`;
-    await runIn(provider, doomed, `setsid env -i bash -c 'exec -a ${marker} sleep 300' < /dev/null > /dev/null 2>&1 & echo started`);
+    // The script waits until its child has left the group: a process that exits has its group killed, and that child with it.
+    await runIn(
+      provider,
+      doomed,
+      // The name in two halves (joined only by the escapee's exec and in a pattern file), so that no other command line holds it whole.
+      `m1='${marker.slice(0, 8)}'; m2='${marker.slice(8)}'; printf '%s%s\\n' "$m1" "$m2" > /tmp/name; ` +
+        `setsid env -i bash -c 'exec -a "$0$1" sleep 300' "$m1" "$m2" < /dev/null > /dev/null 2>&1 & ` +
+        `for i in {1..200}; do grep -qsF -f /tmp/name /proc/[0-9]*/cmdline && break; sleep 0.05; done; echo started`,
+    );
     const escapees = () => hostProcessesNamed(marker);
-    expect(await waitFor(() => escapees().length === 1, 5_000)).toBe(true);
+    expect(await waitFor(() => escapees().length === 1, 15_000)).toBe(true);
     await doomed.stop();
-    expect(await waitFor(() => escapees().length === 0, 5_000)).toBe(true);
+    expect(await waitFor(() => escapees().length === 0, 15_000)).toBe(true);
   });
 });
 

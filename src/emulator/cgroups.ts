@@ -13,6 +13,7 @@ import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
+/** Caps the kernel holds for a whole sandbox (every process in it together). */
 export interface CgroupLimits {
   /** Processes (and threads) the sandbox may hold at once: a fork storm ends here. */
   maxProcesses?: number;
@@ -24,6 +25,7 @@ export interface CgroupLimits {
 
 /** The limits a sandbox's group really holds, and the cgroup version that holds them. */
 export interface LimitsInForce extends CgroupLimits {
+  /** The cgroup version that holds them. */
   cgroup: 'v1' | 'v2';
 }
 

@@ -79,10 +79,12 @@ export interface EmulatorOptions {
   sandboxLimits?: CgroupLimits;
 }
 
+/** How far a sandbox's processes are kept in: see EmulatorOptions.isolation. */
 export type IsolationMode = 'none' | 'auto' | 'strict';
 
 /** What confines a running emulator's processes, as it was set up. */
 export interface IsolationState {
+  /** The mode asked for. */
   mode: IsolationMode;
   /** True when every process runs inside the sandbox's own namespaces (bubblewrap). */
   confined: boolean;

@@ -59,7 +59,7 @@ export interface SandboxLayout {
 
 /** bwrap's arguments for a sandbox running the spawner as its one program (fd 3 stays open for it). */
 export function bwrapArguments(layout: SandboxLayout): string[] {
-  // Every capability dropped but switching user, which Tensorlake's `user` needs (the spawner's spawn({uid, gid})).
+  // Every capability dropped but switching user, which a request to run as another user needs (the spawner's spawn({uid, gid})).
   const args = ['--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'];
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', 'sandbox', '--unshare-net');
   args.push(...systemBinds(), '--ro-bind', '/etc', '/etc');
