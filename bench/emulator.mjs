@@ -13,8 +13,8 @@ const entry = join(root, 'dist', 'src', 'emulator', 'index.js');
 const MiB = 1024 * 1024;
 const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-async function host(provider, limits) {
-  const child = spawn(process.execPath, [join(root, 'test', 'support', 'emulator-host.mjs'), entry, provider, ...(limits ? [JSON.stringify(limits)] : [])], {
+async function host(provider, limits, isolation) {
+  const child = spawn(process.execPath, [join(root, 'test', 'support', 'emulator-host.mjs'), entry, provider, JSON.stringify(limits ?? {}), ...(isolation ? [isolation] : [])], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const [line] = await once(createInterface({ input: child.stdout }), 'line');
@@ -96,8 +96,8 @@ async function listLatency(provider, running, calls) {
  * exited: the typed client's start, then waitForExit (its polls), on the neutral interface.
  * `startMs` is the start alone, so that p50Ms - startMs is what the wait adds.
  */
-async function startToExitSeen(provider, runs) {
-  const h = await host(provider, { maxRunning: 16 });
+async function startToExitSeen(provider, runs, isolation) {
+  const h = await host(provider, { maxRunning: 16 }, isolation);
   try {
     const { createHopxClient, createTensorlakeClient, waitForExit } = await import(join(root, 'dist', 'src', 'index.js'));
     const create = provider === 'hopx' ? createHopxClient : createTensorlakeClient;
@@ -158,11 +158,16 @@ async function soak(provider, megabytes) {
 
 export async function benchEmulator({ quick, log }) {
   const results = {};
+  const { findBubblewrap } = await import(join(root, 'dist', 'src', 'emulator', 'confinement', 'bwrap.js'));
+  const confinable = !('unavailable' in findBubblewrap());
+  if (!confinable) log('emulator: no bubblewrap here, so no confined figures');
   for (const provider of ['tensorlake', 'hopx']) {
     log(`emulator (${provider}): starts per second, start -> exit seen, list latency with 100 running, soak...`);
     results[provider] = {
       starts: await startsPerSecond(provider, quick ? 20 : 300, 8),
       startToExitSeen: await startToExitSeen(provider, quick ? 10 : 200),
+      // The same, each process inside the sandbox's bubblewrap confinement (isolation strict), where the machine has it.
+      startToExitSeenConfined: confinable ? await startToExitSeen(provider, quick ? 10 : 200, 'strict') : null,
       listWith100Running: await listLatency(provider, quick ? 10 : 100, quick ? 10 : 200),
       soak: await soak(provider, quick ? 20 : 1250),
     };
@@ -173,11 +178,12 @@ export async function benchEmulator({ quick, log }) {
 export function emulatorLines(e) {
   const pad = (s, n) => String(s).padEnd(n);
   return [
-    `${pad('emulator', 12)}${pad('starts/s', 10)}${pad('start -> exit seen p50 (start)', 32)}${pad(`list median / p99 (${e.tensorlake.listWith100Running.running} running)`, 36)}soak: printed, time, RSS before / peak / after, slowest list`,
+    `${pad('emulator', 12)}${pad('starts/s', 10)}${pad('start -> exit seen p50 (start) unconfined | confined', 52)}${pad(`list median / p99 (${e.tensorlake.listWith100Running.running} running)`, 36)}soak: printed, time, RSS before / peak / after, slowest list`,
     ...['tensorlake', 'hopx'].map((p) => {
       const r = e[p];
-      const seen = `${r.startToExitSeen.p50Ms} ms (${r.startToExitSeen.startP50Ms} ms)`;
-      return `${pad(p, 12)}${pad(r.starts.perSecond, 10)}${pad(seen, 32)}${pad(`${r.listWith100Running.medianMs} / ${r.listWith100Running.p99Ms} ms`, 36)}${r.soak.printedMb} MB, ${r.soak.seconds} s, ${r.soak.rssBeforeMiB} / ${r.soak.peakRssMiB} / ${r.soak.rssAfterMiB} MiB, ${r.soak.slowestListMs} ms`;
+      const confined = r.startToExitSeenConfined;
+      const seen = `${r.startToExitSeen.p50Ms} ms (${r.startToExitSeen.startP50Ms} ms) | ${confined ? `${confined.p50Ms} ms (${confined.startP50Ms} ms), ${round(confined.p50Ms - r.startToExitSeen.p50Ms, 2)} ms more` : 'n/a'}`;
+      return `${pad(p, 12)}${pad(r.starts.perSecond, 10)}${pad(seen, 52)}${pad(`${r.listWith100Running.medianMs} / ${r.listWith100Running.p99Ms} ms`, 36)}${r.soak.printedMb} MB, ${r.soak.seconds} s, ${r.soak.rssBeforeMiB} / ${r.soak.peakRssMiB} / ${r.soak.rssAfterMiB} MiB, ${r.soak.slowestListMs} ms`;
     }),
   ];
 }

@@ -95,7 +95,7 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
         stdin: child.stdin,
         stdout: child.stdout,
         stderr: child.stderr,
-        exited: once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as number | null })),
+        exited: child.exited,
         signal: (signal, group) => child.signal(signal, group),
       };
     },

@@ -28,6 +28,12 @@ export interface ConfinedProcess extends EventEmitter {
   readonly stdin: Writable | null;
   readonly stdout: PassThrough;
   readonly stderr: PassThrough;
+  /**
+   * How it ended: an exit code, or the number of the signal that ended it. A promise made
+   * before the process starts, so that an exit reported with its start (a process that ends
+   * at once) is never missed by a listener that came a moment later.
+   */
+  readonly exited: Promise<{ code: number | null; signal: number | null }>;
   /** Sends `signal` to the process, or with `group` to its whole process group. */
   signal(signal: number, group: boolean): void;
 }
@@ -66,8 +72,11 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
     ? spawn('/bin/sh', ['-c', `${join}; shift ${files.length}; exec "$@"`, 'sh', ...files, bubblewrap.path, ...args], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: {}, cwd: '/' })
     : spawn(bubblewrap.path, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: {}, cwd: '/' });
   const control = child.stdio[3] as Socket;
-  const processes = new Map<number, ConfinedProcess & { exitCode?: number | null }>();
-  const waiting = new Map<number, { resolve: (p: ConfinedProcess) => void; reject: (e: Error) => void; process: ConfinedProcess }>();
+  const processes = new Map<number, ConfinedProcess & { markExited(how: { code: number | null; signal: number | null }): void }>();
+  const waiting = new Map<
+    number,
+    { resolve: (p: ConfinedProcess) => void; reject: (e: Error) => void; process: ConfinedProcess & { markExited(how: { code: number | null; signal: number | null }): void } }
+  >();
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   control.on('error', () => undefined);
@@ -98,8 +107,7 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
       else if (type === FRAME.stdout) process.stdout.write(body);
       else if (type === FRAME.stderr) process.stderr.write(body);
       else if (type === FRAME.exit) {
-        const { code, signal } = JSON.parse(body.toString()) as { code: number | null; signal: number | null };
-        process.emit('exit', code, signal);
+        process.markExited(JSON.parse(body.toString()) as { code: number | null; signal: number | null });
       } else if (type === FRAME.closed) {
         processes.delete(id);
         process.stdout.end();
@@ -113,7 +121,7 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
     for (const [, pending] of waiting) pending.reject(new Error('the sandbox ended'));
     waiting.clear();
     for (const process of processes.values()) {
-      process.emit('exit', null, 9);
+      process.markExited({ code: null, signal: 9 });
       process.stdout.end();
       process.stderr.end();
       process.emit('close');
@@ -175,11 +183,15 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
               final: (done) => void send(FRAME.stdinClose, id).then(() => done(), done),
             })
           : null;
+      let markExited!: (how: { code: number | null; signal: number | null }) => void;
+      const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) => (markExited = resolve));
       const process = Object.assign(new EventEmitter(), {
         pid: 0,
         stdin,
         stdout: new PassThrough(),
         stderr: new PassThrough(),
+        exited,
+        markExited,
         signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
       });
       return new Promise<ConfinedProcess>((resolve, reject) => {
