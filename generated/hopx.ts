@@ -483,7 +483,22 @@ export interface components {
             features?: components["schemas"]["Features"];
             active_streams?: number;
         };
+        /** @description What confines this sandbox's processes in the sandbox-procs emulator: the isolation mode asked for, whether they run confined (bubblewrap), and the limits a cgroup holds for the whole sandbox (docs/emulators.md, Isolation). */
+        EmulatorIsolation: {
+            /** @enum {string} */
+            mode: "none" | "auto" | "strict";
+            confined: boolean;
+            note?: string;
+            limits?: {
+                /** @enum {string} */
+                cgroup: "v1" | "v2";
+                max_processes?: number;
+                memory_bytes?: number;
+                cpus?: number;
+            };
+        };
         InfoResponse: {
+            sandbox_procs_isolation?: components["schemas"]["EmulatorIsolation"];
             agent?: string;
             agent_version?: string;
             version: string;

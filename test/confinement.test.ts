@@ -17,6 +17,7 @@ import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../src/emulator/index.js';
 import type { ProviderName } from '../src/errors.js';
 import { createHopxClient, createTensorlakeClient } from '../src/index.js';
+import type { TensorlakeControlPlane } from '../src/providers/tensorlake/emulator/control-plane.js';
 import { full } from './support/profile.js';
 import { isAlive, waitFor } from './support/processes.js';
 
@@ -77,6 +78,10 @@ describe.skipIf('unavailable' in bubblewrap).each(['tensorlake', 'hopx'] as cons
 
   it('says it is confined, and runs in /workspace, its own directory', async () => {
     expect(a.isolation).toMatchObject({ mode: 'strict', confined: true });
+    // Its info answer says so too (the specs' EmulatorIsolation), with the process cap in force.
+    const path = provider === 'hopx' ? '/info' : '/api/v1/info';
+    const info = (await (await fetch(`${a.baseUrl}${path}`, { headers: { authorization: `Bearer ${a.token}` } })).json()) as { sandbox_procs_isolation?: unknown };
+    expect(info.sandbox_procs_isolation).toMatchObject({ mode: 'strict', confined: true, limits: { max_processes: 256 } });
     const { output } = await runIn(provider, a, 'pwd; echo hello > made-here.txt');
     expect(output.trim()).toBe('/workspace');
     expect(await readFile(join(a.workdir, 'made-here.txt'), 'utf8')).toBe('hello\n');
@@ -255,5 +260,33 @@ describe('isolation modes where bubblewrap cannot be found (hidden from PATH)', 
     expect(code).toBe(2);
     expect(output()).toMatch(/^error: could not start the hopx emulator: bubblewrap \(bwrap\) is not installed/m);
     expect(output()).not.toContain('listening on');
+  });
+});
+
+describe.skipIf('unavailable' in bubblewrap)('a Tensorlake control plane with isolation strict', () => {
+  it("gives each sandbox the resources it was created with as caps, says so in the sandbox's info, and delete leaves nothing of it", async () => {
+    const cp = (await startEmulator('tensorlake', { controlPlane: true, isolation: 'strict' })) as TensorlakeControlPlane;
+    try {
+      const created = await fetch(`${cp.baseUrl}/v1/namespaces/default/sandboxes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ resources: { cpus: 0.5, memory_mb: 96 } }),
+      });
+      expect(created.status).toBe(200);
+      const { sandbox_id: id } = (await created.json()) as { sandbox_id: string };
+      const sandbox = cp.sandboxes().find((s) => s.id === id)!;
+      const client = createTensorlakeClient({ baseUrl: sandbox.baseUrl, apiKey: sandbox.token });
+      const info = (await client.info()) as { sandbox_procs_isolation?: unknown };
+      expect(info.sandbox_procs_isolation).toEqual({ mode: 'strict', confined: true, limits: { cgroup: expect.any(String), max_processes: 256, memory_bytes: 96 * 1024 * 1024, cpus: 0.5 } });
+
+      const marker = `sandbox-procs-deleted-${randomBytes(6).toString('hex')}`;
+      await client.startProcess({ command: 'bash', args: ['-c', `setsid env -i bash -c 'exec -a "$0$1" sleep 300' '${marker.slice(0, 8)}' '${marker.slice(8)}' < /dev/null > /dev/null 2>&1 & exec sleep 300`] });
+      expect(await waitFor(() => hostProcessesNamed(marker).length === 1, 15_000)).toBe(true);
+      const deleted = await fetch(`${cp.baseUrl}/v1/namespaces/default/sandboxes/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${cp.token}` } });
+      expect(deleted.status).toBe(200);
+      expect(await waitFor(() => hostProcessesNamed(marker).length === 0, 15_000)).toBe(true);
+    } finally {
+      await cp.stop();
+    }
   });
 });

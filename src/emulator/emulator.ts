@@ -23,6 +23,26 @@ export interface EmulatorContext {
   version: string;
   /** Aborted when the emulator begins to stop: nothing may be started after it (e.g. by a restart timer). */
   stopping: AbortSignal;
+  /** What confines this sandbox's processes: its info answer says so (`sandbox_procs_isolation`). */
+  isolation: IsolationState;
+}
+
+/** IsolationState as the info answers carry it (snake_case, as the providers' own fields are; the specs' EmulatorIsolation). */
+export function isolationInfo(state: IsolationState) {
+  const limits = state.limits;
+  return {
+    mode: state.mode,
+    confined: state.confined,
+    ...(state.note !== undefined && { note: state.note }),
+    ...(limits && {
+      limits: {
+        cgroup: limits.cgroup,
+        ...(limits.maxProcesses !== undefined && { max_processes: limits.maxProcesses }),
+        ...(limits.memoryBytes !== undefined && { memory_bytes: limits.memoryBytes }),
+        ...(limits.cpus !== undefined && { cpus: limits.cpus }),
+      },
+    }),
+  };
 }
 
 export interface ProviderEmulator {
@@ -158,7 +178,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     ...(confinement && { launcher: confinedLauncher(confinement.sandbox, workdir) }),
   });
   const stopSignal = new AbortController();
-  const context: EmulatorContext = { supervisor: supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal };
+  const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal, isolation };
   let server;
   try {
     server = await serveOperations({

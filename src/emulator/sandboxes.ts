@@ -14,8 +14,11 @@ export interface SandboxEntry {
 
 export interface Sandboxes<S extends SandboxEntry> {
   readonly max: number;
-  /** A new running sandbox made from its emulator; 'full' at the cap, 'stopping' once stopAll() began. */
-  create(make: (emulator: RunningEmulator) => S): Promise<S | 'full' | 'stopping'>;
+  /**
+   * A new running sandbox made from its emulator; 'full' at the cap, 'stopping' once stopAll() began.
+   * `start` replaces the set's own start for this one (e.g. with the limits its create request asked for).
+   */
+  create(make: (emulator: RunningEmulator) => S, start?: () => Promise<RunningEmulator>): Promise<S | 'full' | 'stopping'>;
   get(id: string): S | undefined;
   /** In creation order. */
   all(): S[];
@@ -25,7 +28,8 @@ export interface Sandboxes<S extends SandboxEntry> {
 }
 
 export function createSandboxes<S extends SandboxEntry>(options: {
-  start: () => Promise<RunningEmulator>;
+  /** How a sandbox's emulator starts, unless create() is given its own start. */
+  start?: () => Promise<RunningEmulator>;
   /** Called as a sandbox is removed (e.g. to clear its timeout). */
   onRemove?: (sandbox: S) => void;
   max?: number;
@@ -48,11 +52,12 @@ export function createSandboxes<S extends SandboxEntry>(options: {
 
   return {
     max,
-    async create(make) {
+    async create(make, start = options.start) {
+      if (!start) throw new Error('this sandbox set starts each sandbox from its own request: pass create() a start');
       if (stopping) return 'stopping';
       if (sandboxes.size + pending.size >= max) return 'full';
       const creating = (async (): Promise<S | 'stopping'> => {
-        const emulator = await options.start();
+        const emulator = await start();
         if (stopping) {
           await emulator.stop();
           return 'stopping';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { arch, platform } from 'node:os';
 import { operations } from '../../../../generated/hopx.operations.js';
 import type { components } from '../../../../generated/hopx.js';
-import { EMULATOR_VERSION, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from '../../../emulator/emulator.js';
+import { EMULATOR_VERSION, isolationInfo, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from '../../../emulator/emulator.js';
 import { createEnvStore } from './env-store.js';
 import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './local.js';
 import type { Handler, Reply } from '../../../emulator/http.js';
@@ -360,6 +360,7 @@ export const hopxEmulator: ProviderEmulator = {
           platform: `${platform()}/${arch()}`,
           start_time: iso(context.startedAt),
           uptime: uptimeSeconds(),
+          sandbox_procs_isolation: isolationInfo(context.isolation),
           uptime_seconds: uptimeSeconds(),
           endpoints: Object.fromEntries(Object.entries(operations).map(([id, op]) => [id, `${op.method.toUpperCase()} ${op.path}`])),
           features,

@@ -23,6 +23,14 @@ import { createSandboxRegistry, type Sandbox } from './sandboxes.js';
 
 type Schemas = components['schemas'];
 
+function limitsOf(request: Schemas['CreateSandboxRequest']): { memoryBytes?: number; cpus?: number } {
+  const resources = request.resources;
+  return {
+    ...(resources?.memory_mb !== undefined && { memoryBytes: resources.memory_mb * 1024 * 1024 }),
+    ...(resources?.cpus !== undefined && { cpus: resources.cpus }),
+  };
+}
+
 /** Sandboxes that may exist at once: each holds a server and its processes, so memory stays bounded. */
 
 const LOCAL_HOST = /^([a-z0-9][a-z0-9_-]*)\.local(?::\d+)?$/i;
@@ -51,7 +59,8 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
   // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
   const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
   const sandboxes = createSandboxRegistry({
-    start: () => startProviderEmulator(tensorlakeEmulator, { ...perSandbox, handleSignals: false }),
+    // A confined sandbox gets the resources its request asked for as the kernel's caps (memory, CPUs).
+    start: (request) => startProviderEmulator(tensorlakeEmulator, { ...perSandbox, handleSignals: false, sandboxLimits: { ...perSandbox.sandboxLimits, ...limitsOf(request) } }),
   });
   const info = (s: Sandbox): Schemas['SandboxInfo'] => ({
     sandbox_id: s.id,

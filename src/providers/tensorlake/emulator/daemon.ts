@@ -6,7 +6,7 @@ import { operations } from '../../../../generated/tensorlake.operations.js';
 import type { components } from '../../../../generated/tensorlake.js';
 import type { EmulatorContext, ProviderEmulator } from '../../../emulator/emulator.js';
 import type { BodyProblem, EmulatorRequest, Handler, Reply, SseWriter } from '../../../emulator/http.js';
-import { RETRY_SOON } from '../../../emulator/emulator.js';
+import { isolationInfo, RETRY_SOON } from '../../../emulator/emulator.js';
 import { EvictedOutput, truncationHeaders } from '../../../emulator/output-buffer.js';
 import { SpawnInputError, StdinQueueFullError, SupervisorLimitError, type StreamName, type SupervisedProcess } from '../../../emulator/supervisor.js';
 import { createManagedProcesses, isManagedRequest } from './managed.js';
@@ -273,6 +273,7 @@ export const tensorlakeEmulator: ProviderEmulator = {
           uptime_secs: Math.floor((Date.now() - context.startedAt) / 1000),
           running_processes: all.filter((p) => p.running).length,
           total_processes: all.length,
+          sandbox_procs_isolation: isolationInfo(context.isolation),
         });
       },
     };

@@ -34,12 +34,17 @@ function newSandboxId(): string {
   return [...randomBytes(21)].map((byte) => alphabet[byte % alphabet.length]).join('');
 }
 
-export function createSandboxRegistry(options: { start: () => Promise<RunningEmulator> }): SandboxRegistry {
-  const sandboxes = createSandboxes<Sandbox>({ start: options.start });
+/** `start`: a sandbox's emulator, made for its create request (its resources become its limits). */
+export function createSandboxRegistry(options: { start: (request: Sandbox['request']) => Promise<RunningEmulator> }): SandboxRegistry {
+  const sandboxes = createSandboxes<Sandbox>({});
   const matches = (s: Sandbox, idOrName: string) => s.id === idOrName || s.request.name === idOrName;
 
   return {
-    create: (namespace, request) => sandboxes.create((emulator) => ({ id: newSandboxId(), namespace, request, createdAt: Date.now(), emulator })),
+    create: (namespace, request) =>
+      sandboxes.create(
+        (emulator) => ({ id: newSandboxId(), namespace, request, createdAt: Date.now(), emulator }),
+        () => options.start(request),
+      ),
     find: (namespace, idOrName) => sandboxes.all().find((s) => s.namespace === namespace && matches(s, idOrName)),
     findAnywhere: (idOrName) => sandboxes.get(idOrName) ?? sandboxes.all().find((s) => matches(s, idOrName)),
     all: sandboxes.all,
