@@ -31,6 +31,8 @@ export interface LaunchedProcess {
   readonly exited: Promise<{ code: number | null; signal: number | null }>;
   /** Sends a signal to the process, or with `group` to its process group. Throws only when a signal to the process itself cannot be sent. */
   signal(signal: number, group: boolean): void;
+  /** Its PID on the host, for reading its /proc entry from outside (undefined once it is gone). */
+  hostPid(): number | undefined;
 }
 
 export interface Launcher {
@@ -63,6 +65,7 @@ export const directLauncher: Launcher = {
         code: typeof code === 'number' ? code : null,
         signal: typeof signal === 'string' ? (SIGNAL_NUMBERS[signal] ?? null) : null,
       })),
+      hostPid: () => pid,
       signal(signal, group) {
         if (!group) return void process.kill(pid, signal);
         try {
@@ -97,6 +100,7 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
         stderr: child.stderr,
         exited: child.exited,
         signal: (signal, group) => child.signal(signal, group),
+        hostPid: () => sandbox.hostPidOf(child.pid),
       };
     },
   };

@@ -31,7 +31,10 @@ export interface StartRequest {
 export type ProcessEvent = { type: 'output'; output: OutputLine } | { type: 'exit' };
 
 export interface SupervisedProcess {
+  /** Its PID as its sandbox knows it (the host's, when it is not confined). */
   readonly pid: number;
+  /** Its PID on the host, for reading its /proc entry; undefined once it has ended. */
+  hostPid(): number | undefined;
   readonly command: string;
   readonly args: readonly string[];
   readonly startedAt: number;
@@ -230,6 +233,7 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     let stdin = child.stdin ?? null;
     const record: SupervisedProcess = {
       pid,
+      hostPid: () => children.get(pid)?.hostPid(),
       command: request.command,
       args: [...(request.args ?? [])],
       startedAt: Date.now(),

@@ -6,7 +6,7 @@
 // joins it before it forks, so the whole sandbox is born inside its limits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../../package-root.js';
@@ -41,6 +41,8 @@ export interface ConfinedProcess extends EventEmitter {
 export interface ConfinedSandbox {
   /** bwrap's PID on the host. */
   readonly hostPid: number;
+  /** The host's PID of a process this sandbox knows as `pid` (for reading its /proc entry from outside), if it still runs. */
+  hostPidOf(pid: number): number | undefined;
   /** Starts a process inside; rejects like spawn() does when it cannot (ENOENT, EACCES, ...). `cwd` is a path inside. */
   spawn(request: SpawnFrame): Promise<ConfinedProcess>;
   /** Resolves when the sandbox has ended, whoever ended it. */
@@ -145,6 +147,30 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
     clearTimeout(timer);
   }
 
+  // The sandbox's PID namespace, as the host names it: that of bwrap's child (PID 1 inside).
+  const namespace = (() => {
+    try {
+      const inner = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0];
+      return readlinkSync(`/proc/${inner}/ns/pid`);
+    } catch {
+      return undefined;
+    }
+  })();
+  const hostPidOf = (pid: number): number | undefined => {
+    if (namespace === undefined) return undefined;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // "NSpid: <host pid> ... <pid in the innermost namespace>"
+        const ids = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+        if (ids && ids.length > 1 && Number(ids.at(-1)) === pid && readlinkSync(`/proc/${entry}/ns/pid`) === namespace) return Number(entry);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return undefined;
+  };
+
   let nextId = 1;
   const send = (type: (typeof FRAME)[keyof typeof FRAME], id: number, payload?: Uint8Array | object) =>
     new Promise<void>((resolve, reject) => control.write(encodeFrame(type, id, payload), (error) => (error ? reject(error) : resolve())));
@@ -153,6 +179,7 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
   };
   return {
     hostPid: child.pid!,
+    hostPidOf,
     ended,
     killNow,
     async stop() {

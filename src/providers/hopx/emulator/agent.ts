@@ -127,7 +127,7 @@ export const hopxEmulator: ProviderEmulator = {
 
     /** Starts a process, or answers the agent's error and returns undefined. */
     async function launch(reply: Reply, what: string, { line, env, workdir }: Launch): Promise<SupervisedProcess | undefined> {
-      const cwd = workdir === undefined ? context.workdir : await localWorkdir(workdir, context.workdir);
+      const cwd = workdir === undefined ? context.workdir : await localWorkdir(workdir, context.workdir, context.isolation.confined);
       // Checked first: spawn reports a missing cwd as ENOENT, like a missing program.
       if (!(await isDirectory(cwd))) {
         reply.error(400, `working directory ${workdir} does not exist`, 'DIRECTORY_NOT_FOUND');
@@ -329,7 +329,7 @@ export const hopxEmulator: ProviderEmulator = {
             command: [p.command, ...p.args].join(' '),
             status: 'running',
             started_at: iso(p.startedAt),
-            ...(await procStats(p.pid, p.startedAt)),
+            ...(await procStats(p.hostPid() ?? p.pid, p.startedAt)),
           })),
         );
         reply.json(200, { processes, count: processes.length } satisfies Schemas['SystemProcessList']);

@@ -61,9 +61,15 @@ export const HOPX_WORKSPACE = '/workspace';
  * none, it is a directory of the emulator's own, made on first use, so that a
  * client with its defaults works. Any other path is taken as it is.
  */
-export async function localWorkdir(requested: string, emulatorDir: string): Promise<string> {
+export async function localWorkdir(requested: string, emulatorDir: string, confined = false): Promise<string> {
   const below = relative(HOPX_WORKSPACE, requested);
   const insideWorkspace = isAbsolute(requested) && !below.startsWith('..') && !isAbsolute(below);
+  // A confined sandbox has a real /workspace: its own directory, which the launcher shows there.
+  if (insideWorkspace && confined) {
+    const own = join(emulatorDir, below);
+    await mkdir(own, { recursive: true });
+    return own;
+  }
   if (!insideWorkspace || existsSync(HOPX_WORKSPACE)) return requested;
   const mapped = join(emulatorDir, 'workspace', below);
   await mkdir(mapped, { recursive: true });
