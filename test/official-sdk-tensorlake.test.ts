@@ -20,6 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { ensureInstalled, officialSdkSkipped, resolveNode22, runBounded, TENSORLAKE_SDK_DIR, INSTALL_TIMEOUT_MS, RUN_TIMEOUT_MS, type RecordedRequest, type StepResult } from './support/official-sdk.js';
 import { testKey } from './support/secrets.js';
+import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
+
+const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
 
 const SDK_DIR = TENSORLAKE_SDK_DIR;
 const SDK_VERSION = '0.5.89';
@@ -28,7 +31,8 @@ const SANDBOX_ID = 'sbx-official-sdk';
 
 const skipped = officialSdkSkipped(`the official Tensorlake SDK ${SDK_VERSION} tests (test/official-sdk-tensorlake.test.ts)`);
 
-describe.skipIf(skipped)(`official Tensorlake SDK ${SDK_VERSION} against the emulator (Node 22 from npm)`, () => {
+// Every step twice where bubblewrap can build sandboxes: the emulator as it was, and each process confined (isolation strict).
+describe.skipIf(skipped).each(ISOLATIONS)(`official Tensorlake SDK ${SDK_VERSION} against the emulator (Node 22 from npm), isolation %s`, (isolation) => {
   let emulator: RunningEmulator | undefined;
   let setupError: Error | undefined;
   let steps = new Map<string, StepResult>();
@@ -44,7 +48,7 @@ describe.skipIf(skipped)(`official Tensorlake SDK ${SDK_VERSION} against the emu
       if (!existsSync(native) && !existsSync(`${native}-musl`)) {
         throw new Error(`tensorlake ${SDK_VERSION} ships no native binding for ${process.platform}-${process.arch} (looked for ${native}); it cannot run here.`);
       }
-      emulator = await startEmulator('tensorlake', { token });
+      emulator = await startEmulator('tensorlake', { token, isolation });
       const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENSORLAKE_') && name !== 'NODE_OPTIONS'));
       const run = await runBounded(node.path, ['run-sdk.mjs'], {
         cwd: SDK_DIR,
