@@ -156,6 +156,34 @@ async function soak(provider, megabytes) {
   }
 }
 
+/**
+ * The official HopX SDK's cycle against the control plane, as a user's test runs it:
+ * Sandbox.create -> runCode (bash, so that both sides run the same interpreter) -> kill,
+ * unconfined and confined interleaved in one run. p50 of each, and their ratio.
+ */
+async function sdkCycle(runs) {
+  const { startEmulator } = await import(entry);
+  const { Sandbox } = await import('@hopx-ai/sdk');
+  const planes = { unconfined: await startEmulator('hopx', { controlPlane: true }), confined: await startEmulator('hopx', { controlPlane: true, isolation: 'strict' }) };
+  try {
+    const times = { unconfined: [], confined: [] };
+    for (let i = 0; i < runs + 3; i++) {
+      for (const mode of ['unconfined', 'confined']) {
+        const t = performance.now();
+        const sandbox = await Sandbox.create({ template: 'code-interpreter', baseURL: planes[mode].baseUrl, apiKey: planes[mode].token });
+        await sandbox.runCode('echo 1', { language: 'bash' });
+        await sandbox.kill();
+        if (i >= 3) times[mode].push(performance.now() - t);
+      }
+    }
+    const unconfined = round(percentile(times.unconfined, 0.5), 1);
+    const confined = round(percentile(times.confined, 0.5), 1);
+    return { runs, unconfinedP50Ms: unconfined, confinedP50Ms: confined, ratio: round(confined / unconfined, 2) };
+  } finally {
+    await Promise.all(Object.values(planes).map((plane) => plane.stop()));
+  }
+}
+
 export async function benchEmulator({ quick, log }) {
   const results = {};
   const { findBubblewrap } = await import(join(root, 'dist', 'src', 'emulator', 'confinement', 'bwrap.js'));
@@ -172,6 +200,10 @@ export async function benchEmulator({ quick, log }) {
       soak: await soak(provider, quick ? 20 : 1250),
     };
   }
+  if (confinable) {
+    log('emulator: the official HopX SDK cycle, unconfined and confined...');
+    results.sdkCycle = await sdkCycle(quick ? 5 : 40);
+  }
   return results;
 }
 
@@ -185,5 +217,8 @@ export function emulatorLines(e) {
       const seen = `${r.startToExitSeen.p50Ms} ms (${r.startToExitSeen.startP50Ms} ms) | ${confined ? `${confined.p50Ms} ms (${confined.startP50Ms} ms), ${round(confined.p50Ms - r.startToExitSeen.p50Ms, 2)} ms more` : 'n/a'}`;
       return `${pad(p, 12)}${pad(r.starts.perSecond, 10)}${pad(seen, 52)}${pad(`${r.listWith100Running.medianMs} / ${r.listWith100Running.p99Ms} ms`, 36)}${r.soak.printedMb} MB, ${r.soak.seconds} s, ${r.soak.rssBeforeMiB} / ${r.soak.peakRssMiB} / ${r.soak.rssAfterMiB} MiB, ${r.soak.slowestListMs} ms`;
     }),
+    ...(e.sdkCycle
+      ? [`@hopx-ai/sdk create -> runCode -> kill p50: unconfined ${e.sdkCycle.unconfinedP50Ms} ms, confined ${e.sdkCycle.confinedP50Ms} ms (x${e.sdkCycle.ratio}, ${e.sdkCycle.runs} runs)`]
+      : []),
   ];
 }

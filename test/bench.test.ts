@@ -44,7 +44,7 @@ describe('npm run bench (smoke)', () => {
             listWith100Running: { running: number; calls: number; medianMs: number; p99Ms: number };
             soak: { peakRssMiB: number; rssAfterMiB: number };
           }
-        >;
+        > & { sdkCycle?: { runs: number; unconfinedP50Ms: number; confinedP50Ms: number; ratio: number } };
         installedSize: Record<string, unknown>;
         machine: { cores: number };
       };
@@ -81,6 +81,7 @@ describe('npm run bench (smoke)', () => {
         expect(e.soak.peakRssMiB).toBeGreaterThan(0);
         expect(e.soak.peakRssMiB).toBeGreaterThanOrEqual(e.soak.rssAfterMiB);
       }
+      if (confinable) expect(report.emulator.sdkCycle).toMatchObject({ runs: 5, ratio: expect.any(Number) });
       expect(Object.keys(report.installedSize)).toEqual(['sandboxProcsRuntimeDeps', 'sandboxProcsOwnFilesKb', 'hopxSdkWithDeps']);
       expect(report.machine.cores).toBeGreaterThan(0);
       expect(stdout).toMatch(/facade\/floor \(seq\)/);

@@ -13,6 +13,14 @@ const OVERHEAD_PROCESSES = 12;
 /** The spawner's share of the memory cgroup (about 7 MB charged, measured), so that the programs get what was asked for. */
 const OVERHEAD_BYTES = 16 * 1024 * 1024;
 
+/** Cgroups of stopped sandboxes whose directories are still being removed. */
+const pendingRemovals = new Set<Promise<void>>();
+
+/** Resolves once the cgroup of every sandbox stopped so far is gone. */
+export async function cgroupsRemoved(): Promise<void> {
+  await Promise.allSettled([...pendingRemovals]);
+}
+
 export interface Confinement {
   readonly sandbox: ConfinedSandbox;
   /** Ends the sandbox, then removes its cgroup. */
@@ -60,7 +68,14 @@ export async function confine(
       killNow: () => sandbox.killNow(),
       async stop() {
         await sandbox.stop();
-        await cgroup?.remove();
+        // The group empties a moment after bwrap died; its directory goes then, without holding up the stop.
+        if (cgroup) {
+          const removal: Promise<void> = cgroup
+            .remove()
+            .catch(() => undefined)
+            .finally(() => pendingRemovals.delete(removal));
+          pendingRemovals.add(removal);
+        }
       },
     },
     isolation: { mode, confined: true, ...(limits && { limits }), ...(limitsNote && { note: limitsNote }) },

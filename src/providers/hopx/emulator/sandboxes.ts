@@ -38,6 +38,8 @@ export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 't
   const timers = new Map<string, NodeJS.Timeout>();
   const sandboxes = createSandboxes<HopxSandbox>({
     start: () => startProviderEmulator(hopxEmulator, { ...options, handleSignals: false }),
+    // A confined sandbox takes ~130 ms to start: two wait ready, so that Sandbox.create answers at once.
+    spares: (options.isolation ?? 'none') !== 'none' ? 2 : 0,
     onRemove: (sandbox) => {
       clearTimeout(timers.get(sandbox.id));
       timers.delete(sandbox.id);
