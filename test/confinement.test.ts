@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -208,15 +208,27 @@ describe.skipIf('unavailable' in bubblewrap)('a confined sandbox whose emulator 
         command: 'bash',
         args: ['-c', `setsid env -i bash -c 'exec -a ${marker} sleep 300' < /dev/null > /dev/null 2>&1 & exec -a ${marker} sleep 300`],
       });
-      expect(await waitFor(() => hostProcessesNamed(marker).length === 2, 5_000)).toBe(true);
+      expect(await waitFor(() => hostProcessesNamed(marker).length === 2, 15_000)).toBe(true);
+      // The sandbox's own cgroup (pids hierarchy), as the kernel names it for the escapee.
+      const group = cgroupDirOf(hostProcessesNamed(marker)[0]!);
+      if (group) expect(existsSync(group)).toBe(true);
       cli.kill('SIGKILL');
       await once(cli, 'exit');
-      expect(await waitFor(() => hostProcessesNamed(marker).length === 0, 5_000)).toBe(true);
+      expect(await waitFor(() => hostProcessesNamed(marker).length === 0, 15_000)).toBe(true);
+      // The reaper, once its owner is gone, removes the group too.
+      if (group) expect(await waitFor(() => !existsSync(group), 15_000)).toBe(true);
     } finally {
       if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
     }
   });
 });
+
+/** The directory of `pid`'s group in the cgroup v1 pids hierarchy, where the machine has one. */
+function cgroupDirOf(pid: number): string | undefined {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((entry) => /^\d+:pids:/.test(entry));
+  const path = line?.slice(line.indexOf(':pids:') + ':pids:'.length);
+  return path && path.includes('sandbox-procs-') && existsSync('/sys/fs/cgroup/pids') ? join('/sys/fs/cgroup/pids', path) : undefined;
+}
 
 /** Host PIDs whose argv[0] is `name` (what `exec -a` sets): how a test finds what a sandbox started, from outside. */
 function hostProcessesNamed(name: string): number[] {

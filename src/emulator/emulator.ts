@@ -161,13 +161,14 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
   let supervisor: Supervisor | undefined;
   let confinement: Confinement | undefined;
   // From here on, even a SIGKILL leaves nothing behind.
-  const { workdir, exitNow, release } = await claimInstance(id, emulator.provider, () => {
+  const { workdir, exitNow, release, watchCgroups } = await claimInstance(id, emulator.provider, () => {
     supervisor?.killAllNow();
     confinement?.killNow();
   });
   let isolation: IsolationState;
   try {
     ({ confinement, isolation } = await confine(id, workdir, options));
+    if (confinement) watchCgroups(confinement.cgroupDirs);
   } catch (error) {
     await release();
     throw error;

@@ -15,6 +15,8 @@ export interface Instance {
   exitNow(): void;
   /** Undoes the claim, once the instance has stopped: the exit hook, the directory, the reaper's watch. */
   release(): Promise<void>;
+  /** Has the reaper also clean up these cgroup directories (a confined sandbox's), should this process die. */
+  watchCgroups(dirs: readonly string[]): void;
 }
 
 /** `name` goes into the directory's name (after the reaper's prefix); `beforeExit` runs first at exit (e.g. kill children). */
@@ -40,6 +42,7 @@ export async function claimInstance(id: string, name: string, beforeExit?: () =>
   return {
     workdir,
     exitNow,
+    watchCgroups: (dirs) => reaper.setCgroups(dirs),
     async release() {
       forgetExitHook();
       await rm(workdir, { recursive: true, force: true });

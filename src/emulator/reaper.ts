@@ -128,7 +128,7 @@ export async function sweep(match: (marker: string) => boolean, timeoutMs = 3_00
 // ---------------------------------------------------------------------------
 // The reaper process. Plain CommonJS run with `node -e`, so that it works from
 // the TypeScript sources (tests) and from dist alike. Arguments: the marker name
-// and the workdir prefix. Input: JSON lines {"add":id,"dir":path} / {"remove":id}.
+// and the workdir prefix. Input: JSON lines {"add":id,"dir":path,"cgroups":[path]} / {"remove":id}.
 const REAPER_SOURCE = String.raw`'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -173,12 +173,24 @@ function sweep() {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(5 * (round + 1), 50));
   }
 }
+function removeCgroup(dir) {
+  // Only a confined sandbox's own group: below the cgroup mounts, named by us.
+  if (typeof dir !== 'string' || !dir.startsWith('/sys/fs/cgroup/') || !path.basename(dir).startsWith(PREFIX)) return;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    let members = '';
+    try { members = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8'); } catch { return; }
+    for (const pid of members.split('\n').filter(Boolean)) send(Number(pid), 'SIGKILL');
+    try { fs.rmdirSync(dir); return; } catch (error) { if (error.code === 'ENOENT') return; }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
 function finish() {
   sweep();
-  for (const dir of instances.values()) {
+  for (const { dir, cgroups } of instances.values()) {
     if (typeof dir === 'string' && path.isAbsolute(dir) && path.basename(dir).startsWith(PREFIX)) {
       try { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); } catch {}
     }
+    for (const group of Array.isArray(cgroups) ? cgroups : []) removeCgroup(group);
   }
   process.exit(0);
 }
@@ -192,7 +204,7 @@ process.stdin.on('data', (chunk) => {
     buffered = buffered.slice(newline + 1);
     try {
       const message = JSON.parse(line);
-      if (typeof message.add === 'string') instances.set(message.add, message.dir);
+      if (typeof message.add === 'string') instances.set(message.add, { dir: message.dir, cgroups: message.cgroups });
       else if (typeof message.remove === 'string') instances.delete(message.remove);
     } catch {}
   }
@@ -205,7 +217,7 @@ process.stdin.on('error', finish);
 
 let reaper: ChildProcess | undefined;
 /** What this process has registered, so that a replacement reaper gets it all again. */
-const registered = new Map<string, string | undefined>();
+const registered = new Map<string, { dir?: string; cgroups?: string[] }>();
 
 function write(child: ChildProcess, message: object): void {
   child.stdin?.write(`${JSON.stringify(message)}\n`);
@@ -228,7 +240,7 @@ async function ensureReaper(): Promise<ChildProcess> {
     if (registered.size > 0) {
       void ensureReaper().then(
         (next) => {
-          for (const [add, dir] of registered) write(next, { add, dir });
+          for (const [add, { dir, cgroups }] of registered) write(next, { add, dir, cgroups });
         },
         () => {},
       );
@@ -250,6 +262,8 @@ async function ensureReaper(): Promise<ChildProcess> {
 export interface ReaperRegistration {
   /** The instance's temporary directory, removed by the reaper should this process die. */
   setWorkdir(dir: string): void;
+  /** A confined sandbox's cgroup directories: the reaper kills what is left in them and removes them should this process die. */
+  setCgroups(dirs: readonly string[]): void;
   /** The instance stopped cleanly: the reaper forgets it. */
   release(): void;
 }
@@ -261,14 +275,17 @@ export interface ReaperRegistration {
  */
 export async function registerWithReaper(instanceId: string, workdir?: string): Promise<ReaperRegistration> {
   const child = await ensureReaper();
-  registered.set(instanceId, workdir);
+  registered.set(instanceId, { ...(workdir !== undefined && { dir: workdir }) });
   write(child, { add: instanceId, dir: workdir });
+  const update = (change: { dir?: string; cgroups?: string[] }) => {
+    const entry = registered.get(instanceId);
+    if (!entry) return;
+    Object.assign(entry, change);
+    if (reaper) write(reaper, { add: instanceId, ...entry });
+  };
   return {
-    setWorkdir(dir) {
-      if (!registered.has(instanceId)) return;
-      registered.set(instanceId, dir);
-      if (reaper) write(reaper, { add: instanceId, dir });
-    },
+    setWorkdir: (dir) => update({ dir }),
+    setCgroups: (dirs) => update({ cgroups: [...dirs] }),
     release() {
       if (!registered.delete(instanceId)) return;
       if (reaper) write(reaper, { remove: instanceId });

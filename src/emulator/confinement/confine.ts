@@ -2,6 +2,7 @@
 // into its confinement: a bubblewrap sandbox (sandbox.ts) started inside a cgroup
 // of its own (../cgroups.ts) where the machine lets us manage one. What could not
 // be set up is said in the returned state, never assumed.
+import { dirname } from 'node:path';
 import { createSandboxCgroup, type CgroupLimits, type SandboxCgroup } from '../cgroups.js';
 import type { IsolationMode, IsolationState } from '../emulator.js';
 import { ConfinementUnavailableError, startConfinedSandbox, type ConfinedSandbox } from './sandbox.js';
@@ -13,16 +14,10 @@ const OVERHEAD_PROCESSES = 12;
 /** The spawner's share of the memory cgroup (about 7 MB charged, measured), so that the programs get what was asked for. */
 const OVERHEAD_BYTES = 16 * 1024 * 1024;
 
-/** Cgroups of stopped sandboxes whose directories are still being removed. */
-const pendingRemovals = new Set<Promise<void>>();
-
-/** Resolves once the cgroup of every sandbox stopped so far is gone. */
-export async function cgroupsRemoved(): Promise<void> {
-  await Promise.allSettled([...pendingRemovals]);
-}
-
 export interface Confinement {
   readonly sandbox: ConfinedSandbox;
+  /** Its cgroup's directories, for the reaper (empty without a cgroup). */
+  readonly cgroupDirs: readonly string[];
   /** Ends the sandbox, then removes its cgroup. */
   stop(): Promise<void>;
   killNow(): void;
@@ -65,17 +60,11 @@ export async function confine(
   return {
     confinement: {
       sandbox,
+      cgroupDirs: (cgroup?.joinFiles ?? []).map((file) => dirname(file)),
       killNow: () => sandbox.killNow(),
       async stop() {
         await sandbox.stop();
-        // The group empties a moment after bwrap died; its directory goes then, without holding up the stop.
-        if (cgroup) {
-          const removal: Promise<void> = cgroup
-            .remove()
-            .catch(() => undefined)
-            .finally(() => pendingRemovals.delete(removal));
-          pendingRemovals.add(removal);
-        }
+        await cgroup?.remove();
       },
     },
     isolation: { mode, confined: true, ...(limits && { limits }), ...(limitsNote && { note: limitsNote }) },
