@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { WORKSPACE } from './confinement/bwrap.js';
 import type { ConfinedSandbox } from './confinement/sandbox.js';
+import { spawnOptions } from './confinement/spawner.js';
 
 export interface LaunchRequest {
   command: string;
@@ -45,15 +46,7 @@ const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
 /** Processes as children of the emulator, each leading its own process group. */
 export const directLauncher: Launcher = {
   async launch(request) {
-    const child = spawn(request.command, [...request.args], {
-      cwd: request.cwd,
-      env: request.env,
-      // Its own process group, so that kill reaches whatever it spawned too.
-      detached: true,
-      stdio: [request.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      ...(request.uid !== undefined && { uid: request.uid }),
-      ...(request.gid !== undefined && { gid: request.gid }),
-    });
+    const child = spawn(request.command, [...request.args], spawnOptions({ ...request, env: { ...request.env } }));
     await Promise.race([once(child, 'spawn'), once(child, 'error').then(([error]) => Promise.reject(error as Error))]);
     const pid = child.pid!;
     return {

@@ -8,7 +8,7 @@
 // This file is bound alone into the sandbox (as /.init/spawner.mjs), so it imports
 // only Node's built-ins. The emulator imports the frame codec from it; main() runs
 // only when it is the program.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 
@@ -66,6 +66,19 @@ export function frameReader(onFrame: (type: number, id: number, body: Buffer) =>
   };
 }
 
+/** How a sandbox's process is started, by the spawner or directly by the emulator: the same everywhere. */
+export function spawnOptions(request: Pick<SpawnFrame, 'cwd' | 'env' | 'stdin' | 'uid' | 'gid'>): SpawnOptions {
+  return {
+    cwd: request.cwd,
+    env: request.env,
+    // Its own process group: a signal to the group reaches what it started.
+    detached: true,
+    stdio: [request.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    ...(request.uid !== undefined && { uid: request.uid }),
+    ...(request.gid !== undefined && { gid: request.gid }),
+  };
+}
+
 function main(): void {
   const socket = new Socket({ fd: 3, readable: true, writable: true });
   const children = new Map<number, ChildProcess>();
@@ -74,15 +87,7 @@ function main(): void {
   const start = (id: number, request: SpawnFrame) => {
     let child: ChildProcess;
     try {
-      child = spawn(request.command, request.args, {
-        cwd: request.cwd,
-        env: request.env,
-        // Its own process group: a signal to the group reaches what it started.
-        detached: true,
-        stdio: [request.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-        ...(request.uid !== undefined && { uid: request.uid }),
-        ...(request.gid !== undefined && { gid: request.gid }),
-      });
+      child = spawn(request.command, request.args, spawnOptions(request));
     } catch (error) {
       send(FRAME.spawnError, id, { message: (error as Error).message, code: (error as NodeJS.ErrnoException).code });
       return;
