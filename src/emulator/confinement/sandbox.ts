@@ -7,9 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../../package-root.js';
 import { PassThrough, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { SandboxCgroup } from '../cgroups.js';
@@ -17,7 +15,11 @@ import { bwrapArguments, findBubblewrap, WORKSPACE } from './bwrap.js';
 import { encodeFrame, FRAME, frameReader, type SpawnFrame } from './spawner.js';
 
 /** The compiled spawner: beside this module in dist/, or, when this runs from its TypeScript source (the tests), the build's copy. */
-const SPAWNER = [fileURLToPath(new URL('./spawner.js', import.meta.url)), join(packageRoot, 'dist', 'src', 'emulator', 'confinement', 'spawner.js')].find((path) => existsSync(path)) ?? fileURLToPath(new URL('./spawner.js', import.meta.url));
+const SPAWNER = [
+  fileURLToPath(new URL('./spawner.js', import.meta.url)),
+  // From src/emulator/confinement/ to the repository's dist/: only where this runs from source.
+  fileURLToPath(new URL('../../../dist/src/emulator/confinement/spawner.js', import.meta.url)),
+].find((path) => existsSync(path)) ?? fileURLToPath(new URL('./spawner.js', import.meta.url));
 /** A sandbox that has not said it is ready by then never will (bwrap failed, or the machine is overloaded). */
 const READY_TIMEOUT_MS = 15_000;
 
