@@ -170,8 +170,16 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     it('commands.runBackground, then listSystemProcesses shows it with the real fields', async () => {
       const { value: started } = await recorded(() => sandbox.commands.runBackground('sleep 30'));
       expect(started.process_id).toMatch(/^cmd_/);
-      const { value: system } = await recorded(() => sandbox.listSystemProcesses());
-      const sleeper = system.find((p) => (p as { command?: string }).command === 'bash -c sleep 30');
+      // A process that has just exec'd can still be running for a moment (more so through a confined sandbox's
+      // spawner): its /proc facts settle once it sleeps, so the listing is read until they have, for 5 s at most.
+      let sleeper: Awaited<ReturnType<typeof sandbox.listSystemProcesses>>[number] | undefined;
+      for (let tries = 0; tries < 50; tries++) {
+        const { value: system } = await recorded(() => sandbox.listSystemProcesses());
+        sleeper = system.find((p) => (p as { command?: string }).command === 'bash -c sleep 30');
+        const facts = sleeper as { name?: string; status?: string } | undefined;
+        if (!existsSync('/proc/self/stat') || (facts?.name === 'sleep' && facts.status === 'sleeping')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       expect(sleeper).toMatchObject({ pid: expect.any(Number), name: expect.any(String), status: expect.any(String), started_at: expect.any(String) });
       // Where there is a /proc, its facts: bash has exec'd sleep, which now sleeps.
       if (existsSync('/proc/self/stat')) {
