@@ -6,6 +6,7 @@ import { constants as fsConstants, readFileSync, type Stats } from 'node:fs';
 import { access, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { IsolationState } from './emulator/emulator.js';
 import type { ProviderName } from './errors.js';
 import type { DriftReport } from './contract/drift.js';
 import { redactReport, renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
@@ -400,7 +401,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
 }
 
 /** One line on what confines the sandbox's processes. */
-function describeIsolation(state: { mode: string; confined: boolean; note?: string; limits?: { cgroup: string; maxProcesses?: number; memoryBytes?: number; cpus?: number } }, controlPlane: boolean): string {
+function describeIsolation(state: IsolationState, controlPlane: boolean): string {
   if (controlPlane) return state.mode === 'none' ? 'none (each sandbox\'s processes run with your rights)' : `${state.mode} for each sandbox (each one's info says what holds)`;
   if (!state.confined) return state.mode === 'none' ? 'none: processes run as this emulator\'s children, with your rights (--isolation auto or strict confines them)' : `NOT CONFINED: ${state.note ?? ''}`;
   const limits = state.limits;

@@ -64,8 +64,14 @@ function cgroupMounts(): { root: string; point: string; type: string; options: s
   return mounts;
 }
 
-/** This process's cgroup hierarchies that hold a controller we use, or why there are none. */
+let detected: Hierarchy | { unavailable: string } | undefined;
+
+/** This process's cgroup hierarchies that hold a controller we use, or why there are none (read once: they do not move). */
 export function detectHierarchy(): Hierarchy | { unavailable: string } {
+  return (detected ??= readHierarchy());
+}
+
+function readHierarchy(): Hierarchy | { unavailable: string } {
   if (process.platform !== 'linux' || !existsSync('/proc/self/cgroup')) return { unavailable: 'no cgroups on this system' };
   let own: string;
   try {

@@ -86,6 +86,7 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
         ...(request.uid !== undefined && { uid: request.uid }),
         ...(request.gid !== undefined && { gid: request.gid }),
       });
+      let hostPid: number | undefined;
       return {
         pid: child.pid,
         stdin: child.stdin,
@@ -93,7 +94,8 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
         stderr: child.stderr,
         exited: child.exited,
         signal: (signal, group) => child.signal(signal, group),
-        hostPid: () => sandbox.hostPidOf(child.pid),
+        // Found once (a /proc scan), then kept: a PID does not change while the process lives.
+        hostPid: () => (hostPid ??= sandbox.hostPidOf(child.pid)),
       };
     },
   };

@@ -85,12 +85,13 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   control.on('error', () => undefined);
   const ended = once(child, 'exit').then(() => undefined);
-  const events = new EventEmitter();
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
 
   control.on(
     'data',
     frameReader((type, id, body) => {
-      if (type === FRAME.ready) return void events.emit('ready');
+      if (type === FRAME.ready) return markReady();
       const pending = waiting.get(id);
       if (type === FRAME.spawned && pending) {
         waiting.delete(id);
@@ -133,7 +134,6 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
     processes.clear();
   });
 
-  const ready = once(events, 'ready');
   const failed = ended.then(() => Promise.reject(new ConfinementUnavailableError(`the sandbox ended before it was ready: ${stderr.trim() || 'no message'}`)));
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
