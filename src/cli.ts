@@ -339,6 +339,9 @@ async function emulate(args: string[], io: Io): Promise<number> {
 
   const { startEmulator } = await import('./emulator/index.js');
   const { exportLines, writeEnvFile } = await import('./emulator/env-file.js');
+  // Listening before the emulator starts: a signal that comes while it starts, or between two ready
+  // lines, still stops it cleanly (exit 0) instead of ending Node by default (the reaper's job).
+  const stopSignal = firstStopSignal();
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
   try {
     // Signals are handled below (stop, then exit 0); a second signal, SIGKILL or a crash is the reaper's.
@@ -357,6 +360,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
         ? `port ${port} on 127.0.0.1 is in use; choose another --port, or --port 0 for a free one`
         : `could not start the ${provider} emulator: ${(error as Error).message}`;
     io.err(`error: ${why}\n`);
+    stopSignal.dispose();
     return EXIT.cannotRun;
   }
   // The file first: a script that reads the ready lines must never find a server that is already stopping.
@@ -366,6 +370,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
       envFile = await writeEnvFile(envFilePath, emulator.env, envFileFlag);
     } catch (error) {
       io.err(`error: ${(error as Error).message}\n`);
+      stopSignal.dispose();
       await emulator.stop();
       return EXIT.cannotRun;
     }
@@ -385,19 +390,25 @@ async function emulate(args: string[], io: Io): Promise<number> {
   io.out(`To point the examples${'settings' in emulator ? ' and the official SDK' : ''} here, paste into your shell${envFilePath === undefined ? ' (or write them to a file with --write-env FILE)' : ''}:\n${exportLines(emulator.env, hidden).join('\n')}\n`);
   if (envFile !== undefined) io.out(`wrote ${envFilePath} (mode 0600; removed when the emulator stops): node --env-file=${envFileName} your-program.js\n`);
   io.out('Press Ctrl-C to stop; every process it started is stopped with it.\n');
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    const listeners = stopSignals.map((s) => () => {
-      // Only the first: a second signal ends the process at once.
-      stopSignals.forEach((other, i) => process.off(other, listeners[i]!));
-      resolve(s);
-    });
-    stopSignals.forEach((s, i) => process.on(s, listeners[i]!));
-  });
+  const signal = await stopSignal.received;
   io.err(`\n${signal}: stopping the ${provider} emulator.\n`);
   await emulator.stop();
   await envFile?.remove();
   return EXIT.ok;
+}
+
+/** The first of SIGINT, SIGTERM or SIGHUP; after it (or dispose) the listeners are gone, so a second signal ends the process at once. */
+function firstStopSignal(): { received: Promise<NodeJS.Signals>; dispose: () => void } {
+  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  let resolveSignal!: (signal: NodeJS.Signals) => void;
+  const received = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
+  const listeners = stopSignals.map((signal) => () => {
+    dispose();
+    resolveSignal(signal);
+  });
+  const dispose = () => stopSignals.forEach((signal, i) => process.off(signal, listeners[i]!));
+  stopSignals.forEach((signal, i) => process.on(signal, listeners[i]!));
+  return { received, dispose };
 }
 
 /** One line on what confines the sandbox's processes. */

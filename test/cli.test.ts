@@ -113,6 +113,15 @@ describe('sandbox-procs emulate (built bin)', () => {
     expect((await run.done).code).toBe(0);
   });
 
+  it('stops cleanly (exit 0) on a signal that comes with its first ready line', async () => {
+    const run = runBin(['emulate', '--provider', 'tensorlake']);
+    expect(await waitFor(() => run.output().includes('listening on'), 10_000, 1)).toBe(true);
+    run.child.kill('SIGTERM');
+    const { code, stderr } = await run.done;
+    expect(stderr).toContain('SIGTERM: stopping the tensorlake emulator.');
+    expect(code).toBe(0);
+  });
+
   it('prints the token it generated, which then works', async () => {
     const run = runBin(['emulate', '--provider', 'hopx']);
     expect(await waitFor(() => /token: (emu_\w+)/.test(run.output()), 10_000)).toBe(true);
