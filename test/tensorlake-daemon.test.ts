@@ -37,10 +37,12 @@ async function serve(handler: Parameters<typeof startServer>[0]): Promise<TestSe
 
 const validator = new SpecValidator('tensorlake');
 
-/** The real uid of a running process, from /proc. */
-function uidOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'))!;
-  return Number(line.split(/\s+/)[1]);
+/** What a process started with `user` says of itself: its uid, and whether it could write its working directory (as seen from inside, so in every isolation mode). */
+async function identitySeenBy(client: TensorlakeClient, user: unknown): Promise<{ uid: number; wroteWorkdir: boolean }> {
+  const started = await client.startProcess({ command: 'sh', args: ['-c', 'id -u; touch ./written-by-$(id -u) && echo wrote'], user: user as never });
+  await waitForExit(client.processes, started.pid, { timeoutMs: 10_000 });
+  const { lines } = await client.getStdout(started.pid);
+  return { uid: Number(lines[0]), wroteWorkdir: lines[1] === 'wrote' };
 }
 
 async function eventually(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -92,19 +94,18 @@ describe('the daemon\'s answers, on the emulator', () => {
     'accepts the user form %j',
     async (user) => {
       const { client } = await tensorlake();
-      const started = await client.startProcess({ command: 'sleep', args: ['5'], user: user as never });
-      expect(uidOf(started.pid)).toBe(self.uid);
+      expect(await identitySeenBy(client, user)).toEqual({ uid: self.uid, wroteWorkdir: true });
     },
   );
 
-  it('runs a process as another user when it is root, and refuses to otherwise (never runs it as someone else)', async () => {
+  it('runs a process as another user when it is root, which writes the working directory as the root one does, and refuses to otherwise (never runs it as someone else)', async () => {
     const { client } = await tensorlake();
     const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith('nobody:'))?.split(':');
     expect(nobody, 'this test needs a "nobody" user').toBeDefined();
     const request = { command: 'sleep', args: ['5'], user: 'nobody' };
     if (self.uid === 0) {
-      const started = await client.startProcess(request);
-      expect(uidOf(started.pid)).toBe(Number(nobody![2]));
+      expect(await identitySeenBy(client, 'nobody')).toEqual({ uid: Number(nobody![2]), wroteWorkdir: true });
+      expect(await identitySeenBy(client, undefined)).toEqual({ uid: 0, wroteWorkdir: true });
     } else {
       const error = await client.startProcess(request).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidRequestError);

@@ -1,7 +1,6 @@
 // Tensorlake's sandbox process API over real local processes, answering as the
 // daemon does (tensorlakeai/indexify: crates/container-daemon) where its code and
 // the docs disagree; see specs/tensorlake.yaml, x-disagreements.
-import { chmod } from 'node:fs/promises';
 import { operations } from '../../../../generated/tensorlake.operations.js';
 import type { components } from '../../../../generated/tensorlake.js';
 import type { EmulatorContext, ProviderEmulator } from '../../../emulator/emulator.js';
@@ -10,7 +9,7 @@ import { isolationInfo, RETRY_SOON } from '../../../emulator/emulator.js';
 import { EvictedOutput, truncationHeaders } from '../../../emulator/output-buffer.js';
 import { SpawnInputError, StdinQueueFullError, SupervisorLimitError, type StreamName, type SupervisedProcess } from '../../../emulator/supervisor.js';
 import { createManagedProcesses, isManagedRequest } from './managed.js';
-import { spawnIdentity, UserError } from './users.js';
+import { spawnIdentity, UserError, workdirSharing } from './users.js';
 
 type Schemas = components['schemas'];
 type StreamChoice = StreamName | 'output';
@@ -51,14 +50,10 @@ export const tensorlakeEmulator: ProviderEmulator = {
       evicted.remember(p.pid, p.droppedLines);
     });
 
-    let workdirShared = false;
+    const shareWorkdir = workdirSharing(context.workdir);
     const spawn = async (body: Schemas['StartProcessRequest']) => {
       const identity = await spawnIdentity(body.user);
-      // Another user's process must be able to enter the emulator's working directory.
-      if (identity && !workdirShared) {
-        await chmod(context.workdir, 0o755);
-        workdirShared = true;
-      }
+      if (identity) await shareWorkdir(identity);
       const p = await supervisor.start({
         command: body.command,
         args: body.args ?? [],

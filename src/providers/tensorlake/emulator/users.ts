@@ -3,7 +3,7 @@
 // "uid:gid", or an object with a name or a uid and an optional gid. The emulator
 // switches user only when it runs as root; otherwise it refuses a user other than
 // its own rather than run the process as someone else.
-import { readFile } from 'node:fs/promises';
+import { chmod, chown, readFile } from 'node:fs/promises';
 import type { components } from '../../../../generated/tensorlake.js';
 
 type ProcessUser = components['schemas']['ProcessUser'];
@@ -67,4 +67,25 @@ export async function spawnIdentity(user: ProcessUser | undefined): Promise<Reso
   if (self.uid === 0) return wanted;
   if (wanted.uid === self.uid && wanted.gid === self.gid) return undefined;
   throw new UserError(`cannot run a process as uid ${wanted.uid} (gid ${wanted.gid}): the emulator runs as uid ${self.uid}, and only root can switch users`);
+}
+
+/**
+ * Lets the users that processes run as write the sandbox's working directory, as
+ * the daemon's user can write its own: the directory's group becomes the first
+ * such user's group (setgid, 2775: the emulator's user keeps owning it, which a
+ * confined root without CAP_DAC_OVERRIDE needs); a second group makes it 1777, as
+ * /tmp is. Never wider than the users that asked.
+ */
+export function workdirSharing(workdir: string): (identity: ResolvedUser) => Promise<void> {
+  const groups = new Set<number>();
+  return async (identity) => {
+    if (identity.uid === process.getuid!() || groups.has(identity.gid)) return;
+    groups.add(identity.gid);
+    if (groups.size === 1) {
+      await chown(workdir, process.getuid!(), identity.gid);
+      await chmod(workdir, 0o2775);
+    } else {
+      await chmod(workdir, 0o1777);
+    }
+  };
 }
