@@ -108,11 +108,12 @@ official SDK read (HOPX_SANDBOX_URL, TENSORLAKE_API_KEY, ...).
                             connect, list, delete), each sandbox an emulator of its
                             own, so the official SDK runs unchanged; prints the
                             settings to point it here.
-      --isolation MODE      none (default for now): processes run as its children,
-                            with your rights. strict: each sandbox confined with
-                            bubblewrap (own filesystem view with /workspace, PID
-                            and network namespaces, a cgroup's caps), or exit 2.
-                            auto: confined where possible, else a warning.
+      --isolation MODE      auto (default): each sandbox confined with bubblewrap
+                            (own filesystem view with /workspace, PID and network
+                            namespaces, a cgroup's caps) where the machine allows
+                            it, else a warning that processes run with your
+                            rights. strict: confined, or exit 2. none: processes
+                            run as its children, with your rights.
       --write-env FILE      Also write the variables it prints as export lines
                             to FILE (NAME=value lines, as node's env-file reads), mode
                             0600, removed when it stops; a file that another

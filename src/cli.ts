@@ -329,8 +329,8 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const maxRunning = positiveWhole('--max-running', values['max-running']);
   const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
   const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
-  const isolation = values.isolation ?? 'none';
-  if (isolation !== 'none' && isolation !== 'auto' && isolation !== 'strict') throw new UsageError(`--isolation must be auto, strict or none, got "${isolation}"`);
+  const isolation = values.isolation;
+  if (isolation !== undefined && isolation !== 'none' && isolation !== 'auto' && isolation !== 'strict') throw new UsageError(`--isolation must be auto, strict or none, got "${isolation}"`);
   if (values['write-env'] !== undefined && values['env-file'] !== undefined) throw new UsageError('give --write-env or --env-file, not both');
   const envFileFlag = values['write-env'] !== undefined ? '--write-env' : '--env-file';
   const envFileName = values['write-env'] ?? values['env-file'];
@@ -349,7 +349,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
       port,
       handleSignals: false,
       controlPlane: values['control-plane'] ?? false,
-      isolation,
+      ...(isolation !== undefined && { isolation }),
       ...(token !== undefined && { token }),
       ...(maxBodyBytes !== undefined && { maxBodyBytes }),
       limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
@@ -377,7 +377,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
   }
   io.out(`${provider} ${values['control-plane'] ? 'control plane' : 'emulator'} listening on ${emulator.baseUrl}\n`);
   io.out(`isolation: ${describeIsolation(emulator.isolation, values['control-plane'] ?? false)}\n`);
-  if (isolation === 'auto' && !values['control-plane'] && !emulator.isolation.confined) io.err(`warning: ${emulator.isolation.note}\n`);
+  if (emulator.isolation.mode === 'auto' && !values['control-plane'] && !emulator.isolation.confined) io.err(`warning: ${emulator.isolation.note}\n`);
   if ('settings' in emulator) {
     // The official SDK's endpoint settings; the key is shown only when it was generated here, as below.
     const shown = Object.entries(emulator.settings as Record<string, string>).map(([name, value]) => `  ${name}=${value === emulator.token && token !== undefined ? '<your token>' : value}`);

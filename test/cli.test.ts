@@ -13,7 +13,7 @@ import { COMMAND_HELP, HELP } from '../src/cli-help.js';
 import { runnableOn } from '../src/contract/run.js';
 import { controlScenariosFor, scenariosFor } from '../src/contract/scenarios.js';
 import { createHopxClient, createTensorlakeClient } from '../src/index.js';
-import { childrenOf, isAlive, waitFor } from './support/processes.js';
+import { childrenOf, commandLineOf, descendantsOf, isAlive, waitFor } from './support/processes.js';
 import { full } from './support/profile.js';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
@@ -83,12 +83,14 @@ describe('sandbox-procs emulate (built bin)', () => {
     const baseUrl = /listening on (http:\S+)/.exec(run.output())![1]!;
     expect(run.output()).not.toContain('cli-token');
     const client = createTensorlakeClient({ apiKey: 'cli-token', baseUrl });
-    const { pid } = await client.startProcess({ command: 'sleep', args: ['30'] });
-    expect(isAlive(pid)).toBe(true);
+    await client.startProcess({ command: 'sleep', args: ['30.5'] });
+    // By the host's PIDs, below the CLI (the API's pid is the sandbox's own when it is confined, the default where bwrap works).
+    const started = descendantsOf(run.child.pid!);
+    expect(started.map(commandLineOf)).toContain('sleep 30.5');
     run.child.kill('SIGINT');
     const { code } = await run.done;
     expect(code).toBe(0);
-    expect(await waitFor(() => !isAlive(pid), 5_000)).toBe(true);
+    expect(await waitFor(() => started.every((pid) => !isAlive(pid)), 5_000)).toBe(true);
   });
 
   it('takes its token from --token-env, keeps it out of argv and output, and honours --max-running', async () => {

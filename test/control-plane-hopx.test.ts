@@ -31,7 +31,9 @@ let apiKey: string;
 
 beforeAll(async () => {
   apiKey = testKey('hopx-control');
-  controlPlane = await startEmulator('hopx', { controlPlane: true, token: apiKey });
+  // Unconfined (isolation none): these tests follow a sandbox's processes by host PID and its workspace by host path;
+  // confined sandboxes through the control plane are test/confinement.test.ts's.
+  controlPlane = await startEmulator('hopx', { controlPlane: true, token: apiKey, isolation: 'none' });
   proxy = await startRecordingProxy(controlPlane.baseUrl);
 });
 
@@ -171,7 +173,7 @@ describe('sandboxes are isolated from each other', () => {
 
   it('stop() of the control plane deletes every sandbox: their processes end, their directories go', async () => {
     const key = testKey('hopx-control-stop');
-    const own = await startEmulator('hopx', { controlPlane: true, token: key });
+    const own = await startEmulator('hopx', { controlPlane: true, token: key, isolation: 'none' });
     let pids: number[] = [];
     let workspaces: string[] = [];
     try {
@@ -208,7 +210,7 @@ describe('examples/hopx-official-sdk.mjs', () => {
 describe('the built CLI: emulate --provider hopx --control-plane', () => {
   it('prints the SDK settings; the SDK flow runs against them; SIGTERM stops it and every sandbox process', async () => {
     const key = testKey('hopx-cli');
-    const child = spawn(process.execPath, [join(root, 'dist', 'src', 'bin.js'), 'emulate', '--provider', 'hopx', '--control-plane', '--token-env', 'HOPX_CONTROL_KEY'], {
+    const child = spawn(process.execPath, [join(root, 'dist', 'src', 'bin.js'), 'emulate', '--provider', 'hopx', '--control-plane', '--isolation', 'none', '--token-env', 'HOPX_CONTROL_KEY'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, HOPX_CONTROL_KEY: key },
     });

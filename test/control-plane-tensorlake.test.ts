@@ -25,7 +25,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 
 async function startControlPlane(token: string): Promise<TensorlakeControlPlane> {
-  return (await startEmulator('tensorlake', { controlPlane: true, token })) as TensorlakeControlPlane;
+  // Unconfined (isolation none): these tests follow processes by host PID; confined sandboxes are test/confinement.test.ts's.
+  return (await startEmulator('tensorlake', { controlPlane: true, token, isolation: 'none' })) as TensorlakeControlPlane;
 }
 
 /** Runs run-control-flow.mjs under Node 22 with exactly these settings; its steps by name. */

@@ -156,8 +156,9 @@ describe('a full emulator', () => {
     }
 
     // Short processes free their slots: the client's retries (Retry-After, capped) get every start through.
+    // Waits long enough for a loaded machine, where a confined sandbox's spawner starts them one after another.
     const t = await emulator('tensorlake', { limits: { maxRunning: 32 } });
-    const client = createTensorlakeClient({ apiKey: t.token, baseUrl: t.baseUrl, retry: { maxRetries: 10, maxRetryAfterMs: 200 } });
+    const client = createTensorlakeClient({ apiKey: t.token, baseUrl: t.baseUrl, retry: { maxRetries: 10, maxRetryAfterMs: 1_000 } });
     const started = await Promise.all(Array.from({ length: 200 }, () => client.startProcess({ command: 'sleep', args: ['0.1'] })));
     expect(new Set(started.map((p) => p.pid)).size).toBe(200);
   }, 60_000);

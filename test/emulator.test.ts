@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../src/emulator/index.js';
 import { createHopxClient, createTensorlakeClient, RateLimitError, ServerError, waitForExit, type ProviderName, type SandboxProcesses } from '../src/index.js';
-import { childrenOf, isAlive, waitFor } from './support/processes.js';
+import { childrenOf, isAlive, processesWithEnvPrefix, waitFor } from './support/processes.js';
+import { EMULATOR_MARKER } from '../src/emulator/reaper.js';
 
 const running: RunningEmulator[] = [];
 async function emulator(provider: ProviderName, options: EmulatorOptions = {}): Promise<RunningEmulator> {
@@ -194,12 +195,13 @@ describe('processes', () => {
   it('stops every process it started, and removes its working directory, on stop()', async () => {
     const e = await startEmulator('tensorlake');
     const client = createTensorlakeClient({ apiKey: e.token, baseUrl: e.baseUrl });
-    const pids = await Promise.all([1, 2, 3].map(async () => (await client.startProcess({ command: 'sleep', args: ['30'] })).pid));
-    const { pid: shellPid } = await client.startProcess({ command: 'bash', args: ['-c', 'sleep 30 & wait'] });
-    let grandchildren: number[] = [];
-    expect(await waitFor(() => (grandchildren = childrenOf(shellPid)).length === 1, 5_000)).toBe(true);
-    const all = [...pids, shellPid, ...grandchildren];
-    expect(all.every(isAlive)).toBe(true);
+    await Promise.all([1, 2, 3].map(() => client.startProcess({ command: 'sleep', args: ['30'] })));
+    await client.startProcess({ command: 'bash', args: ['-c', 'sleep 30 & wait'] });
+    // By their marks, as the host sees them (in the default mode, confined where bwrap works, the API's PIDs are the sandbox's own):
+    // three sleeps, the shell and its child, which inherited the mark.
+    const mine = () => processesWithEnvPrefix(EMULATOR_MARKER, `${e.id}/`);
+    let all: number[] = [];
+    expect(await waitFor(() => (all = mine()).length === 5, 5_000)).toBe(true);
     expect(existsSync(e.workdir)).toBe(true);
     await e.stop();
     expect(await waitFor(() => all.every((pid) => !isAlive(pid)), 5_000)).toBe(true);

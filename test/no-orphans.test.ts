@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { EMULATOR_MARKER, EMULATOR_RUN_MARKER, findMarked, sweep } from '../src/emulator/reaper.js';
-import { childrenOf, emulatorChildrenOfRun, isAlive, waitFor } from './support/processes.js';
+import { childrenOf, descendantsOf, emulatorChildrenOfRun, isAlive, processesWithEnvPrefix, waitFor } from './support/processes.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist', 'src', 'bin.js');
@@ -74,9 +74,9 @@ function startOwner(args: string[], run: string): Owner {
 }
 
 /** `sandbox-procs emulate` as users run it. */
-async function startCli(run: string): Promise<Owner & { baseUrl: string; token: string }> {
+async function startCli(run: string, extraArgs: string[] = []): Promise<Owner & { baseUrl: string; token: string }> {
   const token = `tk_${randomBytes(6).toString('hex')}`;
-  const owner = startOwner([bin, 'emulate', '--provider', 'tensorlake', '--token', token], run);
+  const owner = startOwner([bin, 'emulate', '--provider', 'tensorlake', '--token', token, ...extraArgs], run);
   expect(await waitFor(() => /listening on http:\S+/.test(owner.output()), 15_000)).toBe(true);
   return { ...owner, baseUrl: /listening on (http:\S+)/.exec(owner.output())![1]!, token };
 }
@@ -136,6 +136,22 @@ async function startEscapees(baseUrl: string, token: string, run: string): Promi
   return pids;
 }
 
+/**
+ * The host directory a process works in: its cwd, or, for a confined one (whose cwd
+ * reads /workspace, a path inside its sandbox), what its sandbox's bwrap binds there.
+ */
+function hostWorkdirOf(pid: number, ownerPid: number): string {
+  const cwd = readlinkSync(`/proc/${pid}/cwd`);
+  if (cwd !== '/workspace') return cwd;
+  for (const candidate of descendantsOf(ownerPid)) {
+    const args = readFileSync(`/proc/${candidate}/cmdline`, 'utf8').split('\0');
+    if (!args[0]?.endsWith('bwrap')) continue;
+    const at = args.findIndex((arg, i) => arg === '--bind' && args[i + 2] === '/workspace');
+    if (at >= 0) return args[at + 1]!;
+  }
+  throw new Error(`no bwrap below ${ownerPid} binds /workspace`);
+}
+
 function reaperOf(ownerPid: number): number {
   const [reaper] = childrenOf(ownerPid).filter((pid) => cmdline(pid).includes('sandbox-procs-reaper'));
   expect(reaper).toBeDefined();
@@ -149,12 +165,16 @@ async function timeToClean(run: string, workdir: string, reaper: number, limitMs
   return clean ? performance.now() - started : -1;
 }
 
-describe.runIf(linux)('no orphan: `sandbox-procs emulate` (built bin)', () => {
+// In the default mode (confined where bwrap works: the sandbox's end ends them) and unconfined (the marks and the reaper end them).
+describe.runIf(linux).each([
+  ['the default isolation', []],
+  ['--isolation none', ['--isolation', 'none']],
+])('no orphan: `sandbox-procs emulate` (built bin), %s', (_mode, isolationArgs) => {
   it.each(['SIGKILL', 'SIGHUP', 'SIGTERM'] as const)('%s: every child (setsid, double fork too) and the workdir are gone within 2 s', async (signal) => {
     const run = subRun('cli');
-    const cli = await startCli(run);
+    const cli = await startCli(run, isolationArgs);
     const pids = await startEscapees(cli.baseUrl, cli.token, run);
-    const workdir = readlinkSync(`/proc/${pids.find((pid) => comm(pid) === 'sleep')}/cwd`);
+    const workdir = hostWorkdirOf(pids.find((pid) => comm(pid) === 'sleep')!, cli.child.pid!);
     expect(workdir).toMatch(/sandbox-procs-tensorlake-/);
     workdirs.push(workdir);
     const reaper = reaperOf(cli.child.pid!);
@@ -307,12 +327,16 @@ describe.runIf(linux)('never touch what it did not start', () => {
     // Not a sub-run of this suite: as if someone else ran `emulate` on this machine.
     const unrelatedRun = `unrelated-${randomBytes(6).toString('hex')}`;
     const unrelated = await startCli(unrelatedRun);
-    const stranger = await startProcess(unrelated.baseUrl, unrelated.token, 'sleep', ['600']);
-    expect(await waitFor(() => marked(unrelatedRun).includes(stranger), 5_000)).toBe(true);
+    await startProcess(unrelated.baseUrl, unrelated.token, 'sleep', ['600']);
+    // Host PIDs, found by their marks: a confined sandbox's API gives its own.
+    let stranger = 0;
+    expect(await waitFor(() => ([stranger = 0] = marked(unrelatedRun)).length === 1, 5_000)).toBe(true);
 
     const ours = await startEmulator('tensorlake');
     inProcess.push(ours);
-    const own = await startProcess(ours.baseUrl, ours.token, 'sleep', ['600']);
+    await startProcess(ours.baseUrl, ours.token, 'sleep', ['600']);
+    let own = 0;
+    expect(await waitFor(() => ([own = 0] = processesWithEnvPrefix(EMULATOR_MARKER, `${ours.id}/`)).length === 1, 5_000)).toBe(true);
     // What global-setup.ts looks for at the end of the run: ours, not theirs.
     const suiteRun = inject('emulatorRun');
     expect(process.env[EMULATOR_RUN_MARKER]).toBe(suiteRun);

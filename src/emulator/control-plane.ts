@@ -3,7 +3,7 @@
 // for their endpoint settings. Each sandbox is a process-API emulator of its own
 // (own working directory, processes and token); deleting it stops everything in it.
 // Each provider's own control plane lives in that provider's folder (see the registry).
-import { serverSettings, type EmulatorOptions, type RunningEmulator } from './emulator.js';
+import { DEFAULT_ISOLATION, serverSettings, type EmulatorOptions, type RunningEmulator } from './emulator.js';
 import { serveOperations, type ServeOptions } from './http.js';
 import type { Instance } from './instance.js';
 import { stopOnSignals } from './signals.js';
@@ -58,7 +58,7 @@ export async function serveControlPlane<Extra extends object>(parts: ControlPlan
     id: parts.id,
     workdir: instance.workdir,
     // The control plane runs no program itself: each sandbox is confined (or not) as `options.isolation` says, and reports it.
-    isolation: { mode: options.isolation ?? 'none', confined: false, note: 'the control plane runs no process itself; each sandbox is set up with this mode' },
+    isolation: { mode: options.isolation ?? DEFAULT_ISOLATION, confined: false, note: 'the control plane runs no process itself; each sandbox is set up with this mode' },
     stop() {
       stopping ??= (async () => {
         await sandboxes.stopAll();

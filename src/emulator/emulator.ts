@@ -91,8 +91,8 @@ export interface EmulatorOptions {
    * Whether the sandbox's processes are confined (docs/emulators.md, "Isolation"):
    * `strict` confines them or refuses to start; `auto` confines them where the
    * machine allows it and otherwise runs them unconfined, saying so in
-   * `isolation`; `none` (the default, for now) runs them as the emulator's own
-   * children, with its rights.
+   * `isolation`; `none` runs them as the emulator's own children, with its
+   * rights, and only on request. Default `auto`.
    */
   isolation?: IsolationMode;
   /** Caps for a confined sandbox, where the machine lets the emulator manage cgroups. */
@@ -101,6 +101,9 @@ export interface EmulatorOptions {
 
 /** How far a sandbox's processes are kept in: see EmulatorOptions.isolation. */
 export type IsolationMode = 'none' | 'auto' | 'strict';
+
+/** Confined where the machine allows it: the code a sandbox runs is untrusted, so no confinement must be asked for. */
+export const DEFAULT_ISOLATION: IsolationMode = 'auto';
 
 /** What confines a running emulator's processes, as it was set up. */
 export interface IsolationState {

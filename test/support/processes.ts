@@ -26,6 +26,29 @@ export function childrenOf(parent: number): number[] {
     .filter((pid) => stat(pid)?.ppid === parent && isAlive(pid));
 }
 
+/** Every live process below `ancestor`: its children, theirs, and so on (a confined sandbox's processes are bwrap's grandchildren). */
+export function descendantsOf(ancestor: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = stat(Number(name));
+    if (s && s.state !== 'Z' && s.state !== 'X') parents.set(s.ppid, [...(parents.get(s.ppid) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  const visit = (pid: number) => (parents.get(pid) ?? []).forEach((child) => (found.push(child), visit(child)));
+  visit(ancestor);
+  return found;
+}
+
+/** The command line of `pid` as one string (arguments joined by spaces), or undefined when it is gone. */
+export function commandLineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 export async function waitFor(predicate: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -37,13 +60,21 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, inter
 
 /** Live processes whose environment holds `name=value`. */
 export function processesWithEnv(name: string, value: string): number[] {
-  const wanted = `${name}=${value}`;
+  return processesWhoseEnv((entry) => entry === `${name}=${value}`);
+}
+
+/** Live processes whose environment holds `name=<value starting with prefix>`. */
+export function processesWithEnvPrefix(name: string, prefix: string): number[] {
+  return processesWhoseEnv((entry) => entry.startsWith(`${name}=${prefix}`));
+}
+
+function processesWhoseEnv(matches: (entry: string) => boolean): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
     .filter((pid) => {
       try {
-        return isAlive(pid) && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(wanted);
+        return isAlive(pid) && readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').some(matches);
       } catch {
         return false;
       }

@@ -4,7 +4,7 @@
 // be set up is said in the returned state, never assumed.
 import { dirname } from 'node:path';
 import { createSandboxCgroup, type CgroupLimits, type SandboxCgroup } from '../cgroups.js';
-import type { IsolationMode, IsolationState } from '../emulator.js';
+import { DEFAULT_ISOLATION, type IsolationMode, type IsolationState } from '../emulator.js';
 import { ConfinementUnavailableError, startConfinedSandbox, type ConfinedSandbox } from './sandbox.js';
 
 /** Processes (and threads) a sandbox may hold when its creator asks for no cap: a fork storm ends here. */
@@ -28,7 +28,7 @@ export async function confine(
   workdir: string,
   options: { isolation?: IsolationMode; sandboxLimits?: CgroupLimits },
 ): Promise<{ confinement?: Confinement; isolation: IsolationState }> {
-  const mode = options.isolation ?? 'none';
+  const mode = options.isolation ?? DEFAULT_ISOLATION;
   if (mode === 'none') return { isolation: { mode, confined: false, note: 'isolation none: processes run as the emulator\'s children, with its rights' } };
   const requested = { maxProcesses: DEFAULT_MAX_PROCESSES, ...options.sandboxLimits };
   let cgroup: SandboxCgroup | undefined;

@@ -2,7 +2,7 @@
 // template, region and internet access as asked for, and a timeout that deletes
 // the sandbox when it runs out (SandboxCreateOptions.timeoutSeconds).
 import { randomBytes } from 'node:crypto';
-import { startProviderEmulator, type EmulatorOptions, type RunningEmulator } from '../../../emulator/emulator.js';
+import { DEFAULT_ISOLATION, startProviderEmulator, type EmulatorOptions, type RunningEmulator } from '../../../emulator/emulator.js';
 import { hopxEmulator } from './agent.js';
 import { createSandboxes } from '../../../emulator/sandboxes.js';
 
@@ -39,7 +39,7 @@ export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 't
   const sandboxes = createSandboxes<HopxSandbox>({
     start: () => startProviderEmulator(hopxEmulator, { ...options, handleSignals: false }),
     // A confined sandbox takes ~130 ms to start: two wait ready, so that Sandbox.create answers at once.
-    spares: (options.isolation ?? 'none') !== 'none' ? 2 : 0,
+    spares: (options.isolation ?? DEFAULT_ISOLATION) !== 'none' ? 2 : 0,
     onRemove: (sandbox) => {
       clearTimeout(timers.get(sandbox.id));
       timers.delete(sandbox.id);
