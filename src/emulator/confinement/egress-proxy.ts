@@ -183,8 +183,14 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidde
 /** A refusal said by the proxy itself, so that a program (curl: "CONNECT tunnel failed, response 403") and its user see why. */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, reason: string): void {
   req.resume();
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-sandbox-procs-egress': 'refused', connection: 'close' });
-  res.end(`sandbox-procs egress proxy: ${reason}\n`);
+  const body = `sandbox-procs egress proxy: ${reason}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-sandbox-procs-egress': 'refused',
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 function refuseRaw(client: Duplex, status: number, reason: string): void {
