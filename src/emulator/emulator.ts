@@ -109,14 +109,26 @@ export interface EmulatorOptions {
   /**
    * What a confined sandbox's processes may reach. Default `{ internet: false }`: no
    * network at all. `internet: true`: HTTP and HTTPS through the emulator's egress
-   * proxy (never the host's own addresses), under Tensorlake's `allow_out` /
+   * proxy (never the host's own addresses), under the create request's `allow_out` /
    * `deny_out` rules. Ignored when the processes are not confined.
    */
   network?: SandboxNetwork;
 }
 
-/** See EmulatorOptions.network. */
-export type SandboxNetwork = { internet: false } | { internet: true; allowOut?: readonly string[]; denyOut?: readonly string[] };
+/** What a confined sandbox may reach (EmulatorOptions.network). */
+export type SandboxNetwork =
+  | {
+      /** No network at all. */
+      internet: false;
+    }
+  | {
+      /** HTTP and HTTPS through the egress proxy, never to the host's own addresses. */
+      internet: true;
+      /** `allow_out` (a create request's egress rules): IPs, CIDRs or host names; non-empty, nothing else is reachable. An entry here wins over `denyOut`. */
+      allowOut?: readonly string[];
+      /** `deny_out`: IPs, CIDRs or host names refused. */
+      denyOut?: readonly string[];
+    };
 
 /** How far a sandbox's processes are kept in: see EmulatorOptions.isolation. */
 export type IsolationMode = 'none' | 'auto' | 'strict';
@@ -141,8 +153,9 @@ export interface NetworkInForce {
   internet: boolean;
   /** The proxy's URL inside the sandbox (every process gets it as HTTP_PROXY and HTTPS_PROXY). */
   proxy?: string;
-  /** The rules applied, as the create request gave them. */
+  /** The `allow_out` rules applied, as the create request gave them. */
   allowOut?: readonly string[];
+  /** The `deny_out` rules applied, as the create request gave them. */
   denyOut?: readonly string[];
   /** What is and is not reachable, in words. */
   note: string;

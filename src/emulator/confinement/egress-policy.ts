@@ -3,20 +3,18 @@
 // address checked is the address connected to, so a name that resolves to the
 // host's loopback (or changes its answer between two lookups) gets nowhere.
 //
-// Tensorlake's rules, as its sources state them (tensorlakeai/tensorlake
-// crates/cli/src/main.rs, `--network-allow` / `--network-deny`; crates/cli/src/
-// commands/sbx/mod.rs, build_network_config; tensorlakeai/indexify proto/
-// executor_api.proto, NetworkPolicy): each entry is an IP, a CIDR or a host name;
-// a non-empty `allow_out` makes the sandbox's egress an allowlist; an allow entry
-// wins over a deny entry. Below every rule is the emulator's own floor: the host
-// itself is never reachable, whatever `allow_out` says.
+// The rules a create request may carry (`allow_out` / `deny_out`; the provider
+// whose API has them cites its sources where it reads them): each entry is an IP,
+// a CIDR or a host name; a non-empty `allow_out` makes the sandbox's egress an
+// allowlist; an allow entry wins over a deny entry. Below every rule is the
+// emulator's own floor: the host itself is never reachable, whatever `allow_out` says.
 import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
 export interface EgressRules {
-  /** Tensorlake `network.allow_out`: IPs, CIDRs or host names. Non-empty: nothing else is reachable. */
+  /** `allow_out`: IPs, CIDRs or host names. Non-empty: nothing else is reachable. */
   allowOut: readonly string[];
-  /** Tensorlake `network.deny_out`: IPs, CIDRs or host names refused (unless also allowed). */
+  /** `deny_out`: IPs, CIDRs or host names refused (unless also allowed). */
   denyOut: readonly string[];
 }
 

@@ -33,8 +33,13 @@ function limitsOf(request: Schemas['CreateSandboxRequest']): { memoryBytes?: num
 
 /**
  * A confined sandbox's network, as the request asks (NetworkConfig.allow_internet_access
- * defaults to true: crates/cloud-sdk/src/sandboxes/models.rs). false means no network
- * at all, as the CLI's `--no-internet` does (DNS included), whatever allow_out says.
+ * defaults to true: tensorlakeai/tensorlake crates/cloud-sdk/src/sandboxes/models.rs).
+ * false means no network at all, as the CLI's `--no-internet` does (DNS included),
+ * whatever allow_out says. The rules' meaning (egress-policy.ts applies it): each entry
+ * an IP, a CIDR or a host name (crates/cli/src/main.rs, `--network-allow` /
+ * `--network-deny`); a non-empty allow_out is an allowlist (crates/cli/src/commands/sbx/
+ * mod.rs, build_network_config); allow wins over deny (tensorlakeai/indexify
+ * proto/executor_api.proto, NetworkPolicy).
  */
 function networkOf(request: Schemas['CreateSandboxRequest']): SandboxNetwork {
   const network = request.network;
