@@ -549,7 +549,7 @@ export interface components {
         HealthResponse: {
             healthy: boolean;
         };
-        /** @description What confines this sandbox's processes in the sandbox-procs emulator: the isolation mode asked for, whether they run confined (bubblewrap), and the limits a cgroup holds for the whole sandbox (docs/emulators.md, Isolation). */
+        /** @description What confines this sandbox's processes in the sandbox-procs emulator: the isolation mode asked for, whether they run confined (bubblewrap), the limits a cgroup holds for the whole sandbox, and what its network reaches (docs/emulators.md, Isolation). */
         EmulatorIsolation: {
             /** @enum {string} */
             mode: "none" | "auto" | "strict";
@@ -561,6 +561,14 @@ export interface components {
                 max_processes?: number;
                 memory_bytes?: number;
                 cpus?: number;
+            };
+            /** @description A confined sandbox's network. Without internet access: none at all (its own network namespace, only lo). With it: HTTP and HTTPS through the emulator's egress proxy (`proxy`, set as HTTP_PROXY / HTTPS_PROXY in every process), which never connects to the host's own addresses and applies allow_out / deny_out; raw TCP, UDP and DNS inside reach nothing. */
+            network?: {
+                internet_access: boolean;
+                proxy?: string;
+                allow_out?: string[];
+                deny_out?: string[];
+                note: string;
             };
         };
         InfoResponse: {

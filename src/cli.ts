@@ -419,7 +419,8 @@ function describeIsolation(state: IsolationState, controlPlane: boolean): string
   const caps = limits
     ? [`${limits.maxProcesses} processes`, ...(limits.memoryBytes !== undefined ? [`${Math.round(limits.memoryBytes / 1048576)} MiB`] : []), ...(limits.cpus !== undefined ? [`${limits.cpus} CPUs`] : [])].join(', ')
     : 'no limits';
-  return `confined (bubblewrap: own filesystem view, PID and network namespaces; cgroup ${limits?.cgroup ?? 'none'}: ${caps})${state.note ? `; ${state.note}` : ''}`;
+  const network = state.network?.internet ? `HTTP(S) only, through the egress proxy ${state.network.proxy ?? ''}` : 'none';
+  return `confined (bubblewrap: own filesystem view, PID and network namespaces; cgroup ${limits?.cgroup ?? 'none'}: ${caps}; network: ${network})${state.note ? `; ${state.note}` : ''}`;
 }
 
 /** The token from --token-env (preferred) or --token (visible to every local user, so it warns); undefined: generate one. */

@@ -289,7 +289,13 @@ describe.skipIf('unavailable' in bubblewrap)('a Tensorlake control plane with is
       const sandbox = cp.sandboxes().find((s) => s.id === id)!;
       const client = createTensorlakeClient({ baseUrl: sandbox.baseUrl, apiKey: sandbox.token });
       const info = (await client.info()) as { sandbox_procs_isolation?: unknown };
-      expect(info.sandbox_procs_isolation).toEqual({ mode: 'strict', confined: true, limits: { cgroup: expect.any(String), max_processes: 256, memory_bytes: 96 * 1024 * 1024, cpus: 0.5 } });
+      expect(info.sandbox_procs_isolation).toEqual({
+        mode: 'strict',
+        confined: true,
+        limits: { cgroup: expect.any(String), max_processes: 256, memory_bytes: 96 * 1024 * 1024, cpus: 0.5 },
+        // Created without a network field: internet access (Tensorlake's default), through the egress proxy (test/confinement-network.test.ts).
+        network: { internet_access: true, proxy: 'http://127.0.0.1:3128', allow_out: [], deny_out: [], note: expect.any(String) },
+      });
 
       const marker = `sandbox-procs-deleted-${randomBytes(6).toString('hex')}`;
       await client.startProcess({ command: 'bash', args: ['-c', `setsid env -i bash -c 'exec -a "$0$1" sleep 300' '${marker.slice(0, 8)}' '${marker.slice(8)}' < /dev/null > /dev/null 2>&1 & exec sleep 300`] });

@@ -42,6 +42,15 @@ export function isolationInfo(state: IsolationState) {
         ...(limits.cpus !== undefined && { cpus: limits.cpus }),
       },
     }),
+    ...(state.network && {
+      network: {
+        internet_access: state.network.internet,
+        ...(state.network.proxy !== undefined && { proxy: state.network.proxy }),
+        ...(state.network.allowOut !== undefined && { allow_out: [...state.network.allowOut] }),
+        ...(state.network.denyOut !== undefined && { deny_out: [...state.network.denyOut] }),
+        note: state.network.note,
+      },
+    }),
   };
 }
 
@@ -97,7 +106,29 @@ export interface EmulatorOptions {
   isolation?: IsolationMode;
   /** Caps for a confined sandbox, where the machine lets the emulator manage cgroups. */
   sandboxLimits?: CgroupLimits;
+  /**
+   * What a confined sandbox's processes may reach. Default `{ internet: false }`: no
+   * network at all. `internet: true`: HTTP and HTTPS through the emulator's egress
+   * proxy (never the host's own addresses), under the create request's `allow_out` /
+   * `deny_out` rules. Ignored when the processes are not confined.
+   */
+  network?: SandboxNetwork;
 }
+
+/** What a confined sandbox may reach (EmulatorOptions.network). */
+export type SandboxNetwork =
+  | {
+      /** No network at all. */
+      internet: false;
+    }
+  | {
+      /** HTTP and HTTPS through the egress proxy, never to the host's own addresses. */
+      internet: true;
+      /** `allow_out` (a create request's egress rules): IPs, CIDRs or host names; non-empty, nothing else is reachable. An entry here wins over `denyOut`. */
+      allowOut?: readonly string[];
+      /** `deny_out`: IPs, CIDRs or host names refused. */
+      denyOut?: readonly string[];
+    };
 
 /** How far a sandbox's processes are kept in: see EmulatorOptions.isolation. */
 export type IsolationMode = 'none' | 'auto' | 'strict';
@@ -115,6 +146,22 @@ export interface IsolationState {
   note?: string;
   /** The limits the kernel holds for the sandbox, where a cgroup holds them. */
   limits?: LimitsInForce;
+  /** What a confined sandbox can reach over the network (absent when it is not confined: then the host's whole network). */
+  network?: NetworkInForce;
+}
+
+/** A confined sandbox's network, as it was set up. */
+export interface NetworkInForce {
+  /** False: no network at all. True: HTTP(S) through the egress proxy at `proxy`. */
+  internet: boolean;
+  /** The proxy's URL inside the sandbox (every process gets it as HTTP_PROXY and HTTPS_PROXY). */
+  proxy?: string;
+  /** The `allow_out` rules applied, as the create request gave them. */
+  allowOut?: readonly string[];
+  /** The `deny_out` rules applied, as the create request gave them. */
+  denyOut?: readonly string[];
+  /** What is and is not reachable, in words. */
+  note: string;
 }
 
 /** A started emulator: where to point a client, with which token, and how to stop it. */

@@ -5,7 +5,7 @@ import { registry } from '../registry.js';
 import type { RunningControlPlane } from './control-plane.js';
 import { startProviderEmulator, type EmulatorOptions, type RunningEmulator } from './emulator.js';
 
-export type { EmulatorOptions, IsolationMode, IsolationState, RunningEmulator } from './emulator.js';
+export type { EmulatorOptions, IsolationMode, IsolationState, NetworkInForce, RunningEmulator, SandboxNetwork } from './emulator.js';
 export type { CgroupLimits, LimitsInForce } from './cgroups.js';
 export type { SupervisorLimits } from './supervisor.js';
 export type { RunningControlPlane } from './control-plane.js';

@@ -80,7 +80,8 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
       const child = await sandbox.spawn({
         command: request.command,
         args: [...request.args],
-        env: { ...request.env },
+        // The sandbox's own variables (its proxy) first: what the request sets wins.
+        env: { ...sandbox.env, ...request.env },
         cwd: inside(request.cwd),
         stdin: request.stdin,
         ...(request.uid !== undefined && { uid: request.uid }),

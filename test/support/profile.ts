@@ -40,6 +40,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/drift-bounds.test.ts': 'drift against endless and silent servers',
   'test/drift-secrets.test.ts': 'drift secret redaction over random tokens',
   'test/confinement.test.ts': 'hostile programs in confined sandboxes (bubblewrap)',
+  'test/confinement-network.test.ts': "confined sandboxes' network: the egress proxy, loopback canaries, allow_out / deny_out (bubblewrap)",
   'test/drift-verdicts.test.ts': "drift's kill-form verdicts against stand-in agents",
   'test/prism.test.ts': 'the Prism child process: start, failure, death with its owner',
   'test/api-docs.test.ts': 'the API reference regenerated with TypeDoc (docs/api staleness)',

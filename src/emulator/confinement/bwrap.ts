@@ -3,13 +3,15 @@
 // `/`, so no /root, /home or other work trees), with every /etc entry that is not
 // world-readable covered (a process inside runs as uid 0 without capabilities and
 // could read a root-only file otherwise); a writable /workspace (the sandbox's own
-// directory), private /tmp and /var/tmp; its own PID, IPC, UTS and, without
-// internet access, network namespaces; every capability dropped; a new session (no
+// directory), private /tmp and /var/tmp; its own PID, IPC, UTS and network
+// namespaces (with internet access, its one way out is the egress proxy's socket,
+// bound alone: egress-proxy.ts); every capability dropped; a new session (no
 // terminal to inject into); and it dies with the emulator. Measured in
 // docs/design/confinement.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { EGRESS_ARG, EGRESS_SOCKET } from './spawner.js';
 
 /** Where the spawner and the Node binary that runs it appear inside. */
 export const INIT_DIR = '/.init';
@@ -53,8 +55,13 @@ export interface SandboxLayout {
   workspace: string;
   /** The compiled spawner, bound alone as /.init/spawner.mjs. */
   spawner: string;
-  /** False: no network at all (its own empty network namespace). True is not offered yet: the host's namespace would expose its loopback. */
-  network: false;
+  /**
+   * Always its own network namespace, with only `lo`: never the host's, whose loopback
+   * it would expose. False: nothing more, so no network at all. With `egressSocket`
+   * (the host path of the egress proxy's socket), that socket is bound inside and the
+   * spawner relays to it.
+   */
+  network: false | { egressSocket: string };
 }
 
 /** bwrap's arguments for a sandbox running the spawner as its one program (fd 3 stays open for it). */
@@ -69,9 +76,11 @@ export function bwrapArguments(layout: SandboxLayout): string[] {
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--perms', '01777', '--tmpfs', '/var/tmp', '--dir', '/run');
   args.push('--bind', layout.workspace, WORKSPACE);
+  // The socket alone, read-only (connecting needs no write access to the mount): nothing else of the host's directory.
+  if (layout.network) args.push('--ro-bind', layout.network.egressSocket, EGRESS_SOCKET);
   args.push('--ro-bind', process.execPath, `${INIT_DIR}/node`, '--ro-bind', layout.spawner, `${INIT_DIR}/spawner.mjs`);
   args.push('--remount-ro', '/', '--chdir', WORKSPACE, '--clearenv');
-  args.push(`${INIT_DIR}/node`, '--max-old-space-size=32', `${INIT_DIR}/spawner.mjs`);
+  args.push(`${INIT_DIR}/node`, '--max-old-space-size=32', `${INIT_DIR}/spawner.mjs`, ...(layout.network ? [EGRESS_ARG] : []));
   return args;
 }
 

@@ -4,7 +4,7 @@
 // be set up is said in the returned state, never assumed.
 import { dirname } from 'node:path';
 import { createSandboxCgroup, type CgroupLimits, type SandboxCgroup } from '../cgroups.js';
-import { DEFAULT_ISOLATION, type IsolationMode, type IsolationState } from '../emulator.js';
+import { DEFAULT_ISOLATION, type IsolationMode, type IsolationState, type NetworkInForce, type SandboxNetwork } from '../emulator.js';
 import { ConfinementUnavailableError, startConfinedSandbox, type ConfinedSandbox } from './sandbox.js';
 
 /** Processes (and threads) a sandbox may hold when its creator asks for no cap: a fork storm ends here. */
@@ -26,7 +26,7 @@ export interface Confinement {
 export async function confine(
   id: string,
   workdir: string,
-  options: { isolation?: IsolationMode; sandboxLimits?: CgroupLimits },
+  options: { isolation?: IsolationMode; sandboxLimits?: CgroupLimits; network?: SandboxNetwork },
 ): Promise<{ confinement?: Confinement; isolation: IsolationState }> {
   const mode = options.isolation ?? DEFAULT_ISOLATION;
   if (mode === 'none') return { isolation: { mode, confined: false, note: 'isolation none: processes run as the emulator\'s children, with its rights' } };
@@ -44,7 +44,12 @@ export async function confine(
   }
   let sandbox: ConfinedSandbox;
   try {
-    sandbox = await startConfinedSandbox({ workspace: workdir, ...(cgroup && { cgroup }) });
+    const network = options.network;
+    sandbox = await startConfinedSandbox({
+      workspace: workdir,
+      ...(cgroup && { cgroup }),
+      ...(network?.internet && { egress: { allowOut: network.allowOut ?? [], denyOut: network.denyOut ?? [] } }),
+    });
   } catch (error) {
     await cgroup?.remove();
     if (mode === 'strict' || !(error instanceof ConfinementUnavailableError)) throw error;
@@ -67,6 +72,23 @@ export async function confine(
         await cgroup?.remove();
       },
     },
-    isolation: { mode, confined: true, ...(limits && { limits }), ...(limitsNote && { note: limitsNote }) },
+    isolation: { mode, confined: true, ...(limits && { limits }), ...(limitsNote && { note: limitsNote }), network: networkInForce(options.network, sandbox.proxyUrl) },
+  };
+}
+
+function networkInForce(network: SandboxNetwork | undefined, proxy: string | undefined): NetworkInForce {
+  if (!network?.internet || proxy === undefined) {
+    return { internet: false, note: "no network at all: the sandbox's own network namespace has only lo (no host loopback, no internet, no DNS)" };
+  }
+  return {
+    internet: true,
+    proxy,
+    ...(network.allowOut !== undefined && { allowOut: [...network.allowOut] }),
+    ...(network.denyOut !== undefined && { denyOut: [...network.denyOut] }),
+    note:
+      `HTTP and HTTPS only, through the emulator's egress proxy at ${proxy} (HTTP_PROXY and HTTPS_PROXY are set; CONNECT and plain http:// requests): ` +
+      'programs that ignore those variables, raw TCP, UDP and DNS inside get nowhere (the namespace has only lo). ' +
+      "The proxy resolves names itself and never connects to the host's loopback, its interface addresses, link-local or multicast addresses; " +
+      'private networks only where allow_out names them; allow_out and deny_out hold for every address it connects to (host names: exact match).',
   };
 }

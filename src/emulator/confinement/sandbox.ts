@@ -7,12 +7,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { SandboxCgroup } from '../cgroups.js';
 import { bwrapArguments, findBubblewrap, WORKSPACE } from './bwrap.js';
-import { encodeFrame, FRAME, frameReader, type SpawnFrame } from './spawner.js';
+import type { EgressRules } from './egress-policy.js';
+import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
+import { EGRESS_PORT, encodeFrame, FRAME, frameReader, type SpawnFrame } from './spawner.js';
 
 /** The compiled spawner: beside this module in dist/, or, when this runs from its TypeScript source (the tests), the build's copy. */
 const SPAWNER = [
@@ -43,6 +46,10 @@ export interface ConfinedProcess extends EventEmitter {
 export interface ConfinedSandbox {
   /** bwrap's PID on the host. */
   readonly hostPid: number;
+  /** What every process inside gets in its environment (with internet access: the proxy variables), under what its request sets. */
+  readonly env: Readonly<Record<string, string>>;
+  /** With internet access: the proxy inside, as HTTP_PROXY names it. */
+  readonly proxyUrl?: string;
   /** The host's PID of a process this sandbox knows as `pid` (for reading its /proc entry from outside), if it still runs. */
   hostPidOf(pid: number): number | undefined;
   /** Starts a process inside; rejects like spawn() does when it cannot (ENOENT, EACCES, ...). `cwd` is a path inside. */
@@ -62,13 +69,32 @@ export interface ConfinedSandboxOptions {
   workspace: string;
   /** A group to start the sandbox in (its limits then hold for every process inside). */
   cgroup?: SandboxCgroup;
+  /** Internet access through the egress proxy, under these rules. Without it: no network at all. */
+  egress?: EgressRules;
+}
+
+/** Where the proxy's socket is made on the host: in the workspace, whose name is removed once bwrap has bound it (so no user process ever sees it there, and the reaper's removal of the workspace covers a crash before). */
+const EGRESS_SOCKET_NAME = '.sandbox-procs-egress.sock';
+/** A unix socket's path is at most 107 bytes on Linux. */
+const MAX_SOCKET_PATH = 107;
+
+/** The variables that point a program's HTTP client at the proxy; the sandbox's own loopback stays direct. */
+function proxyEnv(proxyUrl: string): Record<string, string> {
+  const direct = 'localhost,127.0.0.1,::1';
+  return { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, https_proxy: proxyUrl, NO_PROXY: direct, no_proxy: direct };
 }
 
 /** Starts a sandbox and waits until its spawner is ready. */
 export async function startConfinedSandbox(options: ConfinedSandboxOptions): Promise<ConfinedSandbox> {
   const bubblewrap = findBubblewrap();
   if ('unavailable' in bubblewrap) throw new ConfinementUnavailableError(bubblewrap.unavailable);
-  const args = bwrapArguments({ workspace: options.workspace, spawner: SPAWNER, network: false });
+  let proxy: EgressProxy | undefined;
+  if (options.egress) {
+    const socketPath = joinPath(options.workspace, EGRESS_SOCKET_NAME);
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) throw new ConfinementUnavailableError(`the egress proxy's socket path is too long for a unix socket (${socketPath}): use a shorter TMPDIR`);
+    proxy = await startEgressProxy(socketPath, options.egress);
+  }
+  const args = bwrapArguments({ workspace: options.workspace, spawner: SPAWNER, network: proxy ? { egressSocket: proxy.socketPath } : false });
   // Joining the group first, in a shell that then becomes bwrap: nothing of the sandbox is ever outside it.
   const join = (options.cgroup?.joinFiles ?? []).map((file, i) => `echo $$ > "$${i + 1}" || exit 126`).join('; ');
   const files = options.cgroup?.joinFiles ?? [];
@@ -84,7 +110,8 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   control.on('error', () => undefined);
-  const ended = once(child, 'exit').then(() => undefined);
+  // The proxy never outlives its sandbox, whoever ended it.
+  const ended = once(child, 'exit').then(() => proxy?.close());
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
@@ -148,6 +175,8 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
   } finally {
     clearTimeout(timer);
   }
+  // bwrap has bound the socket inside: its name on the host (in the workspace, which the sandbox sees) is no longer needed.
+  await proxy?.unlinkSocket();
 
   // The sandbox's PID namespace, as the host names it: that of bwrap's child (PID 1 inside).
   const namespace = (() => {
@@ -179,8 +208,11 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
   const killNow = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  const proxyUrl = proxy && `http://127.0.0.1:${EGRESS_PORT}`;
   return {
     hostPid: child.pid!,
+    env: proxyUrl ? proxyEnv(proxyUrl) : {},
+    ...(proxyUrl && { proxyUrl }),
     hostPidOf,
     ended,
     killNow,

@@ -9,7 +9,7 @@
 // only Node's built-ins. The emulator imports the frame codec from it; main() runs
 // only when it is the program.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { Socket } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { constants } from 'node:os';
 
 /** Frame types: to the spawner, then from it. */
@@ -28,6 +28,18 @@ export const FRAME = {
   /** A stdin frame's bytes were taken by the process's pipe: the emulator's queue for it shrinks only then. */
   stdinTaken: 17,
 } as const;
+
+/**
+ * A sandbox with internet access: the egress proxy's socket as the sandbox sees it
+ * (bound there by bwrap), and the port on the sandbox's own loopback where the
+ * spawner relays to it (what HTTP_PROXY names inside).
+ */
+export const EGRESS_SOCKET = '/run/sandbox-procs-egress.sock';
+export const EGRESS_PORT = 3128;
+/** The spawner's argument that starts the relay. */
+export const EGRESS_ARG = '--egress';
+/** Relayed connections at once: as many as the proxy takes from one sandbox (egress-proxy.ts). */
+const MAX_RELAYED = 64;
 
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
@@ -133,7 +145,33 @@ function main(): void {
   socket.on('end', () => process.exit(0));
   socket.on('error', () => process.exit(0));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => process.exit(0));
-  send(FRAME.ready, 0, { pid: process.pid });
+  const ready = () => send(FRAME.ready, 0, { pid: process.pid });
+  if (process.argv.includes(EGRESS_ARG)) relayEgress(ready);
+  else ready();
+}
+
+/**
+ * Relays each TCP connection to 127.0.0.1:EGRESS_PORT, byte for byte, to the egress
+ * proxy's socket: the namespace has no other way out, and the proxy (on the host)
+ * decides where each request may go.
+ */
+function relayEgress(ready: () => void): void {
+  // Half-open both ways: a client that has said all it will still gets its answer.
+  const relay = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ path: EGRESS_SOCKET, allowHalfOpen: true });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  relay.maxConnections = MAX_RELAYED;
+  // Without its relay the sandbox would have no way out: better not to start at all.
+  relay.once('error', () => process.exit(1));
+  relay.listen(EGRESS_PORT, '127.0.0.1', ready);
 }
 
 if (process.argv[1]?.endsWith('/spawner.mjs')) main();

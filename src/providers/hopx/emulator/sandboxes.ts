@@ -36,9 +36,11 @@ export interface SandboxRegistry {
 /** `options`: the caller's limits; each sandbox's port and token are its own, and its signals are the control plane's. */
 export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 'token' | 'handleSignals'>): SandboxRegistry {
   const timers = new Map<string, NodeJS.Timeout>();
+  // internet_access (default true) as a confined sandbox's network: HTTP(S) through the egress proxy, or none at all.
+  const start = (internet: boolean) => startProviderEmulator(hopxEmulator, { ...options, handleSignals: false, network: { internet } });
   const sandboxes = createSandboxes<HopxSandbox>({
-    start: () => startProviderEmulator(hopxEmulator, { ...options, handleSignals: false }),
-    // A confined sandbox takes ~130 ms to start: two wait ready, so that Sandbox.create answers at once.
+    start: () => start(true),
+    // A confined sandbox takes ~130 ms to start: two (with internet access, the default) wait ready, so that Sandbox.create answers at once.
     spares: (options.isolation ?? DEFAULT_ISOLATION) !== 'none' ? 2 : 0,
     onRemove: (sandbox) => {
       clearTimeout(timers.get(sandbox.id));
@@ -60,7 +62,7 @@ export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 't
           timers.set(id, timer);
         }
         return { ...spec, id, emulator, createdAt, expiresAt };
-      });
+      }, spec.internetAccess ? undefined : () => start(false));
     },
     get: sandboxes.get,
     list: sandboxes.all,

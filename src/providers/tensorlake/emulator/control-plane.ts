@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { operations } from '../../../../generated/tensorlake-control.operations.js';
 import type { components } from '../../../../generated/tensorlake-control.js';
-import { RETRY_SOON, startProviderEmulator, type EmulatorOptions } from '../../../emulator/emulator.js';
+import { RETRY_SOON, startProviderEmulator, type EmulatorOptions, type SandboxNetwork } from '../../../emulator/emulator.js';
 import type { Handler } from '../../../emulator/http.js';
 import { claimInstance } from '../../../emulator/instance.js';
 import { newInstanceId } from '../../../emulator/reaper.js';
@@ -31,7 +31,21 @@ function limitsOf(request: Schemas['CreateSandboxRequest']): { memoryBytes?: num
   };
 }
 
-/** Sandboxes that may exist at once: each holds a server and its processes, so memory stays bounded. */
+/**
+ * A confined sandbox's network, as the request asks (NetworkConfig.allow_internet_access
+ * defaults to true: tensorlakeai/tensorlake crates/cloud-sdk/src/sandboxes/models.rs).
+ * false means no network at all, as the CLI's `--no-internet` does (DNS included),
+ * whatever allow_out says. The rules' meaning (egress-policy.ts applies it): each entry
+ * an IP, a CIDR or a host name (crates/cli/src/main.rs, `--network-allow` /
+ * `--network-deny`); a non-empty allow_out is an allowlist (crates/cli/src/commands/sbx/
+ * mod.rs, build_network_config); allow wins over deny (tensorlakeai/indexify
+ * proto/executor_api.proto, NetworkPolicy).
+ */
+function networkOf(request: Schemas['CreateSandboxRequest']): SandboxNetwork {
+  const network = request.network;
+  if (network?.allow_internet_access === false) return { internet: false };
+  return { internet: true, allowOut: network?.allow_out ?? [], denyOut: network?.deny_out ?? [] };
+}
 
 const LOCAL_HOST = /^([a-z0-9][a-z0-9_-]*)\.local(?::\d+)?$/i;
 
@@ -59,8 +73,14 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
   // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
   const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
   const sandboxes = createSandboxRegistry({
-    // A confined sandbox gets the resources its request asked for as the kernel's caps (memory, CPUs).
-    start: (request) => startProviderEmulator(tensorlakeEmulator, { ...perSandbox, handleSignals: false, sandboxLimits: { ...perSandbox.sandboxLimits, ...limitsOf(request) } }),
+    // A confined sandbox gets the resources its request asked for as the kernel's caps (memory, CPUs), and its network.
+    start: (request) =>
+      startProviderEmulator(tensorlakeEmulator, {
+        ...perSandbox,
+        handleSignals: false,
+        sandboxLimits: { ...perSandbox.sandboxLimits, ...limitsOf(request) },
+        network: networkOf(request),
+      }),
   });
   const info = (s: Sandbox): Schemas['SandboxInfo'] => ({
     sandbox_id: s.id,
