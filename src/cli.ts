@@ -331,8 +331,9 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
   const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
   const tokenTtlSeconds = positiveWhole('--token-ttl', values['token-ttl']);
-  if (tokenTtlSeconds !== undefined && !(values['control-plane'] && provider === 'hopx')) {
-    throw new UsageError('--token-ttl needs --provider hopx --control-plane: only HopX\'s control plane hands out agent tokens');
+  if (tokenTtlSeconds !== undefined && !(values['control-plane'] && registry[provider!].agentTokens)) {
+    const withTokens = providers.filter((name) => registry[name].agentTokens).join(' or ');
+    throw new UsageError(`--token-ttl needs --control-plane and --provider ${withTokens}: only those control planes hand out agent tokens`);
   }
   const isolation = values.isolation ?? 'none';
   if (isolation !== 'none' && isolation !== 'auto' && isolation !== 'strict') throw new UsageError(`--isolation must be auto, strict or none, got "${isolation}"`);

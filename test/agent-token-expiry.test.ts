@@ -115,8 +115,8 @@ describe('emulate --token-ttl', () => {
     return { out: (t) => (text += t), err: (t) => (text += t), color: false, text: () => text };
   };
   it.each([
-    [['--provider', 'hopx', '--token-ttl', '2'], /--token-ttl needs --provider hopx --control-plane/],
-    [['--provider', 'tensorlake', '--control-plane', '--token-ttl', '2'], /--token-ttl needs --provider hopx --control-plane/],
+    [['--provider', 'hopx', '--token-ttl', '2'], /--token-ttl needs --control-plane and --provider hopx/],
+    [['--provider', 'tensorlake', '--control-plane', '--token-ttl', '2'], /--token-ttl needs --control-plane and --provider hopx/],
     [['--provider', 'hopx', '--control-plane', '--token-ttl', '0'], /--token-ttl must be a positive whole number/],
   ])('refuses %j with a usage error (exit 2) before starting anything', async (args, message) => {
     const io = capture();

@@ -98,9 +98,9 @@ export interface EmulatorOptions {
   /** Caps for a confined sandbox, where the machine lets the emulator manage cgroups. */
   sandboxLimits?: CgroupLimits;
   /**
-   * A control plane that hands out agent tokens (HopX): their lifetime in seconds.
-   * Default 86 400 (a day; inferred, see specs/hopx-control.yaml). A short one (e.g. 2)
-   * lets a test see a client renew its token. Ignored where there are no agent tokens.
+   * A control plane that hands out agent tokens: their lifetime in seconds. Default:
+   * the provider's, as its control spec says (a day where no source states it). A short
+   * one (e.g. 2) lets a test see a client renew its token. Ignored where there are none.
    */
   tokenTtlSeconds?: number;
 }

@@ -169,6 +169,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       const headers: Record<string, string> = { ...extra, 'x-request-id': requestId };
       closeIfUnread(headers);
       if (body !== undefined) headers['content-type'] = 'application/json';
+      // A bodiless 200 says so: without a length Node sends it chunked, which a client may take for a body.
+      else if (status !== 204 && status !== 304) headers['content-length'] = '0';
       res.writeHead(status, headers);
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
