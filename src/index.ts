@@ -71,7 +71,7 @@ export type {
   TensorlakeSandboxCreated,
   TensorlakeSandboxInfo,
 } from './providers/tensorlake/control-client.js';
-export { connectTensorlakeSandbox, tensorlakeProxyRoute, type TensorlakeConnectOptions, type TensorlakeSandboxClient } from './providers/tensorlake/connect.js';
+export { connectTensorlakeSandbox, tensorlakeProxyRoute, type TensorlakeConnectOptions, type TensorlakeRoute, type TensorlakeSandboxClient } from './providers/tensorlake/connect.js';
 export { connectSandbox, createSandbox, type NewSandbox, type SandboxHandle, type SandboxTarget } from './sandbox.js';
 export type { ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec } from './processes.js';
 export { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions, type RequestOptions } from './core/options.js';

@@ -12,6 +12,7 @@ import { createTensorlakeControlClient } from './providers/tensorlake/control-cl
 
 /** Where and how to reach a provider: its API key, and its control plane (default: the provider's own). */
 export type SandboxTarget = Omit<ClientOptions, 'baseUrl' | 'sandbox'> & {
+  /** Which provider. */
   provider: ProviderName;
   /** The control plane's URL (an emulator's, say). */
   controlPlaneUrl?: string;
@@ -27,12 +28,15 @@ export interface NewSandbox {
   template?: string;
   /** Tensorlake: CPUs and memory. Default 1 CPU, 512 MiB. */
   cpus?: number;
+  /** Tensorlake: memory in MiB. Default 512. */
   memoryMb?: number;
 }
 
 /** One sandbox, whichever provider's. */
 export interface SandboxHandle {
+  /** Its provider. */
   readonly provider: ProviderName;
+  /** Its ID at the provider. */
   readonly id: string;
   /** True when this handle created it (then disposal deletes it). */
   readonly created: boolean;

@@ -24,6 +24,7 @@ export interface HopxConnectOptions extends Omit<HopxClientOptions, 'baseUrl' | 
 
 /** A client of one HopX sandbox's agent, reached by its ID. */
 export interface HopxSandboxClient extends HopxClient {
+  /** The sandbox's ID. */
   readonly sandboxId: string;
   /** The agent's base URL, as the control plane gave it. */
   readonly publicHost: string;

@@ -1,7 +1,7 @@
 // HopX's control plane (specs/hopx-control.yaml): create, list, read and delete
 // sandboxes and refresh their agent tokens, with the account's API key in X-API-Key
 // as HopX's SDK sends it, on the same transport as the process clients.
-import type { components, operations as operationTypes, paths } from '../../../generated/hopx-control.js';
+import type { components, paths } from '../../../generated/hopx-control.js';
 import { operations } from '../../../generated/hopx-control.operations.js';
 import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import { createTransport } from '../../core/transport.js';
@@ -14,7 +14,16 @@ export type HopxSandboxInfo = Schemas['SandboxInfo'];
 /** One page of listSandboxes. */
 export type HopxSandboxList = Schemas['SandboxList'];
 /** The filters and paging of listSandboxes. */
-export type HopxListSandboxesQuery = NonNullable<operationTypes['listSandboxes']['parameters']['query']>;
+export type HopxListSandboxesQuery = {
+  /** Page size (the SDK sends 100). */
+  limit?: number;
+  /** Only sandboxes in this state. */
+  status?: HopxSandboxInfo['status'];
+  /** Only sandboxes in this region. */
+  region?: string;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
+};
 /** An agent token and when it expires (RFC 3339). */
 export type HopxAgentToken = Schemas['AgentToken'];
 
@@ -38,15 +47,19 @@ export interface HopxControlClient {
   createSandbox(request: HopxCreateSandboxRequest, options?: RequestOptions): Promise<HopxSandboxInfo>;
   /** One page of the account's sandboxes (`next_cursor` for the next). */
   listSandboxes(query?: HopxListSandboxesQuery, options?: RequestOptions): Promise<HopxSandboxList>;
+  /** The sandbox's description, `public_host` included; NotFoundError when there is none. */
   getSandbox(sandboxId: string, options?: RequestOptions): Promise<HopxSandboxInfo>;
   /** Deletes the sandbox and everything in it. */
   deleteSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
   /** A fresh agent token for the sandbox (a POST, but as safe to repeat as a read: retried). */
   refreshSandboxToken(sandboxId: string, options?: RequestOptions): Promise<HopxAgentToken>;
+  /** Closes its connection pool. */
   close(): Promise<void>;
+  /** The same as close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Creates a client of HopX's control plane. Nothing is sent until the first call; an invalid option throws ValidationError. */
 export function createHopxControlClient(options: HopxControlClientOptions): HopxControlClient {
   const resolved = { ...options, baseUrl: options.baseUrl ?? HOPX_CONTROL_PLANE_URL };
   const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, resolved, () => resolved.baseUrl, new Set(['refreshSandboxToken']), {

@@ -28,13 +28,21 @@ export interface TensorlakeSandboxClient extends TensorlakeClient {
   /** Its ID (also when it was found by name). */
   readonly sandboxId: string;
   /** Where requests go, and the routing header they carry (if any). */
-  readonly route: { baseUrl: string; headers: Record<string, string> };
+  readonly route: TensorlakeRoute;
+}
+
+/** Where a sandbox's requests go. */
+export interface TensorlakeRoute {
+  /** The base URL of its process API (or of the proxy in front of it). */
+  baseUrl: string;
+  /** The headers that choose the sandbox at the proxy (`host` or `X-Tensorlake-Sandbox-Id`), if any. */
+  headers: Record<string, string>;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1']);
 
 /** Where the SDK sends a sandbox's requests through `proxyUrl`. */
-export function tensorlakeProxyRoute(proxyUrl: string, sandboxId: string): { baseUrl: string; headers: Record<string, string> } {
+export function tensorlakeProxyRoute(proxyUrl: string, sandboxId: string): TensorlakeRoute {
   const url = new URL(proxyUrl);
   if (LOOPBACK.has(url.hostname)) return { baseUrl: proxyUrl.replace(/\/+$/, ''), headers: { host: `${sandboxId}.local` } };
   return { baseUrl: url.origin, headers: { 'X-Tensorlake-Sandbox-Id': sandboxId } };

@@ -20,6 +20,7 @@ export const TENSORLAKE_CONTROL_PLANE_URL = 'https://api.tensorlake.ai';
 
 /** The options of createTensorlakeControlClient: `baseUrl` defaults to TENSORLAKE_CONTROL_PLANE_URL, `namespace` to `default` (the SDK's INDEXIFY_NAMESPACE default). */
 export interface TensorlakeControlClientOptions extends Omit<ClientOptions, 'sandbox'> {
+  /** The namespace its calls go to. Default `default`. */
   namespace?: string;
 }
 
@@ -32,18 +33,23 @@ export interface TensorlakeControlClient {
   readonly provider: 'tensorlake';
   /** Where it sends requests. */
   readonly baseUrl: string;
+  /** The namespace its calls go to. */
   readonly namespace: string;
   /** Creates a sandbox. Not retried unless `retryNonIdempotent`. */
   createSandbox(request: TensorlakeCreateSandboxRequest, options?: RequestOptions): Promise<TensorlakeSandboxCreated>;
+  /** The namespace's sandboxes. */
   listSandboxes(options?: RequestOptions): Promise<TensorlakeSandboxInfo[]>;
   /** By ID or name. */
   getSandbox(sandboxId: string, options?: RequestOptions): Promise<TensorlakeSandboxInfo>;
   /** Terminates the sandbox and everything in it. */
   deleteSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
+  /** Closes its connection pool. */
   close(): Promise<void>;
+  /** The same as close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Creates a client of Tensorlake's control plane. Nothing is sent until the first call; an invalid option throws ValidationError. */
 export function createTensorlakeControlClient(options: TensorlakeControlClientOptions): TensorlakeControlClient {
   const { namespace = 'default', ...rest } = options;
   const resolved = { ...rest, baseUrl: rest.baseUrl ?? TENSORLAKE_CONTROL_PLANE_URL };
