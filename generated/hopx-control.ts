@@ -117,7 +117,10 @@ export interface components {
         };
         AgentToken: {
             auth_token: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the token stops working (RFC 3339, openapi_public.json); the agent then answers 401 TOKEN_EXPIRED. Both SDKs refresh once less than an hour is left.
+             */
             token_expires_at: string;
         };
         ErrorResponse: {

@@ -679,18 +679,12 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description Unauthorized */
+        /** @description Unauthorized: no token, a token of another sandbox, or (code TOKEN_EXPIRED) a token past its token_expires_at. Both SDKs refresh the token once on a 401 and send the request again (python/hopx_ai/_agent_client.py:295-307, @hopx-ai/sdk dist/index.js:344). */
         Unauthorized: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "error": "Authentication required",
-                 *       "code": "AUTHENTICATION_REQUIRED"
-                 *     }
-                 */
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };

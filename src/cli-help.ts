@@ -13,7 +13,8 @@ Usage:
                         [--junit FILE] [--html FILE] [--allow-mutations] [--timeout-ms N]
   sandbox-procs emulate --provider NAME [--port N] [--token-env VAR | --token T]
                         [--max-running N] [--max-output-bytes N] [--max-body-bytes N]
-                        [--control-plane] [--isolation MODE] [--write-env FILE]
+                        [--control-plane [--token-ttl SECONDS]] [--isolation MODE]
+                        [--write-env FILE]
   sandbox-procs help [COMMAND] | --help | --version
 
 Commands:
@@ -87,7 +88,7 @@ a report file that could not be written).
 Needs the optional peer dependencies ajv and yaml.
 `,
   emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits] [--control-plane]
-                      [--isolation MODE] [--write-env FILE]
+                      [--token-ttl SECONDS] [--isolation MODE] [--write-env FILE]
 
 Serves a provider's process API on 127.0.0.1 over real local processes until
 interrupted (Ctrl-C, SIGTERM or SIGHUP), then stops every process it started.
@@ -108,6 +109,9 @@ official SDK read (HOPX_SANDBOX_URL, TENSORLAKE_API_KEY, ...).
                             connect, list, delete), each sandbox an emulator of its
                             own, so the official SDK runs unchanged; prints the
                             settings to point it here.
+      --token-ttl SECONDS   HopX control plane: the lifetime of the agent tokens it
+                            hands out (default 86400, a day); an agent answers an
+                            expired one 401 TOKEN_EXPIRED. A short one tests renewal.
       --isolation MODE      auto (default): each sandbox confined with bubblewrap
                             (own filesystem view with /workspace, PID and network
                             namespaces, a cgroup's caps) where the machine allows

@@ -310,6 +310,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
     'max-output-bytes': { type: 'string' },
     'max-body-bytes': { type: 'string' },
     'control-plane': { type: 'boolean' },
+    'token-ttl': { type: 'string' },
     isolation: { type: 'string' },
     'write-env': { type: 'string' },
     // Node 20 itself reads any --env-file in its argv, even after the script, and exits 9 when
@@ -329,6 +330,11 @@ async function emulate(args: string[], io: Io): Promise<number> {
   const maxRunning = positiveWhole('--max-running', values['max-running']);
   const maxOutputBytes = positiveWhole('--max-output-bytes', values['max-output-bytes']);
   const maxBodyBytes = positiveWhole('--max-body-bytes', values['max-body-bytes']);
+  const tokenTtlSeconds = positiveWhole('--token-ttl', values['token-ttl']);
+  if (tokenTtlSeconds !== undefined && !(values['control-plane'] && registry[provider!].agentTokens)) {
+    const withTokens = providers.filter((name) => registry[name].agentTokens).join(' or ');
+    throw new UsageError(`--token-ttl needs --control-plane and --provider ${withTokens}: only those control planes hand out agent tokens`);
+  }
   const isolation = values.isolation;
   if (isolation !== undefined && isolation !== 'none' && isolation !== 'auto' && isolation !== 'strict') throw new UsageError(`--isolation must be auto, strict or none, got "${isolation}"`);
   if (values['write-env'] !== undefined && values['env-file'] !== undefined) throw new UsageError('give --write-env or --env-file, not both');
@@ -352,6 +358,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
       ...(isolation !== undefined && { isolation }),
       ...(token !== undefined && { token }),
       ...(maxBodyBytes !== undefined && { maxBodyBytes }),
+      ...(tokenTtlSeconds !== undefined && { tokenTtlSeconds }),
       limits: { ...(maxRunning !== undefined && { maxRunning }), ...(maxOutputBytes !== undefined && { maxOutputBytes }) },
     });
   } catch (error) {

@@ -52,6 +52,27 @@ export type {
   HopxProcessId,
   HopxSystemProcess,
 } from './providers/hopx/client.js';
+export { createHopxControlClient, HOPX_CONTROL_PLANE_URL } from './providers/hopx/control-client.js';
+export type {
+  HopxAgentToken,
+  HopxControlClient,
+  HopxControlClientOptions,
+  HopxCreateSandboxRequest,
+  HopxListSandboxesQuery,
+  HopxSandboxInfo,
+  HopxSandboxList,
+} from './providers/hopx/control-client.js';
+export { connectHopxSandbox, type HopxConnectOptions, type HopxSandboxClient } from './providers/hopx/connect.js';
+export { createTensorlakeControlClient, TENSORLAKE_CONTROL_PLANE_URL } from './providers/tensorlake/control-client.js';
+export type {
+  TensorlakeControlClient,
+  TensorlakeControlClientOptions,
+  TensorlakeCreateSandboxRequest,
+  TensorlakeSandboxCreated,
+  TensorlakeSandboxInfo,
+} from './providers/tensorlake/control-client.js';
+export { connectTensorlakeSandbox, tensorlakeProxyRoute, type TensorlakeConnectOptions, type TensorlakeRoute, type TensorlakeSandboxClient } from './providers/tensorlake/connect.js';
+export { connectSandbox, createSandbox, type NewSandbox, type SandboxHandle, type SandboxTarget } from './sandbox.js';
 export type { ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec } from './processes.js';
 export { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions, type RequestOptions } from './core/options.js';
 export { DEFAULT_RETRY, type RetryOptions } from './core/retry.js';

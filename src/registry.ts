@@ -21,6 +21,8 @@ export interface ProviderContracts {
 export interface ProviderEntry {
   /** The environment variable that `drift` reads a live sandbox's token from by default. */
   tokenEnv: string;
+  /** True when its control plane hands out agent tokens that expire (so `emulate --token-ttl` means something). */
+  agentTokens: boolean;
   contracts(): Promise<ProviderContracts>;
   emulators(): Promise<ProviderEmulators>;
 }
@@ -28,6 +30,7 @@ export interface ProviderEntry {
 export const registry: Readonly<Record<ProviderName, ProviderEntry>> = {
   tensorlake: {
     tokenEnv: 'TENSORLAKE_API_KEY',
+    agentTokens: false,
     contracts: async () => ({
       processes: (await import('./providers/tensorlake/contract.js')).tensorlakeContract,
       control: (await import('./providers/tensorlake/control-contract.js')).tensorlakeControlContract,
@@ -36,6 +39,7 @@ export const registry: Readonly<Record<ProviderName, ProviderEntry>> = {
   },
   hopx: {
     tokenEnv: 'HOPX_AUTH_TOKEN',
+    agentTokens: true,
     contracts: async () => ({
       processes: (await import('./providers/hopx/contract.js')).hopxContract,
       control: (await import('./providers/hopx/control-contract.js')).hopxControlContract,

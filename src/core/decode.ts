@@ -97,7 +97,8 @@ export function decode(provider: ProviderName, operation: string, meta: Operatio
   }
   const safe = redact(body, apiKey);
   const ErrorClass = errorClassForStatus(status);
-  throw new ErrorClass(field(safe, 'error') ?? (redactText(response.statusText, apiKey) || 'request failed'), {
+  // `message`: HopX's control plane (its SDK reads it first).
+  throw new ErrorClass(field(safe, 'error') ?? field(safe, 'message') ?? (redactText(response.statusText, apiKey) || 'request failed'), {
     provider,
     operation,
     status,

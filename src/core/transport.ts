@@ -3,7 +3,7 @@
 // idempotent calls, input validation before sending, and decoding of any
 // response into a typed result or a typed error.
 import createClient, { createQuerySerializer, type Client } from 'openapi-fetch';
-import { AbortedError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, type ProviderName } from '../errors.js';
+import { AbortedError, AuthenticationError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, type ProviderName } from '../errors.js';
 import { decode, parseJson, type Decoded, type RawResult } from './decode.js';
 import { guardedFetch } from './guarded-fetch.js';
 import { createNodeFetch, LeanRequest, LiteAbortController } from './node-fetch.js';
@@ -26,6 +26,8 @@ export type CallInit<P extends 'text' | 'stream'> = {
   parseAs: P;
   fetch: (request: Request) => Promise<Response>;
   redirect: 'manual';
+  /** The renewed token's Authorization header, when the transport has a TokenSource. */
+  headers?: Record<string, string>;
 };
 
 type Send<P extends 'text' | 'stream'> = (init: CallInit<P>) => Promise<RawResult>;
@@ -53,6 +55,31 @@ export interface Transport<Paths extends {}, Ops extends OperationTable> {
   close(): Promise<void>;
 }
 
+/**
+ * How a transport authenticates, when not with `Authorization: Bearer <apiKey>`:
+ * the key in a header of its own (`header`), or a token that expires and is
+ * renewed (`token`: a sandbox agent reached through its provider's control plane).
+ */
+export interface Credentials {
+  /** Send `apiKey` as is in this header (e.g. X-API-Key) instead of as a Bearer token. */
+  header?: string;
+  /** Send the source's current token as `Authorization: Bearer <token>`; the apiKey is then never sent. */
+  token?: TokenSource;
+}
+
+/** A token that expires: see createTokenKeeper (src/core/token-keeper.ts). */
+export interface TokenSource {
+  /** The token to send now: at once while it is fresh, else after its (shared) renewal. */
+  current(): string | Promise<string>;
+  /** After a 401 that says `refused` expired: the token to send again with (renewed once, however many calls saw it). */
+  renewAfter(refused: string): Promise<string>;
+}
+
+/** A 401 that says the token expired, as HopX's SDK tells one (code TOKEN_EXPIRED, or "token expired" in the message). */
+function saysTokenExpired(error: SandboxProcsError): boolean {
+  return error.status === 401 && (error.code === 'TOKEN_EXPIRED' || /token expired/i.test(error.message));
+}
+
 export interface OpenStream {
   status: number;
   body: ReadableStream<Uint8Array>;
@@ -68,7 +95,9 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
   hostFor: (sandbox: string) => string,
   /** Operations that are idempotent although their method is not (e.g. a kill sent as POST). */
   idempotentOperations: ReadonlySet<string> = new Set(),
+  credentials: Credentials = {},
 ): Transport<Paths, Ops> {
+  const tokenSource = credentials.token;
   const baseUrl = resolveBaseUrl(provider, options, hostFor);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const idleTimeoutMs = options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
@@ -85,7 +114,11 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     querySerializer: createQuerySerializer(),
     // On the Node transport the request is built once, its body kept as openapi-fetch serialized it.
     ...(node ? { Request: LeanRequest as unknown as typeof Request } : {}),
-    headers: { ...options.headers, Authorization: `Bearer ${options.apiKey}` },
+    headers: {
+      ...options.headers,
+      // A renewed token goes with each request (below); the API key then stays with its owner.
+      ...(tokenSource ? {} : credentials.header ? { [credentials.header]: options.apiKey } : { Authorization: `Bearer ${options.apiKey}` }),
+    },
   });
 
   // What a call needs to know of its operation, worked out once per client, not per call.
@@ -116,13 +149,14 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     return entry;
   }
 
-  /** One attempt: its own time limit, the caller's signal, the guarded fetch. */
+  /** One attempt: its own time limit, the caller's signal, the guarded fetch; `token` when a TokenSource gave one. */
   async function attempt<P extends 'text' | 'stream'>(
     operation: string,
     entry: Entry,
     parseAs: P,
     send: Send<P>,
     userSignal: AbortSignal | undefined,
+    token: string | undefined,
   ): Promise<{ decoded: Decoded; controller: AbortController }> {
     // The Node transport's own requests take a light controller; a fetch needs a real one.
     const controller = node ? (new LiteAbortController() as unknown as AbortController) : new AbortController();
@@ -134,8 +168,11 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     const onUserAbort = userSignal ? () => controller.abort(userSignal.reason) : undefined;
     if (onUserAbort) userSignal!.addEventListener('abort', onUserAbort, { once: true });
     try {
-      const raw = await send({ signal: controller.signal, parseAs, fetch: entry[parseAs], redirect: 'manual' });
-      return { decoded: decode(provider, operation, entry.meta, raw, options.apiKey), controller };
+      const init: CallInit<P> = { signal: controller.signal, parseAs, fetch: entry[parseAs], redirect: 'manual' };
+      if (token !== undefined) init.headers = { Authorization: `Bearer ${token}` };
+      const raw = await send(init);
+      // What is redacted from an error is what was sent: the token, when there is one.
+      return { decoded: decode(provider, operation, entry.meta, raw, token ?? options.apiKey), controller };
     } catch (cause) {
       if (cause instanceof SandboxProcsError) throw cause;
       if (userSignal?.aborted) throw new AbortedError('the call was cancelled', { provider, operation, cause: userSignal.reason });
@@ -161,12 +198,22 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     if (signal?.aborted) throw new AbortedError('the call was cancelled before it was sent', { provider, operation, cause: signal.reason });
 
     const maxRetries = entry.idempotent || retry.nonIdempotent || requestOptions.retryNonIdempotent ? retry.maxRetries : 0;
+    let renewed = false;
     for (let retries = 0; ; retries++) {
       let failure: SandboxProcsError;
+      let token: string | undefined;
       try {
-        return await attempt(operation, entry, parseAs, send, signal);
+        token = tokenSource ? await currentToken(operation) : undefined;
+        return await attempt(operation, entry, parseAs, send, signal, token);
       } catch (error) {
         failure = error as SandboxProcsError;
+      }
+      // An expired token did nothing at the server: renew it once and send again, whatever the method; not a retry.
+      if (token !== undefined && !renewed && saysTokenExpired(failure) && !signal?.aborted) {
+        renewed = true;
+        retries--;
+        await tokenSource!.renewAfter(token).catch(() => undefined);
+        continue;
       }
       failure.retries = retries;
       // A declared 408 is a run that used up its own time limit: another try would do the same.
@@ -182,6 +229,16 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
       } catch (reason) {
         throw new AbortedError('the call was cancelled while waiting to retry', { provider, operation, status: failure.status, retries, cause: reason });
       }
+    }
+  }
+
+  /** The source's token; a failure to get one is the call's failure (the source's errors are already typed and redacted). */
+  async function currentToken(operation: string): Promise<string> {
+    try {
+      return await tokenSource!.current();
+    } catch (cause) {
+      if (cause instanceof SandboxProcsError) throw cause;
+      throw new AuthenticationError(`could not obtain a token: ${describeCause(cause)}`, { provider, operation, cause });
     }
   }
 

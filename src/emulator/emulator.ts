@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
 import type { RunningControlPlane } from './control-plane.js';
-import { serveOperations, type BodyRejection, type Handler } from './http.js';
+import { serveOperations, type AuthRefusal, type BodyRejection, type Handler } from './http.js';
 import { claimInstance } from './instance.js';
 import { newInstanceId, runMarkerEnv } from './reaper.js';
 import { stopOnSignals } from './signals.js';
@@ -113,6 +113,12 @@ export interface EmulatorOptions {
    * `deny_out` rules. Ignored when the processes are not confined.
    */
   network?: SandboxNetwork;
+  /**
+   * A control plane that hands out agent tokens: their lifetime in seconds. Default:
+   * the provider's, as its control spec says (a day where no source states it). A short
+   * one (e.g. 2) lets a test see a client renew its token. Ignored where there are none.
+   */
+  tokenTtlSeconds?: number;
 }
 
 /** What a confined sandbox may reach (EmulatorOptions.network). */
@@ -205,7 +211,13 @@ export function serverSettings(options: EmulatorOptions): Pick<EmulatorOptions, 
 /** The Retry-After of a full emulator's 429: a running process may end any moment. */
 export const RETRY_SOON: Readonly<Record<string, string>> = { 'retry-after': '1' };
 
-export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}): Promise<RunningEmulator> {
+/** What a control plane sets on the sandboxes it starts, beyond EmulatorOptions. */
+export interface SandboxAuth {
+  /** Replaces the check of the emulator's own token (e.g. by tokens the control plane signs, which expire). */
+  authorize?: (authorization: string | undefined) => AuthRefusal | undefined;
+}
+
+export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}, auth: SandboxAuth = {}): Promise<RunningEmulator> {
   const token = options.token ?? `emu_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
   let supervisor: Supervisor | undefined;
@@ -241,6 +253,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...(emulator.rawBodyOperations ? { rawBodyOperations: emulator.rawBodyOperations } : {}),
       ...(emulator.unrouted ? { unrouted: emulator.unrouted } : {}),
       token,
+      ...(auth.authorize && { authorize: auth.authorize }),
       ...serverSettings(options),
     });
   } catch (error) {

@@ -56,6 +56,11 @@ export interface ServeOptions {
   /** How the provider refuses a bad body, where it does so in plain text; default: its JSON 400. */
   rejectBody?: BodyRejection;
   token: string;
+  /**
+   * Replaces the check of `token`: given the request's Authorization header, undefined
+   * to let it through, else the 401's message and code (e.g. a token that expired).
+   */
+  authorize?: (authorization: string | undefined) => AuthRefusal | undefined;
   /** The header that carries `token` as is (e.g. x-api-key); default `Authorization: Bearer <token>`. */
   tokenHeader?: string;
   port?: number;
@@ -74,6 +79,12 @@ export interface ServeOptions {
    * control plane's sandbox proxy, chosen by Host), so that one server serves both.
    */
   divert?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+/** Why a request's credentials were refused: the 401's message and code. */
+export interface AuthRefusal {
+  message: string;
+  code: string;
 }
 
 export interface HttpEmulator {
@@ -158,6 +169,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       const headers: Record<string, string> = { ...extra, 'x-request-id': requestId };
       closeIfUnread(headers);
       if (body !== undefined) headers['content-type'] = 'application/json';
+      // A bodiless 200 says so: without a length Node sends it chunked, which a client may take for a body.
+      else if (status !== 204 && status !== 304) headers['content-length'] = '0';
       res.writeHead(status, headers);
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
@@ -225,8 +238,13 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       res.writeHead(unrouted.status, { 'x-request-id': requestId, ...(unrouted.contentType ? { 'content-type': unrouted.contentType } : {}) });
       return void res.end(unrouted.body);
     }
-    if (!options.publicOperations?.has(route.operationId) && req.headers[tokenHeader] !== expectedAuth) {
-      return reply.error(401, options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
+    if (!options.publicOperations?.has(route.operationId)) {
+      if (options.authorize) {
+        const refusal = options.authorize(req.headers.authorization);
+        if (refusal) return reply.error(401, refusal.message, refusal.code);
+      } else if (req.headers[tokenHeader] !== expectedAuth) {
+        return reply.error(401, options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
+      }
     }
 
     const refuse = (bodyProblem: BodyProblem, status: number, message: string, code: string) => {

@@ -4,7 +4,7 @@ import { operations } from '../../../generated/hopx.operations.js';
 import { ValidationError } from '../../errors.js';
 import { listIn } from '../../core/decode.js';
 import type { ClientOptions, RequestOptions } from '../../core/options.js';
-import { createTransport } from '../../core/transport.js';
+import { createTransport, type Credentials } from '../../core/transport.js';
 import type { SandboxProcesses } from '../../processes.js';
 import { hopxProcesses } from './processes.js';
 
@@ -139,9 +139,14 @@ export function hopxSandboxHost(sandbox: string): string {
  * `http://` URL to a host that is not loopback (the key would travel in clear).
  */
 export function createHopxClient(options: HopxClientOptions): HopxClient {
+  return hopxClientWith(options);
+}
+
+/** createHopxClient with other credentials than the apiKey as a Bearer token (connectHopxSandbox's renewed agent token). */
+export function hopxClientWith(options: HopxClientOptions, credentials?: Credentials): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
   // The SDK form of kill is a POST, but killing twice is as good as once: safe to retry.
-  const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path']));
+  const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path']), credentials);
 
   const client: Omit<HopxClient, 'processes' | 'close' | typeof Symbol.asyncDispose> = {
     provider: 'hopx',

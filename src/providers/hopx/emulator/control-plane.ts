@@ -14,9 +14,6 @@ import { serveControlPlane, type RunningControlPlane } from '../../../emulator/c
 
 const errorBody = (message: string, code: string | undefined, requestId: string) => ({ message, ...(code ? { code } : {}), request_id: requestId });
 
-/** The SDK keeps a token until it has less than an hour left (dist/index.js:2375-2385): a day is never refreshed mid-test. */
-const TOKEN_LIFETIME_MS = 24 * 3_600_000;
-
 function info(sandbox: HopxSandbox) {
   return {
     id: sandbox.id,
@@ -38,9 +35,17 @@ function info(sandbox: HopxSandbox) {
   };
 }
 
-const agentToken = (sandbox: HopxSandbox) => ({ auth_token: sandbox.emulator.token, token_expires_at: new Date(Date.now() + TOKEN_LIFETIME_MS).toISOString() });
+const agentToken = (sandbox: HopxSandbox) => sandbox.tokens.issue(sandbox.id);
 
-export async function startControlPlane(options: EmulatorOptions): Promise<RunningControlPlane> {
+/** HopX's control plane, running: with the count of each sandbox's token refreshes. */
+export interface RunningHopxControlPlane extends RunningControlPlane {
+  /** How many times the sandbox's agent token was refreshed; 0 for a sandbox it does not know. */
+  tokenRefreshes(sandboxId: string): number;
+}
+
+export async function startControlPlane(options: EmulatorOptions): Promise<RunningHopxControlPlane> {
+  const ttl = options.tokenTtlSeconds;
+  if (ttl !== undefined && !(Number.isFinite(ttl) && ttl > 0)) throw new RangeError('tokenTtlSeconds must be a positive number');
   const token = options.token ?? `hopx_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
   // Each sandbox's emulator ends its own children on exit and on signals; this one only has its directory.
@@ -87,6 +92,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
     refreshSandboxToken: (request, reply) => {
       const sandbox = sandboxes.get(String(request.params.sandbox_id));
       if (!sandbox) return notFound(reply, request.params.sandbox_id);
+      sandbox.tokenRefreshes++;
       reply.json(200, agentToken(sandbox));
     },
   };
@@ -105,6 +111,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Runni
       settings: { HOPX_API_KEY: token, baseURL: baseUrl },
       // HOPX_BASE_URL is no SDK variable: our examples read it and pass it as the baseURL option.
       env: { HOPX_API_KEY: token, HOPX_BASE_URL: baseUrl },
+      tokenRefreshes: (sandboxId: string) => sandboxes.get(sandboxId)?.tokenRefreshes ?? 0,
     }),
   });
 }

@@ -4,11 +4,16 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_ISOLATION, startProviderEmulator, type EmulatorOptions, type RunningEmulator } from '../../../emulator/emulator.js';
 import { hopxEmulator } from './agent.js';
+import { createAgentTokens, type AgentTokens } from './agent-tokens.js';
 import { createSandboxes } from '../../../emulator/sandboxes.js';
 
 export interface HopxSandbox {
   id: string;
   emulator: RunningEmulator;
+  /** Signs the agent tokens this sandbox's agent takes, and checks them there. */
+  tokens: AgentTokens;
+  /** How many times its token was refreshed (POST .../token/refresh): tests count renewals with it. */
+  tokenRefreshes: number;
   templateName: string | undefined;
   templateId: string | undefined;
   region: string;
@@ -36,8 +41,15 @@ export interface SandboxRegistry {
 /** `options`: the caller's limits; each sandbox's port and token are its own, and its signals are the control plane's. */
 export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 'token' | 'handleSignals'>): SandboxRegistry {
   const timers = new Map<string, NodeJS.Timeout>();
+  // Each agent takes only the tokens signed for it (spares are started before their sandbox has an id).
+  const tokensOf = new WeakMap<RunningEmulator, AgentTokens>();
   // internet_access (default true) as a confined sandbox's network: HTTP(S) through the egress proxy, or none at all.
-  const start = (internet: boolean) => startProviderEmulator(hopxEmulator, { ...options, handleSignals: false, network: { internet } });
+  const start = async (internet: boolean) => {
+    const tokens = createAgentTokens(options.tokenTtlSeconds);
+    const emulator = await startProviderEmulator(hopxEmulator, { ...options, handleSignals: false, network: { internet } }, { authorize: tokens.check });
+    tokensOf.set(emulator, tokens);
+    return emulator;
+  };
   const sandboxes = createSandboxes<HopxSandbox>({
     start: () => start(true),
     // A confined sandbox takes ~130 ms to start: two (with internet access, the default) wait ready, so that Sandbox.create answers at once.
@@ -61,7 +73,7 @@ export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 't
           timer.unref();
           timers.set(id, timer);
         }
-        return { ...spec, id, emulator, createdAt, expiresAt };
+        return { ...spec, id, emulator, tokens: tokensOf.get(emulator)!, tokenRefreshes: 0, createdAt, expiresAt };
       }, spec.internetAccess ? undefined : () => start(false));
     },
     get: sandboxes.get,
