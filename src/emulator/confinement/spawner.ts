@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { connect, createServer, Socket } from 'node:net';
 import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
 
 /** Frame types: to the spawner, then from it. */
 export const FRAME = {
@@ -64,16 +65,26 @@ export function encodeFrame(type: FrameType, id: number, payload?: Uint8Array | 
   return Buffer.concat([header, body]);
 }
 
-/** Splits a byte stream into frames, whatever the chunks. */
+/**
+ * Splits a byte stream into frames, whatever the chunks. A frame that spans chunks is
+ * joined once, when its last byte has come (not once per chunk: output frames are as
+ * large as a pipe's reads, and joining at every chunk would copy each byte many times).
+ */
 export function frameReader(onFrame: (type: number, id: number, body: Buffer) => void): (chunk: Buffer) => void {
-  let pending: Buffer = Buffer.alloc(0);
+  let parts: Buffer[] = [];
+  let buffered = 0;
   return (chunk) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 4) {
-      const length = pending.readUInt32BE(0);
-      if (pending.length < 4 + length) break;
-      onFrame(pending.readUInt8(4), pending.readUInt32BE(5), pending.subarray(9, 4 + length));
-      pending = pending.subarray(4 + length);
+    parts.push(chunk);
+    buffered += chunk.length;
+    while (buffered >= 4) {
+      if (parts[0]!.length < 4) parts = [Buffer.concat(parts)];
+      const length = parts[0]!.readUInt32BE(0);
+      if (buffered < 4 + length) return;
+      const head = parts[0]!.length >= 4 + length ? parts[0]! : Buffer.concat(parts);
+      onFrame(head.readUInt8(4), head.readUInt32BE(5), head.subarray(9, 4 + length));
+      const rest = head.subarray(4 + length);
+      parts = head === parts[0] && parts.length > 1 ? [rest, ...parts.slice(1)] : rest.length > 0 ? [rest] : [];
+      buffered -= 4 + length;
     }
   };
 }
@@ -95,6 +106,19 @@ function main(): void {
   const socket = new Socket({ fd: 3, readable: true, writable: true });
   const children = new Map<number, ChildProcess>();
   const send = (type: FrameType, id: number, payload?: Uint8Array | object) => socket.write(encodeFrame(type, id, payload));
+  // Output waits while the emulator is behind: a process that prints faster than the emulator reads is
+  // held at its pipe (as when unconfined), instead of the socket's queue growing in this process.
+  const paused = new Set<Readable>();
+  socket.on('drain', () => {
+    for (const stream of paused) stream.resume();
+    paused.clear();
+  });
+  const relayOutput = (stream: Readable, type: FrameType, id: number) =>
+    stream.on('data', (chunk: Buffer) => {
+      if (send(type, id, chunk)) return;
+      stream.pause();
+      paused.add(stream);
+    });
 
   const start = (id: number, request: SpawnFrame) => {
     let child: ChildProcess;
@@ -110,8 +134,8 @@ function main(): void {
     if (child.pid === undefined) return;
     children.set(id, child);
     send(FRAME.spawned, id, { pid: child.pid });
-    child.stdout!.on('data', (chunk: Buffer) => send(FRAME.stdout, id, chunk));
-    child.stderr!.on('data', (chunk: Buffer) => send(FRAME.stderr, id, chunk));
+    relayOutput(child.stdout!, FRAME.stdout, id);
+    relayOutput(child.stderr!, FRAME.stderr, id);
     child.stdin?.on('error', () => undefined);
     child.once('exit', (code, signal) => send(FRAME.exit, id, { code, signal: signal ? constants.signals[signal] : null }));
     child.once('close', () => {
