@@ -209,15 +209,16 @@ export async function createSandboxCgroup(name: string, limits: CgroupLimits): P
     remove() {
       removed ??= (async () => {
         await killAll();
-        // A group empties a moment after its last member died: retry briefly.
+        // A group empties a moment after its last member died (usually within a few ms): retry
+        // often at first, since a delete answers only once its sandbox's groups are gone.
         for (const dir of created.reverse()) {
-          for (let attempt = 0; attempt < 50; attempt++) {
+          for (let attempt = 0; attempt < 120; attempt++) {
             try {
               await rmdir(dir);
               break;
             } catch (error) {
               if ((error as NodeJS.ErrnoException).code === 'ENOENT') break;
-              await delay(10);
+              await delay(attempt < 20 ? 1 : 10);
             }
           }
         }
