@@ -297,6 +297,37 @@ describe.skipIf('unavailable' in bubblewrap)('a Tensorlake control plane with is
         network: { internet_access: true, proxy: 'http://127.0.0.1:3128', allow_out: [], deny_out: [], note: expect.any(String) },
       });
 
+      // The caps hold at the requested values, through the API: a busy loop gets half a core (its CPU
+      // time over a second of wall time, read from the host's /proc), and a program that goes past
+      // 96 MiB is killed by the kernel, while one under it runs.
+      const loop = `while :; do :; done # ${randomBytes(4).toString('hex')}`;
+      const busy = await client.startProcess({ command: 'sh', args: ['-c', loop] });
+      let busyHost: number | undefined;
+      const withLoop = () => readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(loop);
+        } catch {
+          return false;
+        }
+      });
+      expect(await waitFor(() => (busyHost = withLoop()) !== undefined, 5_000)).toBe(true);
+      const cpuSeconds = () => readFileSync(`/proc/${busyHost}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
+      const [cpuBefore, wallBefore] = [cpuSeconds(), performance.now()];
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const share = (cpuSeconds() - cpuBefore) / ((performance.now() - wallBefore) / 1000);
+      expect(share).toBeLessThan(0.6);
+      await client.killProcess(busy.pid);
+      const within = await client.startProcess({ command: 'sh', args: ['-c', 'head -c 33554432 /dev/zero | tail -c 33554432 | wc -c'] });
+      const over = await client.startProcess({ command: 'sh', args: ['-c', 'ulimit -v 524288; exec tail /dev/zero'] });
+      const ended = async (pid: number) => {
+        let record = await client.getProcess(pid);
+        for (const deadline = Date.now() + 30_000; record.status === 'running' && Date.now() < deadline; record = await client.getProcess(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+        return record;
+      };
+      expect(await ended(within.pid)).toMatchObject({ exit_code: 0 });
+      expect((await client.getStdout(within.pid)).lines).toEqual(['33554432']);
+      expect(await ended(over.pid)).toMatchObject({ status: 'signaled', signal: 9 });
+
       const marker = `sandbox-procs-deleted-${randomBytes(6).toString('hex')}`;
       await client.startProcess({ command: 'bash', args: ['-c', `setsid env -i bash -c 'exec -a "$0$1" sleep 300' '${marker.slice(0, 8)}' '${marker.slice(8)}' < /dev/null > /dev/null 2>&1 & exec sleep 300`] });
       expect(await waitFor(() => hostProcessesNamed(marker).length === 1, 15_000)).toBe(true);
