@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningControlPlane } from '../src/emulator/index.js';
 import type { ProviderName } from '../src/errors.js';
 import { connectSandbox, createHopxControlClient, createSandbox, createTensorlakeControlClient, waitForExit, type SandboxTarget } from '../src/index.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compileExamples, root, runExample } from './support/readme-examples.js';
 import { testKey } from './support/secrets.js';
 
 describe.each(['hopx', 'tensorlake'] as ProviderName[])('%s', (provider) => {
@@ -55,4 +58,25 @@ describe.each(['hopx', 'tensorlake'] as ProviderName[])('%s', (provider) => {
     await owner.delete();
     expect(await existing()).not.toContain(owner.id);
   });
+});
+
+describe('examples/sandbox.ts', () => {
+  it('runs as written against both control planes, with only the variables `emulate --control-plane` prints, and leaves no sandbox', async () => {
+    const source = await readFile(join(root, 'examples', 'sandbox.ts'), 'utf8');
+    const compiled = await compileExamples([source]);
+    const planes = await Promise.all((['hopx', 'tensorlake'] as const).map((provider) => startEmulator(provider, { controlPlane: true, token: testKey(`${provider}-example`) })));
+    try {
+      expect(compiled.problems).toEqual([]);
+      const run = await runExample(compiled.entry(1), Object.assign({}, ...planes.map((plane) => plane.env)) as Record<string, string>);
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout.trim().split('\n')).toEqual(['hopx failed 3', 'tensorlake exited 3']);
+      await using hopx = createHopxControlClient({ apiKey: planes[0]!.token, baseUrl: planes[0]!.baseUrl });
+      await using tensorlake = createTensorlakeControlClient({ apiKey: planes[1]!.token, baseUrl: planes[1]!.baseUrl });
+      expect((await hopx.listSandboxes()).data).toEqual([]);
+      expect(await tensorlake.listSandboxes()).toEqual([]);
+    } finally {
+      await Promise.all(planes.map((plane) => plane.stop()));
+      await compiled.remove();
+    }
+  }, 120_000);
 });
