@@ -180,6 +180,9 @@ function removeCgroup(dir) {
     let members = '';
     try { members = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8'); } catch { return; }
     for (const pid of members.split('\n').filter(Boolean)) send(Number(pid), 'SIGKILL');
+    // A paused sandbox's group is frozen: its members take the SIGKILL only once thawed.
+    try { fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED'); } catch {}
+    try { fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0'); } catch {}
     try { fs.rmdirSync(dir); return; } catch (error) { if (error.code === 'ENOENT') return; }
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }

@@ -2,7 +2,7 @@
 // name within their namespace, as the lifecycle API and the proxy look them up.
 import { randomBytes } from 'node:crypto';
 import type { components } from '../../../../generated/tensorlake-control.js';
-import type { RunningEmulator } from '../../../emulator/emulator.js';
+import type { SandboxEmulator as RunningEmulator } from '../../../emulator/emulator.js';
 import { createSandboxes } from '../../../emulator/sandboxes.js';
 
 export interface Sandbox {
