@@ -6,7 +6,6 @@
 // GET /health answers without credentials. Both unconfined and confined where
 // bubblewrap can build sandboxes; every exchange validates against the spec.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Sandbox } from '@hopx-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../generated/hopx-control.operations.js';
@@ -14,6 +13,7 @@ import { SpecValidator } from '../src/contract/validate.js';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type RunningControlPlane } from '../src/emulator/index.js';
 import { loadSpec } from '../src/specs.js';
+import { cpuTicksOver as ticksOver } from './support/cpu.js';
 import { processesWithEnv, waitFor } from './support/processes.js';
 import { startRecordingProxy, specViolations, type RecordingProxy } from './support/recording-proxy.js';
 import { testKey } from './support/secrets.js';
@@ -21,24 +21,6 @@ import { testKey } from './support/secrets.js';
 const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
 const validator = new SpecValidator('hopx', loadSpec('hopx-control'));
 const TEMPLATE = 'code-interpreter';
-
-/** CPU time (user + system clock ticks) `pid` has used, or undefined when it is gone. */
-function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The ticks `pids` used together over `ms`. */
-async function ticksOver(pids: number[], ms: number): Promise<number> {
-  const before = pids.map((pid) => cpuTicks(pid) ?? 0);
-  await pause(ms);
-  return pids.reduce((sum, pid, i) => sum + (cpuTicks(pid) ?? 0) - before[i]!, 0);
-}
 
 describe.each(ISOLATIONS)('isolation %s', (isolation) => {
   let controlPlane: RunningControlPlane;
