@@ -6,12 +6,14 @@
 // GET /health answers without credentials. Both unconfined and confined where
 // bubblewrap can build sandboxes; every exchange validates against the spec.
 import { randomBytes } from 'node:crypto';
+import { totalmem } from 'node:os';
 import { Sandbox } from '@hopx-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../generated/hopx-control.operations.js';
 import { SpecValidator } from '../src/contract/validate.js';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type RunningControlPlane } from '../src/emulator/index.js';
+import { createHopxControlClient } from '../src/index.js';
 import { loadSpec } from '../src/specs.js';
 import { cpuTicksOver as ticksOver } from './support/cpu.js';
 import { processesWithEnv, waitFor } from './support/processes.js';
@@ -99,6 +101,25 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     expect((await call('start')).status).toBe(200);
     expect(await sandbox.listProcesses()).toSatisfy((list: { status: string }[]) => list.every((p) => p.status !== 'running'));
     await sandbox.kill();
+  });
+
+  it('the typed control client: pause, resume, stop, start and setSandboxTimeout answer the sandbox in its new state', async () => {
+    await using control = createHopxControlClient({ apiKey, baseUrl: controlPlane.baseUrl });
+    const { sandbox_id: id } = await control.createSandbox({ template_name: TEMPLATE, memory_mb: 256 });
+    expect((await control.pauseSandbox(id)).status).toBe('paused');
+    expect((await control.resumeSandbox(id)).status).toBe('running');
+    expect((await control.stopSandbox(id)).status).toBe('stopped');
+    expect((await control.startSandbox(id)).status).toBe('running');
+    const timed = await control.setSandboxTimeout(id, 600);
+    expect(timed.timeout_seconds).toBe(600);
+    expect(new Date(timed.expires_at!).getTime()).toBeGreaterThan(Date.now() + 590_000);
+    // memory_mb is the cap where a cgroup holds it; else resources says the host's memory.
+    const limits = (await control.getSandbox(id)).resources!;
+    const capped = Math.floor(totalmem() / 2 ** 20) !== limits.memory_mb;
+    if (isolation === 'none') expect(capped).toBe(false);
+    if (capped) expect(limits.memory_mb).toBe(256);
+    expect(limits).toMatchObject({ vcpu: expect.any(Number), memory_mb: expect.any(Number), disk_mb: expect.any(Number) });
+    await control.deleteSandbox(id);
   });
 
   it('GET /health answers 200 JSON without an API key', async () => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator } from '../src/emulator/index.js';
+import { createTensorlakeControlClient } from '../src/index.js';
 import type { TensorlakeControlPlane } from '../src/providers/tensorlake/emulator/control-plane.js';
 import { processesWithEnv, waitFor } from './support/processes.js';
 import { cpuTicksOver } from './support/cpu.js';
@@ -61,6 +62,17 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     expect(await waitFor(() => processesWithEnv('LIFECYCLE_TAG', tag).length === 0, 15_000)).toBe(true);
     expect(await (await api(`/${id}`)).json()).toMatchObject({ sandbox_id: id, status: 'terminated' });
     expect(controlPlane.sandboxes().map((s) => s.id)).not.toContain(id);
+  });
+
+  it('the typed control client suspends and resumes by name', async () => {
+    await using control = createTensorlakeControlClient({ apiKey, baseUrl: controlPlane.baseUrl });
+    const name = `client-${randomBytes(4).toString('hex')}`;
+    await control.createSandbox({ name, resources: { cpus: 1, memory_mb: 512 } });
+    await control.suspendSandbox(name);
+    expect((await control.getSandbox(name)).status).toBe('suspended');
+    await control.resumeSandbox(name);
+    expect((await control.getSandbox(name)).status).toBe('running');
+    await control.deleteSandbox(name);
   });
 
   it('an ephemeral (unnamed) sandbox cannot be suspended: 400', async () => {
