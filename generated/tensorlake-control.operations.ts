@@ -265,5 +265,88 @@ export const operations = {
         ]
       }
     }
+  },
+  "sandbox_suspend": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/suspend",
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_resume": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/resume",
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
   }
 } as const;

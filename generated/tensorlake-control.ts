@@ -47,6 +47,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The namespace; the SDK sends INDEXIFY_NAMESPACE, default "default". */
+                namespace: components["parameters"]["Namespace"];
+                /** @description The sandbox's ID or name. */
+                sandbox_id: components["parameters"]["SandboxRef"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suspend a named sandbox (every process in it stops where it is)
+         * @description Every process of the sandbox is frozen (cgroup freezer, else SIGSTOP) and uses no CPU until resumed; status becomes suspended. Only a sandbox created with a name can be suspended (the SDK says so): an ephemeral one gets 400.
+         */
+        post: operations["sandbox_suspend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The namespace; the SDK sends INDEXIFY_NAMESPACE, default "default". */
+                namespace: components["parameters"]["Namespace"];
+                /** @description The sandbox's ID or name. */
+                sandbox_id: components["parameters"]["SandboxRef"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a suspended sandbox
+         * @description Every frozen process continues where it stopped; status becomes running. A running sandbox stays running.
+         */
+        post: operations["sandbox_resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -167,6 +217,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The sandbox's ID or name. */
+        SandboxRef: string;
         /** @description The namespace; the SDK sends INDEXIFY_NAMESPACE, default "default". */
         Namespace: string;
     };
@@ -304,6 +356,65 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Deleted; no body */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["SandboxNotFound"];
+        };
+    };
+    sandbox_suspend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The namespace; the SDK sends INDEXIFY_NAMESPACE, default "default". */
+                namespace: components["parameters"]["Namespace"];
+                /** @description The sandbox's ID or name. */
+                sandbox_id: components["parameters"]["SandboxRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body (the sandbox's status says where it is). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The sandbox has no name, so it cannot be suspended. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["SandboxNotFound"];
+        };
+    };
+    sandbox_resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The namespace; the SDK sends INDEXIFY_NAMESPACE, default "default". */
+                namespace: components["parameters"]["Namespace"];
+                /** @description The sandbox's ID or name. */
+                sandbox_id: components["parameters"]["SandboxRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body (the sandbox's status says where it is). */
             200: {
                 headers: {
                     [name: string]: unknown;

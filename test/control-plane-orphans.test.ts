@@ -33,7 +33,7 @@ function send(url: string, method: string, headers: Record<string, string>, body
 }
 
 /** Creates a sandbox through the control plane and starts `sleep 300` in it, as each SDK would; its pid. */
-const sleepInNewSandbox: Record<ProviderName, (baseUrl: string, key: string) => Promise<number>> = {
+const sleepInNewSandbox: Record<ProviderName, (baseUrl: string, key: string) => Promise<{ pid: number; pause: () => Promise<void> }>> = {
   async hopx(baseUrl, key) {
     const created = await send(`${baseUrl}/v1/sandboxes`, 'POST', { 'x-api-key': key }, { template_name: 'code-interpreter' });
     expect(created.status).toBe(201);
@@ -41,15 +41,18 @@ const sleepInNewSandbox: Record<ProviderName, (baseUrl: string, key: string) => 
     expect(started.status).toBe(200);
     const list = await send(`${created.json.public_host}/processes`, 'GET', { authorization: `Bearer ${created.json.auth_token}` });
     const sleeper = (list.json.processes as Array<{ pid: number; command: string }>).find((p) => p.command.startsWith('sleep'));
-    return sleeper!.pid;
+    const pause = async () => expect((await send(`${baseUrl}/v1/sandboxes/${created.json.sandbox_id}/pause`, 'POST', { 'x-api-key': key })).status).toBe(200);
+    return { pid: sleeper!.pid, pause };
   },
   async tensorlake(baseUrl, key) {
     const auth = { authorization: `Bearer ${key}` };
-    const created = await send(`${baseUrl}/v1/namespaces/default/sandboxes`, 'POST', auth, { resources: { cpus: 1, memory_mb: 512 } });
+    // Named: only a named sandbox can be suspended.
+    const created = await send(`${baseUrl}/v1/namespaces/default/sandboxes`, 'POST', auth, { name: `orphans-${randomBytes(4).toString('hex')}`, resources: { cpus: 1, memory_mb: 512 } });
     expect(created.status).toBe(200);
     const started = await send(`${baseUrl}/api/v1/processes`, 'POST', { ...auth, host: `${created.json.sandbox_id}.local` }, { command: 'sleep', args: ['300'] });
     expect(started.status).toBe(201);
-    return started.json.pid as number;
+    const pause = async () => expect((await send(`${baseUrl}/v1/namespaces/default/sandboxes/${created.json.sandbox_id}/suspend`, 'POST', auth)).status).toBe(200);
+    return { pid: started.json.pid as number, pause };
   },
 };
 
@@ -63,7 +66,12 @@ afterEach(async () => {
 });
 
 describe.runIf(linux).each(['hopx', 'tensorlake'] as const)('%s control plane: no orphans', (provider) => {
-  it.each(['SIGKILL', 'SIGTERM'] as const)('after %s of emulate --control-plane, no sandbox process is left', async (signal) => {
+  it.each([
+    ['SIGKILL', 'running'],
+    ['SIGTERM', 'running'],
+    ['SIGKILL', 'paused'],
+    ['SIGTERM', 'paused'],
+  ] as const)('after %s of emulate --control-plane, no sandbox process is left (one sandbox %s)', async (signal, state) => {
     const run = `${inject('emulatorRun')}.control-plane-${provider}-${++sequence}`;
     const key = `cp_${randomBytes(8).toString('hex')}`;
     const child = spawn(process.execPath, [bin, 'emulate', '--provider', provider, '--control-plane', '--token-env', 'CP_KEY'], {
@@ -77,8 +85,10 @@ describe.runIf(linux).each(['hopx', 'tensorlake'] as const)('%s control plane: n
     expect(await waitFor(() => /listening on http:\S+/.test(output), 15_000), output).toBe(true);
     const baseUrl = /listening on (http:\S+)/.exec(output)![1]!;
 
+    const first = await sleepInNewSandbox[provider](baseUrl, key);
     await sleepInNewSandbox[provider](baseUrl, key);
-    await sleepInNewSandbox[provider](baseUrl, key);
+    // Frozen (cgroup freezer or SIGSTOP): a frozen process takes a signal only once thawed, which its ending must see to.
+    if (state === 'paused') await first.pause();
     // Found by their marks, as the host sees them: the PIDs the API gives are the sandbox's own when it is confined (the default where bwrap works).
     const sleepers = marked(run);
     expect(sleepers).toHaveLength(2);

@@ -73,10 +73,33 @@ describe('specs/hopx-control.yaml: sources', () => {
       .map(([method, op]) => [`${method} ${path}`, op] as const),
   );
 
-  it('serves the lifecycle operations the SDK\'s create, connect, list and kill call, and only those', () => {
+  it('describes the lifecycle operations the SDKs call, each one openapi_public.json declares', () => {
     expect(operations.map(([name]) => name).sort()).toEqual(
-      ['post /v1/sandboxes', 'get /v1/sandboxes', 'get /v1/sandboxes/{sandbox_id}', 'delete /v1/sandboxes/{sandbox_id}', 'post /v1/sandboxes/{sandbox_id}/token/refresh'].sort(),
+      [
+        'get /health',
+        'post /v1/sandboxes',
+        'get /v1/sandboxes',
+        'get /v1/sandboxes/{sandbox_id}',
+        'delete /v1/sandboxes/{sandbox_id}',
+        'post /v1/sandboxes/{sandbox_id}/pause',
+        'post /v1/sandboxes/{sandbox_id}/resume',
+        'post /v1/sandboxes/{sandbox_id}/start',
+        'post /v1/sandboxes/{sandbox_id}/stop',
+        'put /v1/sandboxes/{sandbox_id}/timeout',
+        'post /v1/sandboxes/{sandbox_id}/token/refresh',
+      ].sort(),
     );
+  });
+
+  it.each(operations)('%s cites openapi_public.json, HopX\'s own document of its public API', (_name, op) => {
+    expect(sourcesOf(op).some((source) => source.startsWith('hopx-ai/hopx: openapi_public.json:'))).toBe(true);
+  });
+
+  it('answers a deleted sandbox with 200 and a JSON object, as openapi_public.json says and the Python SDK needs', () => {
+    const responses = control.paths['/v1/sandboxes/{sandbox_id}'].delete.responses;
+    expect(Object.keys(responses)).not.toContain('204');
+    expect(responses['200'].content['application/json']).toBeDefined();
+    expect(control.paths['/health'].get.security).toEqual([]);
   });
 
   it.each(operations)('%s names its sources by package or repository and path', (_name, op) => {
@@ -101,7 +124,9 @@ describe('specs/hopx-control.yaml: sources', () => {
     expect(control.components.schemas.SandboxInfo.required).toEqual(expect.arrayContaining(['public_host', 'status']));
     expect(control.components.schemas.AgentToken.required).toEqual(['auth_token', 'token_expires_at']);
     // Statuses no source states are marked inferred.
-    expect(control.paths['/v1/sandboxes'].post['x-inferred']).toBeTruthy();
+    // The statuses openapi_public.json states are no longer inferred; what the emulator answers beyond them is a disagreement.
+    expect(control.paths['/v1/sandboxes'].post['x-inferred']).toBeUndefined();
+    expect(control.paths['/v1/sandboxes'].post['x-disagreements']).toBeTruthy();
     expect(control.paths['/v1/sandboxes/{sandbox_id}'].delete['x-inferred']).toBeTruthy();
     expect(control.components.schemas.ErrorResponse['x-inferred']).toBeTruthy();
   });

@@ -39,6 +39,8 @@ export interface SandboxCgroup {
   killAll(timeoutMs?: number): Promise<boolean>;
   /** Kills what is left, then removes the group's directories. */
   remove(): Promise<void>;
+  /** Freezes (true) or thaws (false) every member; false when the group has no freezer. */
+  setFrozen(frozen: boolean): Promise<boolean>;
 }
 
 type Controller = 'pids' | 'memory' | 'cpu' | 'freezer';
@@ -175,11 +177,14 @@ export async function createSandboxCgroup(name: string, limits: CgroupLimits): P
       .split('\n')
       .filter((line) => line !== '')
       .map(Number);
-  const freeze = async (frozen: boolean) => {
-    if (!freezerDir) return;
+  const freeze = async (frozen: boolean): Promise<boolean> => {
+    if (!freezerDir) return false;
     const file = hierarchy.version === 'v1' ? join(freezerDir, 'freezer.state') : join(freezerDir, 'cgroup.freeze');
     const value = hierarchy.version === 'v1' ? (frozen ? 'FROZEN' : 'THAWED') : frozen ? '1' : '0';
-    await writeFile(file, value).catch(() => undefined);
+    return writeFile(file, value).then(
+      () => true,
+      () => false,
+    );
   };
   const killAll = async (timeoutMs = 5_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -206,6 +211,8 @@ export async function createSandboxCgroup(name: string, limits: CgroupLimits): P
     inForce,
     members,
     killAll,
+    // killAll thaws at its end: a SIGKILL reaches a frozen process only once it is thawed, so a paused group still dies whole.
+    setFrozen: freeze,
     remove() {
       removed ??= (async () => {
         await killAll();

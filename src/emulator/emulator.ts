@@ -2,7 +2,8 @@
 // supervisor of real child processes, with a working directory of its own.
 // stop() ends every child; so do this process's exit, SIGINT, SIGTERM and SIGHUP,
 // and (through the reaper) its death by SIGKILL or a crash.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OperationTable } from '../core/operation.js';
 import type { ProviderName } from '../errors.js';
 import type { RunningControlPlane } from './control-plane.js';
@@ -14,6 +15,7 @@ import type { CgroupLimits, LimitsInForce } from './cgroups.js';
 import { confine, type Confinement } from './confinement/confine.js';
 import { confinedLauncher } from './launcher.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
+import { signalFreezer } from './freeze.js';
 
 export interface EmulatorContext {
   supervisor: Supervisor;
@@ -211,13 +213,30 @@ export function serverSettings(options: EmulatorOptions): Pick<EmulatorOptions, 
 /** The Retry-After of a full emulator's 429: a running process may end any moment. */
 export const RETRY_SOON: Readonly<Record<string, string>> = { 'retry-after': '1' };
 
+/**
+ * A sandbox's state as its control plane sets it: running; paused (every process
+ * frozen where it is, no CPU used); stopped (every process ended, files kept).
+ */
+export type SandboxState = 'running' | 'paused' | 'stopped';
+
+/** A process-API emulator as a control plane holds it: one sandbox, which can be paused and stopped. */
+export interface SandboxEmulator extends RunningEmulator {
+  readonly state: SandboxState;
+  /**
+   * Moves the sandbox to `state`. Paused or stopped, its API answers every request
+   * with 503 and the code SANDBOX_PAUSED or SANDBOX_STOPPED in the provider's error
+   * body (no source says what a paused sandbox answers: inferred, see the specs).
+   */
+  setState(state: SandboxState): Promise<void>;
+}
+
 /** What a control plane sets on the sandboxes it starts, beyond EmulatorOptions. */
 export interface SandboxAuth {
   /** Replaces the check of the emulator's own token (e.g. by tokens the control plane signs, which expire). */
   authorize?: (authorization: string | undefined) => AuthRefusal | undefined;
 }
 
-export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}, auth: SandboxAuth = {}): Promise<RunningEmulator> {
+export async function startProviderEmulator(emulator: ProviderEmulator, options: EmulatorOptions = {}, auth: SandboxAuth = {}): Promise<SandboxEmulator> {
   const token = options.token ?? `emu_${randomBytes(16).toString('hex')}`;
   const id = newInstanceId();
   let supervisor: Supervisor | undefined;
@@ -241,6 +260,21 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     ...(confinement && { launcher: confinedLauncher(confinement.sandbox, workdir) }),
   });
   const stopSignal = new AbortController();
+  let state: SandboxState = 'running';
+  // The cgroup freezer where the sandbox has one, else signals to its processes.
+  const signals = signalFreezer(id, () => supervisor!.list().filter((p) => p.running).map((p) => p.pid));
+  const setFrozen = async (frozen: boolean) => {
+    if (await confinement?.setFrozen(frozen)) return;
+    await (frozen ? signals.freeze() : signals.thaw());
+  };
+  // A paused or stopped sandbox answers nothing but this (its control plane's routes are elsewhere).
+  const refuseUnlessRunning = (_req: IncomingMessage, res: ServerResponse): boolean => {
+    if (state === 'running') return false;
+    const code = state === 'paused' ? 'SANDBOX_PAUSED' : 'SANDBOX_STOPPED';
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify(emulator.errorBody(`the sandbox is ${state}: resume or start it first`, code, randomUUID())));
+    return true;
+  };
   const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal, isolation };
   let server;
   try {
@@ -254,6 +288,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       ...(emulator.unrouted ? { unrouted: emulator.unrouted } : {}),
       token,
       ...(auth.authorize && { authorize: auth.authorize }),
+      divert: refuseUnlessRunning,
       ...serverSettings(options),
     });
   } catch (error) {
@@ -263,7 +298,26 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
   }
   let stopping: Promise<void> | undefined;
   let releaseSignals = () => {};
-  const running: RunningEmulator = {
+  let changing: Promise<void> = Promise.resolve();
+  const running: SandboxEmulator = {
+    get state() {
+      return state;
+    },
+    setState(next) {
+      // One change at a time, in the order asked.
+      changing = changing.then(async () => {
+        if (stopping || next === state) return;
+        const was = state;
+        // Closed to requests before its processes are touched, open again only once they run.
+        if (next !== 'running') state = next;
+        // Thawed first: a frozen process takes no signal until thawed.
+        if (was === 'paused') await setFrozen(false);
+        if (next === 'paused') await setFrozen(true);
+        if (next === 'stopped') await supervisor!.stopAll();
+        state = next;
+      });
+      return changing;
+    },
     provider: emulator.provider,
     baseUrl: server.baseUrl,
     token,
@@ -274,6 +328,8 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     stop() {
       stopping ??= (async () => {
         stopSignal.abort();
+        // A frozen process takes no signal (a frozen bwrap would hold its stop): thawed, then ended.
+        if (state === 'paused') await setFrozen(false);
         // A confined sandbox ends whole, escapees included; its processes' records then finish as killed.
         await confinement?.stop();
         await supervisor!.stopAll();

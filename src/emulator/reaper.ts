@@ -180,11 +180,20 @@ function removeCgroup(dir) {
     let members = '';
     try { members = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8'); } catch { return; }
     for (const pid of members.split('\n').filter(Boolean)) send(Number(pid), 'SIGKILL');
+    // One frozen meanwhile takes the SIGKILL only once thawed.
+    thawCgroup(dir);
     try { fs.rmdirSync(dir); return; } catch (error) { if (error.code === 'ENOENT') return; }
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
 }
+function thawCgroup(dir) {
+  if (typeof dir !== 'string' || !dir.startsWith('/sys/fs/cgroup/') || !path.basename(dir).startsWith(PREFIX)) return;
+  try { fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED'); } catch {}
+  try { fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0'); } catch {}
+}
 function finish() {
+  // A paused sandbox's group is frozen, and a frozen process takes no signal: thawed first, then swept.
+  for (const { cgroups } of instances.values()) for (const group of Array.isArray(cgroups) ? cgroups : []) thawCgroup(group);
   sweep();
   for (const { dir, cgroups } of instances.values()) {
     if (typeof dir === 'string' && path.isAbsolute(dir) && path.basename(dir).startsWith(PREFIX)) {

@@ -3,7 +3,7 @@
 // MAX_SANDBOXES at once so that their number bounds the memory. Removing one stops
 // everything in it; stopAll() also waits for those still starting, so none
 // outlives the control plane.
-import type { RunningEmulator } from './emulator.js';
+import type { SandboxEmulator as RunningEmulator } from './emulator.js';
 
 export const MAX_SANDBOXES = 16;
 

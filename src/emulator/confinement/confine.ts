@@ -21,6 +21,8 @@ export interface Confinement {
   /** Ends the sandbox, then removes its cgroup. */
   stop(): Promise<void>;
   killNow(): void;
+  /** Freezes (true) or thaws (false) the whole sandbox with its cgroup's freezer; false when it has none. */
+  setFrozen(frozen: boolean): Promise<boolean>;
 }
 
 export async function confine(
@@ -67,6 +69,7 @@ export async function confine(
       sandbox,
       cgroupDirs: (cgroup?.joinFiles ?? []).map((file) => dirname(file)),
       killNow: () => sandbox.killNow(),
+      setFrozen: async (frozen) => (cgroup ? cgroup.setFrozen(frozen) : false),
       async stop() {
         await sandbox.stop();
         await cgroup?.remove();

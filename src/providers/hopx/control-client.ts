@@ -1,5 +1,5 @@
-// HopX's control plane (specs/hopx-control.yaml): create, list, read and delete
-// sandboxes and refresh their agent tokens, with the account's API key in X-API-Key
+// HopX's control plane (specs/hopx-control.yaml): create, list, read, delete,
+// pause, resume, stop and start sandboxes, set their timeout, and refresh their agent tokens, with the account's API key in X-API-Key
 // as HopX's SDK sends it, on the same transport as the process clients.
 import type { components, paths } from '../../../generated/hopx-control.js';
 import { operations } from '../../../generated/hopx-control.operations.js';
@@ -51,6 +51,16 @@ export interface HopxControlClient {
   getSandbox(sandboxId: string, options?: RequestOptions): Promise<HopxSandboxInfo>;
   /** Deletes the sandbox and everything in it. */
   deleteSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
+  /** Freezes every process of the sandbox where it is (status paused); answers the sandbox as it now is. */
+  pauseSandbox(sandboxId: string, options?: RequestOptions): Promise<HopxSandboxInfo>;
+  /** Lets a paused sandbox's processes go on (status running). */
+  resumeSandbox(sandboxId: string, options?: RequestOptions): Promise<HopxSandboxInfo>;
+  /** Ends every process of the sandbox, keeping its files (status stopped). */
+  stopSandbox(sandboxId: string, options?: RequestOptions): Promise<HopxSandboxInfo>;
+  /** Serves a stopped sandbox again (status running). */
+  startSandbox(sandboxId: string, options?: RequestOptions): Promise<HopxSandboxInfo>;
+  /** Deletes the sandbox `timeoutSeconds` from now, whatever timeout it had. */
+  setSandboxTimeout(sandboxId: string, timeoutSeconds: number, options?: RequestOptions): Promise<HopxSandboxInfo>;
   /** A fresh agent token for the sandbox (a POST, but as safe to repeat as a read: retried). */
   refreshSandboxToken(sandboxId: string, options?: RequestOptions): Promise<HopxAgentToken>;
   /** Closes its connection pool. */
@@ -74,6 +84,14 @@ export function createHopxControlClient(options: HopxControlClientOptions): Hopx
     getSandbox: (id, o) => call('getSandbox', at(id), (init) => api.GET('/v1/sandboxes/{sandbox_id}', { params: at(id), ...init }), o),
     deleteSandbox: async (id, o) => {
       await call('deleteSandbox', at(id), (init) => api.DELETE('/v1/sandboxes/{sandbox_id}', { params: at(id), ...init }), o);
+    },
+    pauseSandbox: (id, o) => call('pauseSandbox', at(id), (init) => api.POST('/v1/sandboxes/{sandbox_id}/pause', { params: at(id), ...init }), o),
+    resumeSandbox: (id, o) => call('resumeSandbox', at(id), (init) => api.POST('/v1/sandboxes/{sandbox_id}/resume', { params: at(id), ...init }), o),
+    stopSandbox: (id, o) => call('stopSandbox', at(id), (init) => api.POST('/v1/sandboxes/{sandbox_id}/stop', { params: at(id), ...init }), o),
+    startSandbox: (id, o) => call('startSandbox', at(id), (init) => api.POST('/v1/sandboxes/{sandbox_id}/start', { params: at(id), ...init }), o),
+    setSandboxTimeout: (id, timeoutSeconds, o) => {
+      const body = { timeout_seconds: timeoutSeconds };
+      return call('setSandboxTimeout', { ...at(id), body }, (init) => api.PUT('/v1/sandboxes/{sandbox_id}/timeout', { params: at(id), body, ...init }), o);
     },
     refreshSandboxToken: (id, o) =>
       call('refreshSandboxToken', at(id), (init) => api.POST('/v1/sandboxes/{sandbox_id}/token/refresh', { params: at(id), ...init }), o),

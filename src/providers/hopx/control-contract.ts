@@ -23,9 +23,25 @@ const scenarios: Scenario[] = [
   scenario('getSandbox', 200, { method: 'GET', path: one }, withSandbox),
   scenario('getSandbox', 401, { method: 'GET', path: one }, unknown),
   scenario('getSandbox', 404, { method: 'GET', path: one }, unknown),
-  scenario('deleteSandbox', 204, { method: 'DELETE', path: one }, withSandbox),
+  scenario('getApiHealth', 200, { method: 'GET', path: '/health' }),
+  scenario('deleteSandbox', 200, { method: 'DELETE', path: one }, withSandbox),
   scenario('deleteSandbox', 401, { method: 'DELETE', path: one }, unknown),
   scenario('deleteSandbox', 404, { method: 'DELETE', path: one }, unknown),
+  // Resuming needs a paused sandbox and starting a stopped one (403 from the other); pausing needs one that is not stopped.
+  ...(['pause', 'stop'] as const).map((action) => scenario(`${action}Sandbox`, 200, { method: 'POST', path: `${one}/${action}` }, withSandbox)),
+  scenario('resumeSandbox', 403, { method: 'POST', path: `${one}/resume` }, { fixture: 'stoppedSandbox' }),
+  scenario('startSandbox', 403, { method: 'POST', path: `${one}/start` }, { fixture: 'pausedSandbox' }),
+  scenario('resumeSandbox', 200, { method: 'POST', path: `${one}/resume` }, { fixture: 'pausedSandbox' }),
+  scenario('startSandbox', 200, { method: 'POST', path: `${one}/start` }, { fixture: 'stoppedSandbox' }),
+  scenario('pauseSandbox', 403, { method: 'POST', path: `${one}/pause` }, { fixture: 'stoppedSandbox' }),
+  ...(['pause', 'resume', 'start', 'stop'] as const).flatMap((action) => [
+    scenario(`${action}Sandbox`, 401, { method: 'POST', path: `${one}/${action}` }, unknown),
+    scenario(`${action}Sandbox`, 404, { method: 'POST', path: `${one}/${action}` }, unknown),
+  ]),
+  scenario('setSandboxTimeout', 200, { method: 'PUT', path: `${one}/timeout`, body: { timeout_seconds: 600 } }, withSandbox),
+  scenario('setSandboxTimeout', 400, { method: 'PUT', path: `${one}/timeout`, body: { timeout_seconds: 0 } }, withSandbox),
+  scenario('setSandboxTimeout', 401, { method: 'PUT', path: `${one}/timeout`, body: { timeout_seconds: 600 } }, unknown),
+  scenario('setSandboxTimeout', 404, { method: 'PUT', path: `${one}/timeout`, body: { timeout_seconds: 600 } }, unknown),
   scenario('refreshSandboxToken', 200, { method: 'POST', path: `${one}/token/refresh` }, withSandbox),
   scenario('refreshSandboxToken', 401, { method: 'POST', path: `${one}/token/refresh` }, unknown),
   scenario('refreshSandboxToken', 404, { method: 'POST', path: `${one}/token/refresh` }, unknown),
@@ -33,21 +49,31 @@ const scenarios: Scenario[] = [
 
 const authHeaders = (apiKey: string) => ({ 'X-API-Key': apiKey });
 
+/** A new sandbox, running, or paused or stopped by `action`. */
+async function createSandbox(baseUrl: string, apiKey: string, action?: 'pause' | 'stop'): Promise<{ sandbox_id: string }> {
+  const response = await fetch(`${baseUrl}/v1/sandboxes`, {
+    method: 'POST',
+    headers: { ...authHeaders(apiKey), 'content-type': 'application/json' },
+    body: JSON.stringify(CREATE),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (response.status !== 201) throw new Error(`creating a sandbox answered ${response.status}`);
+  const { sandbox_id } = (await response.json()) as { sandbox_id: string };
+  if (action) {
+    const moved = await fetch(`${baseUrl}/v1/sandboxes/${sandbox_id}/${action}`, { method: 'POST', headers: authHeaders(apiKey), signal: AbortSignal.timeout(15_000) });
+    if (moved.status !== 200) throw new Error(`${action} of a new sandbox answered ${moved.status}`);
+  }
+  return { sandbox_id };
+}
+
 export const hopxControlContract: ControlPlaneContract = {
   provider: 'hopx',
   authHeaders,
   scenarios,
   fixtures: {
-    sandbox: async (baseUrl, apiKey) => {
-      const response = await fetch(`${baseUrl}/v1/sandboxes`, {
-        method: 'POST',
-        headers: { ...authHeaders(apiKey), 'content-type': 'application/json' },
-        body: JSON.stringify(CREATE),
-        signal: AbortSignal.timeout(15_000),
-      });
-      if (response.status !== 201) throw new Error(`creating a sandbox answered ${response.status}`);
-      return { sandbox_id: ((await response.json()) as { sandbox_id: string }).sandbox_id };
-    },
+    sandbox: createSandbox,
+    pausedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, 'pause'),
+    stoppedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, 'stop'),
   },
   startedIds: (operation, body) => {
     const id = (body as { sandbox_id?: unknown } | null)?.sandbox_id;

@@ -43,6 +43,10 @@ export interface TensorlakeControlClient {
   getSandbox(sandboxId: string, options?: RequestOptions): Promise<TensorlakeSandboxInfo>;
   /** Terminates the sandbox and everything in it. */
   deleteSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
+  /** Freezes every process of a named sandbox where it is (status suspended); an unnamed one cannot be suspended. */
+  suspendSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
+  /** Lets a suspended sandbox's processes go on (status running). */
+  resumeSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
   /** Closes its connection pool. */
   close(): Promise<void>;
   /** The same as close(), for `await using`. */
@@ -70,6 +74,12 @@ export function createTensorlakeControlClient(options: TensorlakeControlClientOp
     getSandbox: (id, o) => call('sandbox_get', at(id), (init) => api.GET(one, { params: at(id), ...init }), o),
     deleteSandbox: async (id, o) => {
       await call('sandbox_delete', at(id), (init) => api.DELETE(one, { params: at(id), ...init }), o);
+    },
+    suspendSandbox: async (id, o) => {
+      await call('sandbox_suspend', at(id), (init) => api.POST(`${one}/suspend`, { params: at(id), ...init }), o);
+    },
+    resumeSandbox: async (id, o) => {
+      await call('sandbox_resume', at(id), (init) => api.POST(`${one}/resume`, { params: at(id), ...init }), o);
     },
     close,
     [Symbol.asyncDispose]: close,

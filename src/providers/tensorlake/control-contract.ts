@@ -30,9 +30,18 @@ const scenarios: Scenario[] = [
   scenario('sandbox_delete', 200, { method: 'DELETE', path: one }, withSandbox),
   scenario('sandbox_delete', 401, { method: 'DELETE', path: one }, unknown),
   scenario('sandbox_delete', 404, { method: 'DELETE', path: one }, unknown),
+  // Only a named sandbox can be suspended (400 for an ephemeral one); resuming a running one leaves it running.
+  scenario('sandbox_suspend', 200, { method: 'POST', path: `${one}/suspend` }, { fixture: 'uniquelyNamedSandbox' }),
+  scenario('sandbox_suspend', 400, { method: 'POST', path: `${one}/suspend` }, withSandbox),
+  scenario('sandbox_suspend', 401, { method: 'POST', path: `${one}/suspend` }, unknown),
+  scenario('sandbox_suspend', 404, { method: 'POST', path: `${one}/suspend` }, unknown),
+  scenario('sandbox_resume', 200, { method: 'POST', path: `${one}/resume` }, { fixture: 'pausedSandbox' }),
+  scenario('sandbox_resume', 401, { method: 'POST', path: `${one}/resume` }, unknown),
+  scenario('sandbox_resume', 404, { method: 'POST', path: `${one}/resume` }, unknown),
 ];
 
 const authHeaders = (apiKey: string) => ({ Authorization: `Bearer ${apiKey}` });
+const uniqueName = () => `sandbox-procs-contract-${Math.random().toString(36).slice(2, 10)}`;
 
 async function createSandbox(baseUrl: string, apiKey: string, body: object): Promise<Record<string, string>> {
   const response = await fetch(`${baseUrl}${SANDBOXES}`, {
@@ -52,6 +61,14 @@ export const tensorlakeControlContract: ControlPlaneContract = {
   fixtures: {
     sandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, CREATE),
     namedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, { ...CREATE, name: TAKEN_NAME }),
+    uniquelyNamedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, { ...CREATE, name: uniqueName() }),
+    // Suspended: a named sandbox, then POST .../suspend.
+    pausedSandbox: async (baseUrl, apiKey) => {
+      const made = await createSandbox(baseUrl, apiKey, { ...CREATE, name: uniqueName() });
+      const suspended = await fetch(`${baseUrl}${SANDBOXES}/${made.sandbox_id}/suspend`, { method: 'POST', headers: authHeaders(apiKey), signal: AbortSignal.timeout(15_000) });
+      if (suspended.status !== 200) throw new Error(`suspending a new sandbox answered ${suspended.status}`);
+      return made;
+    },
   },
   startedIds: (operation, body) => {
     const id = (body as { sandbox_id?: unknown } | null)?.sandbox_id;

@@ -1,8 +1,9 @@
 // The HopX control plane's sandboxes (see ./sandboxes.ts), with what HopX adds:
-// template, region and internet access as asked for, and a timeout that deletes
-// the sandbox when it runs out (SandboxCreateOptions.timeoutSeconds).
+// template, region, internet access and memory as asked for, and a timeout that
+// deletes the sandbox when it runs out (create's timeout_seconds, and PUT .../timeout
+// which counts it again from now).
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_ISOLATION, startProviderEmulator, type EmulatorOptions, type RunningEmulator } from '../../../emulator/emulator.js';
+import { DEFAULT_ISOLATION, startProviderEmulator, type EmulatorOptions, type SandboxEmulator as RunningEmulator } from '../../../emulator/emulator.js';
 import { hopxEmulator } from './agent.js';
 import { createAgentTokens, type AgentTokens } from './agent-tokens.js';
 import { createSandboxes } from '../../../emulator/sandboxes.js';
@@ -18,13 +19,15 @@ export interface HopxSandbox {
   templateId: string | undefined;
   region: string;
   internetAccess: boolean;
+  /** The memory cap asked for (create's memory_mb), undefined for none. */
+  memoryMb: number | undefined;
   timeoutSeconds: number | null;
   /** When the timeout deletes it (ms since the epoch), or null without a timeout. */
   expiresAt: number | null;
   createdAt: number;
 }
 
-export type SandboxSpec = Pick<HopxSandbox, 'templateName' | 'templateId' | 'region' | 'internetAccess' | 'timeoutSeconds'>;
+export type SandboxSpec = Pick<HopxSandbox, 'templateName' | 'templateId' | 'region' | 'internetAccess' | 'memoryMb' | 'timeoutSeconds'>;
 
 export interface SandboxRegistry {
   readonly max: number;
@@ -35,6 +38,8 @@ export interface SandboxRegistry {
   list(): HopxSandbox[];
   /** Stops everything in it; false when there is no such sandbox. */
   delete(id: string): Promise<boolean>;
+  /** Deletes it `seconds` from now, whatever timeout it had; false when there is no such sandbox. */
+  setTimeout(id: string, seconds: number): boolean;
   stopAll(): Promise<void>;
 }
 
@@ -44,9 +49,15 @@ export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 't
   // Each agent takes only the tokens signed for it (spares are started before their sandbox has an id).
   const tokensOf = new WeakMap<RunningEmulator, AgentTokens>();
   // internet_access (default true) as a confined sandbox's network: HTTP(S) through the egress proxy, or none at all.
-  const start = async (internet: boolean) => {
+  // memory_mb as a confined sandbox's cgroup memory cap.
+  const start = async (internet: boolean, memoryMb?: number) => {
     const tokens = createAgentTokens(options.tokenTtlSeconds);
-    const emulator = await startProviderEmulator(hopxEmulator, { ...options, handleSignals: false, network: { internet } }, { authorize: tokens.check });
+    const sandboxLimits = memoryMb === undefined ? options.sandboxLimits : { ...options.sandboxLimits, memoryBytes: memoryMb * 1024 * 1024 };
+    const emulator = await startProviderEmulator(
+      hopxEmulator,
+      { ...options, handleSignals: false, network: { internet }, ...(sandboxLimits && { sandboxLimits }) },
+      { authorize: tokens.check },
+    );
     tokensOf.set(emulator, tokens);
     return emulator;
   };
@@ -60,21 +71,34 @@ export function createSandboxRegistry(options: Omit<EmulatorOptions, 'port' | 't
     },
   });
 
+  /** Deletes the sandbox `seconds` from now (its processes stopped, its agent gone), replacing any earlier timeout. */
+  const expireIn = (sandbox: HopxSandbox, seconds: number) => {
+    clearTimeout(timers.get(sandbox.id));
+    sandbox.expiresAt = Date.now() + seconds * 1000;
+    // Unref'd: it keeps no process alive.
+    const timer = setTimeout(() => void sandboxes.remove(sandbox.id), Math.min(seconds * 1000, 2 ** 31 - 1));
+    timer.unref();
+    timers.set(sandbox.id, timer);
+  };
+
   return {
     max: sandboxes.max,
     async create(spec) {
       return sandboxes.create((emulator) => {
         const createdAt = Date.now();
         const id = `sbx_${randomBytes(8).toString('hex')}`;
-        const expiresAt = spec.timeoutSeconds === null ? null : createdAt + spec.timeoutSeconds * 1000;
-        if (spec.timeoutSeconds !== null) {
-          // Unref'd: it keeps no process alive.
-          const timer = setTimeout(() => void sandboxes.remove(id), Math.min(spec.timeoutSeconds * 1000, 2 ** 31 - 1));
-          timer.unref();
-          timers.set(id, timer);
-        }
-        return { ...spec, id, emulator, tokens: tokensOf.get(emulator)!, tokenRefreshes: 0, createdAt, expiresAt };
-      }, spec.internetAccess ? undefined : () => start(false));
+        const sandbox: HopxSandbox = { ...spec, id, emulator, tokens: tokensOf.get(emulator)!, tokenRefreshes: 0, createdAt, expiresAt: null };
+        if (spec.timeoutSeconds !== null) expireIn(sandbox, spec.timeoutSeconds);
+        return sandbox;
+        // A spare has internet access and no memory cap: anything else starts as asked.
+      }, spec.internetAccess && spec.memoryMb === undefined ? undefined : () => start(spec.internetAccess, spec.memoryMb));
+    },
+    setTimeout(id, seconds) {
+      const sandbox = sandboxes.get(id);
+      if (!sandbox) return false;
+      sandbox.timeoutSeconds = seconds;
+      expireIn(sandbox, seconds);
+      return true;
     },
     get: sandboxes.get,
     list: sandboxes.all,

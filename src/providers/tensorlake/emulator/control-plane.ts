@@ -19,7 +19,7 @@ import { tensorlakeEmulator } from './daemon.js';
 import { serveControlPlane, type RunningControlPlane } from '../../../emulator/control-plane.js';
 import { forwardToSandbox } from './proxy.js';
 import { MAX_SANDBOXES } from '../../../emulator/sandboxes.js';
-import { createSandboxRegistry, type Sandbox } from './sandboxes.js';
+import { createEndedSandboxes, createSandboxRegistry, type Sandbox } from './sandboxes.js';
 
 type Schemas = components['schemas'];
 
@@ -72,7 +72,10 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
 
   // Each sandbox is a process-API emulator of its own; its signals are ours to handle (below).
   const { handleSignals: _ignored, token: _apiKey, port: _port, ...perSandbox } = options;
+  const timedOut = createEndedSandboxes();
   const sandboxes = createSandboxRegistry({
+    // timeout_secs ran out: its processes end, and it reads as terminated (indexify: SandboxStatus::Terminated, outcome Timeout).
+    onTimeout: (s) => timedOut.add({ ...info(s), status: 'terminated' }),
     // A confined sandbox gets the resources its request asked for as the kernel's caps (memory, CPUs), and its network.
     start: (request) =>
       startProviderEmulator(tensorlakeEmulator, {
@@ -85,7 +88,8 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
   const info = (s: Sandbox): Schemas['SandboxInfo'] => ({
     sandbox_id: s.id,
     namespace: s.namespace,
-    status: 'running',
+    // The emulator's paused is Tensorlake's suspended (SandboxStatus, tensorlake 0.5.89 dist/index.js).
+    status: s.emulator.state === 'paused' ? 'suspended' : 'running',
     image: s.request.image ?? null,
     resources: { cpus: s.request.resources.cpus, memory_mb: s.request.resources.memory_mb, ephemeral_disk_mb: s.request.resources.disk_mb ?? 0 },
     timeout_secs: s.request.timeout_secs ?? null,
@@ -115,9 +119,26 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
     },
     sandbox_list: (request, reply) => reply.json(200, { sandboxes: sandboxes.inNamespace(String(request.params.namespace)).map(info) }),
     sandbox_get: (request, reply) => {
+      const namespace = String(request.params.namespace);
+      const s = sandboxes.find(namespace, String(request.params.sandbox_id));
+      if (s) return reply.json(200, info(s));
+      // One whose timeout ran out reads as terminated for a while, as the server keeps a terminated sandbox.
+      const ended = timedOut.find(namespace, String(request.params.sandbox_id));
+      if (ended) return reply.json(200, ended);
+      reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
+    },
+    sandbox_suspend: async (request, reply) => {
       const s = sandboxes.find(String(request.params.namespace), String(request.params.sandbox_id));
       if (!s) return reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
-      reply.json(200, info(s));
+      if (s.request.name === undefined) return reply.error(400, `sandbox ${s.id} has no name: only a named sandbox can be suspended`);
+      await s.emulator.setState('paused');
+      reply.empty(200);
+    },
+    sandbox_resume: async (request, reply) => {
+      const s = sandboxes.find(String(request.params.namespace), String(request.params.sandbox_id));
+      if (!s) return reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
+      await s.emulator.setState('running');
+      reply.empty(200);
     },
     sandbox_delete: async (request, reply) => {
       const s = sandboxes.find(String(request.params.namespace), String(request.params.sandbox_id));
