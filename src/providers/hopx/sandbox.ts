@@ -1,5 +1,6 @@
 // HopX's part of the provider-neutral sandbox handle (../../sandbox.ts): create a
 // sandbox through the control plane, or connect to one by ID, as an open sandbox.
+import { closedOnFailure } from '../../core/closed-on-failure.js';
 import type { ProviderSandboxes } from '../../sandbox.js';
 import { connectHopxSandbox } from './connect.js';
 import { createHopxControlClient, type HopxControlClient } from './control-client.js';
@@ -7,25 +8,12 @@ import { createHopxControlClient, type HopxControlClient } from './control-clien
 const TEMPLATE = 'code-interpreter';
 
 export const hopxSandboxes: ProviderSandboxes = {
-  async create(control, options, spec) {
-    const client = createHopxControlClient(control);
-    try {
+  create: (control, options, spec) =>
+    closedOnFailure(createHopxControlClient(control), async (client) => {
       const known = await client.createSandbox({ template_name: spec.template ?? TEMPLATE, ...(spec.timeoutSeconds !== undefined && { timeout_seconds: spec.timeoutSeconds }) });
-      return await open(client, options, known.sandbox_id, known);
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-  },
-  async connect(control, options, id) {
-    const client = createHopxControlClient(control);
-    try {
-      return await open(client, options, id);
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-  },
+      return open(client, options, known.sandbox_id, known);
+    }),
+  connect: (control, options, id) => closedOnFailure(createHopxControlClient(control), (client) => open(client, options, id)),
 };
 
 async function open(control: HopxControlClient, options: Parameters<ProviderSandboxes['connect']>[1], id: string, known?: Awaited<ReturnType<HopxControlClient['createSandbox']>>) {

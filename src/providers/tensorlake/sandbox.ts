@@ -1,5 +1,6 @@
 // Tensorlake's part of the provider-neutral sandbox handle (../../sandbox.ts):
 // create a sandbox through the control plane, or connect to one by ID, as an open sandbox.
+import { closedOnFailure } from '../../core/closed-on-failure.js';
 import type { ProviderSandboxes } from '../../sandbox.js';
 import { connectTensorlakeSandbox } from './connect.js';
 import { createTensorlakeControlClient, type TensorlakeControlClient } from './control-client.js';
@@ -9,28 +10,15 @@ const DEFAULT_CPUS = 1;
 const DEFAULT_MEMORY_MB = 512;
 
 export const tensorlakeSandboxes: ProviderSandboxes = {
-  async create(control, options, spec) {
-    const client = createTensorlakeControlClient(control);
-    try {
+  create: (control, options, spec) =>
+    closedOnFailure(createTensorlakeControlClient(control), async (client) => {
       const created = await client.createSandbox({
         resources: { cpus: spec.cpus ?? DEFAULT_CPUS, memory_mb: spec.memoryMb ?? DEFAULT_MEMORY_MB },
         ...(spec.timeoutSeconds !== undefined && { timeout_secs: spec.timeoutSeconds }),
       });
-      return await open(client, options, created.sandbox_id);
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-  },
-  async connect(control, options, id) {
-    const client = createTensorlakeControlClient(control);
-    try {
-      return await open(client, options, id);
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-  },
+      return open(client, options, created.sandbox_id);
+    }),
+  connect: (control, options, id) => closedOnFailure(createTensorlakeControlClient(control), (client) => open(client, options, id)),
 };
 
 async function open(control: TensorlakeControlClient, options: Parameters<ProviderSandboxes['connect']>[1], id: string) {
