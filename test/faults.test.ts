@@ -149,7 +149,8 @@ describe('bad responses', () => {
     ['an HTTP date', new Date(Date.now() + 10_000).toUTCString()],
   ])('429 with Retry-After in %s: honoured up to the cap, then RateLimitError with retryAfterMs', async (_form, retryAfter) => {
     const { baseUrl, hits } = await respond(429, 'application/json', '{"error":"slow down","code":"RATE_LIMIT_EXCEEDED"}', { 'retry-after': retryAfter });
-    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast }).listProcesses(), 1_000);
+    // A generous per-request time limit: a loaded CI machine must not turn this into a TimeoutError; the retries' waits stay capped at 50 ms.
+    const error = await typedFailure(createHopxClient({ apiKey, ...transport, baseUrl, ...fast, timeoutMs: 5_000 }).listProcesses(), 5_000);
     expect(error).toBeInstanceOf(RateLimitError);
     expect(error).toMatchObject({ status: 429, code: 'RATE_LIMIT_EXCEEDED', retries: 2 });
     expect(error.retryAfterMs).toBeGreaterThan(500);
