@@ -311,6 +311,8 @@ async function drift(args: string[], io: Io): Promise<number> {
     throw new UsageError(`the ${secretName} in ${secretEnv} is among the words the report itself prints (an operation, a case, a heading): hiding it would destroy the report, and printing the report would print it`);
   }
 
+  // Set by a signal: the check still runs while its sandbox is deleted, and what it finds then is no finding.
+  let interrupted = false;
   if (!byKey) return await checkDrift({ baseUrl: givenBaseUrl!, token: secret, headers: {} }, undefined);
 
   // From here on a sandbox may exist that this run must delete: every way out goes through release().
@@ -332,6 +334,7 @@ async function drift(args: string[], io: Io): Promise<number> {
     return outcome;
   };
   const stopOnSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
     io.err(`\nInterrupted (${signal}); ${sandboxId === undefined ? 'deleting the throwaway sandbox' : 'stopping'}.\n`);
     void released().finally(() => process.exit(128 + constants.signals[signal]));
   };
@@ -380,6 +383,7 @@ async function drift(args: string[], io: Io): Promise<number> {
         timeoutMs,
         toolVersion: version(),
         onCheck: (check) => {
+          if (interrupted) return;
           done++;
           if (check.outcome === 'drift') io.err(`  drift: ${hide(check.operation)} ${hide(check.case)}\n`);
           else if (done % 10 === 0) io.err(`  ${done} checks done\n`);
@@ -389,6 +393,7 @@ async function drift(args: string[], io: Io): Promise<number> {
       problem = error instanceof DriftCannotRunError ? error.message : error instanceof Error ? error.message : String(error);
     }
     const sandbox = await finish?.();
+    if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
     if (found === undefined) {
       io.err(`error: could not run the drift check: ${hide(problem ?? 'no report')}\n`);
       return EXIT.cannotRun;
