@@ -333,13 +333,19 @@ async function drift(args: string[], io: Io): Promise<number> {
     else if (outcome.problem !== undefined) io.err(`error: could not delete throwaway sandbox ${outcome.id}: ${hide(outcome.problem)}; it ends itself within ${BACKSTOP_SECONDS} s of its creation\n`);
     return outcome;
   };
+  // Listening to every signal, not once: a CI runner that cancels a job signals again (GitHub
+  // Actions: SIGINT, then SIGTERM), and a repeat must not end the process before the delete does.
   const stopOnSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      io.err(`${signal}: still deleting the sandbox; it ends itself ${BACKSTOP_SECONDS} s after its creation should this be cut short\n`);
+      return;
+    }
     interrupted = true;
     io.err(`\nInterrupted (${signal}); ${sandboxId === undefined ? 'deleting the throwaway sandbox' : 'stopping'}.\n`);
     void released().finally(() => process.exit(128 + constants.signals[signal]));
   };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
   try {
     let sandbox: Awaited<typeof lease.ready>;
     try {
