@@ -101,7 +101,7 @@ describe('npm run bench (smoke)', () => {
         ['connected by ID, renewing', 20, 20],
         ['fixed URL + token', 20, 20],
       ]);
-      expect(report.connect.renewal.tokenTtlSeconds).toBe(1);
+      expect(report.connect.renewal.tokenTtlSeconds).toBe(2);
       expect(report.connect.renewal.renewalsDuringRun).toBeGreaterThanOrEqual(0);
       expect(report.connect.renewal.renewingOverFixedMedianSequential).toBeGreaterThan(0);
       expect(report.connect.renewal.renewingOverFixedMedianConcurrent).toBeGreaterThan(0);
