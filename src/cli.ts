@@ -337,7 +337,7 @@ async function drift(args: string[], io: Io): Promise<number> {
   // Actions: SIGINT, then SIGTERM), and a repeat must not end the process before the delete does.
   const stopOnSignal = (signal: NodeJS.Signals) => {
     if (interrupted) {
-      io.err(`${signal}: still deleting the sandbox; it ends itself ${BACKSTOP_SECONDS} s after its creation should this be cut short\n`);
+      if (sandboxId === undefined) io.err(`${signal}: still deleting the sandbox; it ends itself ${BACKSTOP_SECONDS} s after its creation should this be cut short\n`);
       return;
     }
     interrupted = true;
@@ -351,7 +351,7 @@ async function drift(args: string[], io: Io): Promise<number> {
     try {
       sandbox = await lease.ready;
     } catch (error) {
-      const what = sandboxId === undefined ? 'create a sandbox' : `reach sandbox ${sandboxId}`;
+      const what = sandboxId === undefined ? 'create and reach a sandbox' : `reach sandbox ${sandboxId}`;
       io.err(`error: could not ${what} through ${hide(controlPlaneUrl ?? 'the provider\'s control plane')}: ${hide(error instanceof Error ? error.message : String(error))}\n`);
       await released();
       return EXIT.cannotRun;
