@@ -13,6 +13,7 @@ import { benchClients, clientLines } from './clients.mjs';
 import { startPrism } from '../dist/src/prism.js';
 import { specPath } from '../dist/src/specs.js';
 import { benchEmulator, emulatorLines } from './emulator.mjs';
+import { benchConnect, connectLines } from './connect.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -66,6 +67,9 @@ async function selfSignedCertificate() {
     return null;
   }
 }
+
+// --- connect by sandbox ID: its latency, and what token renewal costs a call -----------------------
+const connect = await benchConnect({ quick: flags.quick, calls: CALLS, batch: BATCH, warmup: WARMUP, concurrency: CONCURRENCY, log });
 
 // --- Prism start-up, the check and the contract suite ----------------------------------------
 async function prismStartup(provider) {
@@ -142,6 +146,7 @@ const report = {
   results: http.results,
   ratios: http.ratios,
   https: https ?? { skipped: httpsSkipped },
+  connect,
   prismStartup: prism,
   emulator,
   wallTimes: walls,
@@ -157,6 +162,8 @@ const lines = [
   ...clientLines(http),
   '',
   ...(https ? clientLines(https) : [`HTTPS: skipped (${httpsSkipped})`]),
+  '',
+  ...connectLines(connect),
   '',
   `Prism start-up (spawn to first answer): tensorlake ${prism.tensorlakeMs} ms, hopx ${prism.hopxMs} ms, both in parallel ${prism.bothInParallelMs} ms`,
   ...emulatorLines(emulator),

@@ -148,7 +148,7 @@ export async function benchClients({ scheme, tls, calls, batch, warmup, concurre
   }
 }
 
-async function sequential(contender, count) {
+export async function sequential(contender, count) {
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const t = performance.now();
@@ -158,7 +158,7 @@ async function sequential(contender, count) {
   contender.seq.ms += performance.now() - started;
 }
 
-async function concurrent(contender, count, inFlight) {
+export async function concurrent(contender, count, inFlight) {
   let next = 0;
   const started = performance.now();
   const worker = async () => {
@@ -172,7 +172,7 @@ async function concurrent(contender, count, inFlight) {
   contender.conc.ms += performance.now() - started;
 }
 
-function summary({ latencies, ms }) {
+export function summary({ latencies, ms }) {
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { calls: sorted.length, medianMs: round(at(0.5), 4), p99Ms: round(at(0.99), 4), callsPerSecond: round((sorted.length / ms) * 1000, 1) };

@@ -3,14 +3,20 @@ import { providerNames, registry } from './registry.js';
 
 const PROVIDERS = providerNames.join(' or ');
 const TOKEN_VARIABLES = providerNames.map((name) => registry[name].tokenEnv).join(' or ');
+const KEY_VARIABLES = providerNames.map((name) => registry[name].apiKeyEnv).join(', ');
+const CONTROL_VARIABLES = providerNames.map((name) => registry[name].controlPlaneEnv).join(' or ');
+const WITH_PROXY = providerNames.filter((name) => registry[name].sandboxProxyEnv !== undefined);
+const PROXY_VARIABLES = WITH_PROXY.map((name) => registry[name].sandboxProxyEnv).join(' or ');
 
 export const HELP = `sandbox-procs: typed process management for Tensorlake and HopX sandboxes
 
 Usage:
   sandbox-procs check   [--target prism|emulator] [--provider NAME]... [--json [FILE]]
                         [--html FILE]
-  sandbox-procs drift   --provider NAME --base-url URL [--token-env VAR] [--json FILE]
-                        [--junit FILE] [--html FILE] [--allow-mutations] [--timeout-ms N]
+  sandbox-procs drift   --provider NAME (--base-url URL [--token-env VAR]
+                        | --api-key-env VAR [--sandbox ID] [--control-plane-url URL]
+                        [--proxy-url URL]) [--json FILE] [--junit FILE] [--html FILE]
+                        [--allow-mutations] [--timeout-ms N]
   sandbox-procs emulate --provider NAME [--port N] [--token-env VAR | --token T]
                         [--max-running N] [--max-output-bytes N] [--max-body-bytes N]
                         [--control-plane [--token-ttl SECONDS]] [--isolation MODE]
@@ -20,7 +26,8 @@ Usage:
 Commands:
   check     Run the contract scenarios through the typed client against local
             stand-ins of the providers (Prism mocks or the emulators).
-  drift     Check a live sandbox against the spec; for CI.
+  drift     Check a live sandbox against the spec (with only an API key: a
+            throwaway one, deleted after); for CI.
   emulate   Serve a provider's process API locally over real processes.
 
 Run \`sandbox-procs COMMAND --help\` for a command's options and exit codes.
@@ -52,21 +59,34 @@ Needs the optional peer dependencies ajv and yaml, and @stoplight/prism-cli
 for --target prism.
 `,
   drift: `sandbox-procs drift --provider NAME --base-url URL [options]
+sandbox-procs drift --provider NAME --api-key-env VAR [--sandbox ID] [options]
 
 Checks a live sandbox against the spec: reads, calls that must fail in a
 declared way (unknown ids, no credentials, malformed requests), and with
 --allow-mutations the scenarios that need processes of its own and a lifecycle
 (start, listed, signal, kill, gone). It stops only what it started.
 
+With --api-key-env it needs no sandbox: it creates the smallest one the
+provider allows (ending itself after 600 s as a backstop) through the control
+plane, checks it and deletes it on every way out: no drift, drift, failure, a
+timeout, SIGINT or SIGTERM. The report names the sandbox and says whether it
+was deleted.
+
   -p, --provider NAME   ${PROVIDERS}.
       --base-url URL    The sandbox's base URL: https://, or http:// on loopback
                         (localhost, 127.0.0.1, [::1]); no credentials, query or fragment.
-      --token-env VAR   The environment variable that holds the token (default
-                        ${TOKEN_VARIABLES}). There is no flag
-                        for the token itself, and it never appears in any output,
-                        raw or escaped (JSON, XML, URL encoding). A token of fewer
-                        than 8 characters, or one that is a word the report
-                        itself prints, is refused: hiding it would hide the report.
+      --token-env VAR   With --base-url: the environment variable that holds the
+                        sandbox's token (default ${TOKEN_VARIABLES}).
+      --api-key-env VAR Instead of --base-url: the variable that holds the
+                        provider's API key (usually ${KEY_VARIABLES}).
+      --sandbox ID      With --api-key-env: check this existing sandbox (its host
+                        and token, or its routing, found through the control
+                        plane) and leave it running, instead of a throwaway one.
+      --control-plane-url URL
+                        With --api-key-env: the control plane (default
+                        ${CONTROL_VARIABLES} when set, else the provider's own).
+      --proxy-url URL   ${WITH_PROXY.join(', ')}: the sandbox proxy (default ${PROXY_VARIABLES}
+                        when set, else the sandbox's sandbox_url or documented host).
       --json FILE       Write the report as JSON (schema: schemas/drift-report.schema.json).
       --junit FILE      Write JUnit XML, one testcase per check.
       --html FILE       Write a self-contained HTML page (no external assets):
@@ -76,15 +96,22 @@ declared way (unknown ids, no credentials, malformed requests), and with
       --timeout-ms N    Time limit per request, 1 to 2147483647 (default 10000).
   -h, --help            Show this help.
 
+There is no flag for a token or key itself, and neither (nor a HopX agent token
+obtained with the key) appears in any output, raw or escaped (JSON, XML, URL
+encoding). One of fewer than 8 characters, or one that is a word the report
+itself prints, is refused: hiding it would hide the report.
+
 Every flag is checked before the first request: a --json, --junit or --html file whose
 folder does not exist or cannot be written to, a bad --timeout-ms or --base-url
 stop it at once (exit 2). The files are created only when the check has run
 (exit 0 or 1); a run that could not (exit 2) creates none and leaves an
 existing one as it was.
 
-Exit codes: 0 no drift, 1 drift found, 2 could not run (bad flags, token
-variable not set, unreachable host, reset, timeout, TLS failure, token refused,
-a report file that could not be written).
+Exit codes: 0 no drift, 1 drift found, 2 could not run (bad flags, token or
+key variable not set, a sandbox that could not be created, found or deleted,
+unreachable host, reset, timeout, TLS failure, token refused, a report file
+that could not be written). A signal exits 128 + its number once the throwaway
+sandbox is deleted.
 Needs the optional peer dependencies ajv and yaml.
 `,
   emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits] [--control-plane]

@@ -134,24 +134,42 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** The largest delay a Node timer takes (2^31 - 1 ms); past it, Node fires after 1 ms. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-/** --base-url, checked as the clients will check it, in the flag's own words. `show` hides the token in what is echoed. */
-function driftBaseUrl(raw: string | undefined, show: (text: string) => string): string {
-  if (raw === undefined || raw === '') throw new UsageError('drift needs --base-url');
-  const example = 'such as https://7777-<sandbox>.<region>.vms.hopx.dev, or http://127.0.0.1:PORT for a local server';
+/**
+ * A URL flag (--base-url, --control-plane-url, --proxy-url, or the variable it
+ * defaults to), checked as the clients will check it, in the flag's own words.
+ * `show` hides the token in what is echoed.
+ */
+function checkedUrl(flag: string, raw: string, show: (text: string) => string, example: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`--base-url must be an absolute http(s) URL (${example}), got "${show(raw)}"`);
+    throw new UsageError(`${flag} must be an absolute http(s) URL (${example}), got "${show(raw)}"`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--base-url must be an absolute http(s) URL (${example}), got "${show(raw)}"`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${flag} must be an absolute http(s) URL (${example}), got "${show(raw)}"`);
   // Not echoed: what sits before the @ is a credential.
-  if (url.username || url.password) throw new UsageError('--base-url must not carry credentials (user:password@); the token is read from the environment');
+  if (url.username || url.password) throw new UsageError(`${flag} must not carry credentials (user:password@); the token is read from the environment`);
   if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
-    throw new UsageError('--base-url: refusing to send an API key over plain http:// to a non-loopback host; use https://');
+    throw new UsageError(`${flag}: refusing to send an API key over plain http:// to a non-loopback host; use https://`);
   }
-  if (url.search || url.hash) throw new UsageError(`--base-url must not have a query or a fragment (the API's paths are appended to it), got "${show(raw)}"`);
+  if (url.search || url.hash) throw new UsageError(`${flag} must not have a query or a fragment (the API's paths are appended to it), got "${show(raw)}"`);
   return raw;
+}
+
+/** --base-url: a sandbox's own URL. */
+function driftBaseUrl(raw: string, show: (text: string) => string): string {
+  return checkedUrl('--base-url', raw, show, 'such as https://7777-<sandbox>.<region>.vms.hopx.dev, or http://127.0.0.1:PORT for a local server');
+}
+
+/** A URL from its flag, else from the variable the provider's tools read it from (unset or empty: undefined). */
+function urlFlagOrVariable(flag: string, given: string | undefined, variable: string | undefined, show: (text: string) => string): string | undefined {
+  const example = 'https://..., or http://127.0.0.1:PORT for a local emulator';
+  if (given !== undefined) {
+    if (given === '') throw new UsageError(`${flag} needs a URL`);
+    return checkedUrl(flag, given, show, example);
+  }
+  const value = variable === undefined ? undefined : process.env[variable]?.trim();
+  return value ? checkedUrl(`${variable} (read because ${flag} was not given)`, value, show, example) : undefined;
 }
 
 function driftTimeout(raw: string | undefined): number {
@@ -199,11 +217,22 @@ async function outputFile(flag: '--json' | '--junit' | '--html', file: string): 
 /** What an HTTP header can carry: no control characters, nothing past U+00FF, no blank at either end. */
 const HEADER_VALUE = /^[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/;
 
+/** A throwaway sandbox ends itself after this long should every delete fail: longer than a check takes, short enough to cost little. */
+const BACKSTOP_SECONDS = 600;
+/** The least time a control-plane call gets (a create answers once the sandbox runs), whatever --timeout-ms says of the checks. */
+const CONTROL_TIMEOUT_MS = 60_000;
+/** What a sandbox ID given with --sandbox may hold: it goes into a URL path. */
+const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
 async function drift(args: string[], io: Io): Promise<number> {
   const values = parseFlags('drift', args, {
     provider: { type: 'string', short: 'p' },
     'base-url': { type: 'string' },
     'token-env': { type: 'string' },
+    'api-key-env': { type: 'string' },
+    'control-plane-url': { type: 'string' },
+    'proxy-url': { type: 'string' },
+    sandbox: { type: 'string' },
     json: { type: 'string' },
     junit: { type: 'string' },
     html: { type: 'string' },
@@ -225,12 +254,34 @@ async function drift(args: string[], io: Io): Promise<number> {
   // Every flag and output path is checked before the token, and everything before the first request.
   if (!values.provider) throw new UsageError('drift needs --provider');
   const [provider] = parseProviders([values.provider]);
-  const tokenEnv = values['token-env'] ?? registry[provider!].tokenEnv;
+  const entry = registry[provider!];
+  // Two ways in: a sandbox's URL and its token, or the provider's API key (a sandbox of its own, or one named by ID).
+  const byKey = values['api-key-env'] !== undefined;
+  if (byKey && values['base-url'] !== undefined) throw new UsageError('give --base-url (a sandbox\'s URL, its token in --token-env) or --api-key-env (the provider\'s API key), not both');
+  if (byKey && values['token-env'] !== undefined) throw new UsageError('--token-env goes with --base-url; with --api-key-env the sandbox\'s token comes from the control plane');
+  if (!byKey) {
+    if (values['base-url'] === undefined || values['base-url'] === '') {
+      throw new UsageError(`drift needs --base-url URL (a sandbox, its token in --token-env) or --api-key-env VAR (the provider's API key, usually ${entry.apiKeyEnv}: a throwaway sandbox is created, checked and deleted)`);
+    }
+    for (const flag of ['sandbox', 'control-plane-url', 'proxy-url'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --api-key-env VAR, not with --base-url`);
+  }
+  if (values['proxy-url'] !== undefined && entry.sandboxProxyEnv === undefined) {
+    const withProxy = providers.filter((name) => registry[name].sandboxProxyEnv !== undefined).join(' or ');
+    throw new UsageError(`--proxy-url is for --provider ${withProxy}: ${provider} has no sandbox proxy`);
+  }
+  const sandboxId = values.sandbox;
+  if (sandboxId !== undefined && !SANDBOX_ID.test(sandboxId)) throw new UsageError(`--sandbox must be a sandbox ID (letters, digits, ".", "_", "-"), got "${sandboxId}"`);
+  const secretEnv = byKey ? values['api-key-env']! : (values['token-env'] ?? entry.tokenEnv);
+  if (secretEnv === '') throw new UsageError('--api-key-env needs a variable name');
+  const secretName = byKey ? 'API key' : 'token';
   // Fetch requests drop blanks at either end of a header value: the token is what is left.
-  const token = (process.env[tokenEnv] ?? '').replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
-  // Last line of defence: whatever we print or write, the token is not in it, in any escaped form.
-  const hide = (text: string) => (token === '' ? text : redactText(text, token));
-  const baseUrl = driftBaseUrl(values['base-url'], hide);
+  const secret = (process.env[secretEnv] ?? '').replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  // Last line of defence: whatever we print or write, no secret is in it, in any escaped form (the API key, and a token obtained with it).
+  const secrets = secret === '' ? [] : [secret];
+  const hide = (text: string) => secrets.reduce((shown, one) => redactText(shown, one), text);
+  const givenBaseUrl = byKey ? undefined : driftBaseUrl(values['base-url']!, hide);
+  const controlPlaneUrl = byKey ? urlFlagOrVariable('--control-plane-url', values['control-plane-url'], entry.controlPlaneEnv, hide) : undefined;
+  const proxyUrl = byKey ? urlFlagOrVariable('--proxy-url', values['proxy-url'], entry.sandboxProxyEnv, hide) : undefined;
   const timeoutMs = driftTimeout(values['timeout-ms']);
   const outputs: Array<{ flag: '--json' | '--junit' | '--html'; file: string; path: string; render: (report: DriftReport) => string }> = [];
   if (values.json !== undefined) {
@@ -245,59 +296,135 @@ async function drift(args: string[], io: Io): Promise<number> {
     const twin = outputs.slice(i + 1).find((b) => b.path === a.path);
     if (twin) throw new UsageError(`${a.flag} and ${twin.flag} name the same file`);
   }
-  if (!token) throw new UsageError(`the token variable ${tokenEnv} is not set (the token is read from the environment, never from a flag)`);
-  if (!HEADER_VALUE.test(token)) {
-    throw new UsageError(`the token in ${tokenEnv} holds characters an HTTP header cannot carry (control characters, or characters past U+00FF)`);
+  const variableFlag = byKey ? '--api-key-env' : '--token-env';
+  if (!secret) throw new UsageError(`the ${secretName} variable ${secretEnv} is not set (the ${secretName} is read from the environment, never from a flag; name the variable with ${variableFlag})`);
+  if (!HEADER_VALUE.test(secret)) {
+    throw new UsageError(`the ${secretName} in ${secretEnv} holds characters an HTTP header cannot carry (control characters, or characters past U+00FF)`);
   }
-  // Redaction hides every form of the token in every output; a token that ordinary text
+  // Redaction hides every form of the secret in every output; a secret that ordinary text
   // or the report's own words contain would take them with it (see MIN_SECRET_CHARACTERS).
-  if ([...token].length < MIN_SECRET_CHARACTERS) {
-    throw new UsageError(`the token in ${tokenEnv} has fewer than ${MIN_SECRET_CHARACTERS} characters: too short to be an API key, and hiding it would hide ordinary words of the report`);
+  if ([...secret].length < MIN_SECRET_CHARACTERS) {
+    throw new UsageError(`the ${secretName} in ${secretEnv} has fewer than ${MIN_SECRET_CHARACTERS} characters: too short to be an API key, and hiding it would hide ordinary words of the report`);
   }
   const { isReportVocabulary } = await import('./contract/report-vocabulary.js');
-  if (isReportVocabulary(provider!, token)) {
-    throw new UsageError(`the token in ${tokenEnv} is among the words the report itself prints (an operation, a case, a heading): hiding it would destroy the report, and printing the report would print it`);
+  if (isReportVocabulary(provider!, secret)) {
+    throw new UsageError(`the ${secretName} in ${secretEnv} is among the words the report itself prints (an operation, a case, a heading): hiding it would destroy the report, and printing the report would print it`);
   }
 
-  io.err(hide(`Checking ${provider} at ${baseUrl}${values['allow-mutations'] ? ' (mutations allowed)' : ''}...\n`));
-  let report: DriftReport;
-  try {
-    let done = 0;
-    const found = await runDrift({
-      provider: provider!,
-      baseUrl,
-      token,
-      allowMutations: values['allow-mutations'] ?? false,
-      timeoutMs,
-      toolVersion: version(),
-      onCheck: (check) => {
-        done++;
-        if (check.outcome === 'drift') io.err(`  drift: ${hide(check.operation)} ${hide(check.case)}\n`);
-        else if (done % 10 === 0) io.err(`  ${done} checks done\n`);
-      },
-    });
-    // Redacted before anything is rendered: JSON and XML escaping would hide the token from a search afterwards.
-    report = redactReport(found, hide);
-  } catch (error) {
-    const why = error instanceof DriftCannotRunError ? error.message : error instanceof Error ? error.message : String(error);
-    io.err(`error: could not run the drift check: ${hide(why)}\n`);
-    return EXIT.cannotRun;
-  }
-  const style = io.color ? ansi : plain;
-  const summary = summarizeDrift(report);
-  io.out(hide(`${renderDriftTable(report, style)}\n\n${report.summary.drift > 0 ? style.fail(summary) : style.pass(summary)}\n`));
-  // Each file on its own: one that cannot be written (the disk filled up since the check) does not cost the other.
-  let written = true;
-  for (const output of outputs) {
-    try {
-      await writeFile(output.path, hide(output.render(report)));
-    } catch (error) {
-      written = false;
-      io.err(`error: could not write the ${output.flag} file ${output.file}: ${hide((error as Error).message)}\n`);
+  // Set by a signal: the check still runs while its sandbox is deleted, and what it finds then is no finding.
+  let interrupted = false;
+  if (!byKey) return await checkDrift({ baseUrl: givenBaseUrl!, token: secret, headers: {} }, undefined);
+
+  // From here on a sandbox may exist that this run must delete: every way out goes through release().
+  const { leaseSandbox } = await import('./contract/drift-sandbox.js');
+  const lease = leaseSandbox({
+    provider: provider!,
+    apiKey: secret,
+    timeoutMs: Math.max(timeoutMs, CONTROL_TIMEOUT_MS),
+    backstopSeconds: BACKSTOP_SECONDS,
+    ...(controlPlaneUrl !== undefined && { controlPlaneUrl }),
+    ...(proxyUrl !== undefined && { proxyUrl }),
+    ...(sandboxId !== undefined && { sandboxId }),
+    onCreated: (id) => io.err(`Created throwaway sandbox ${id} (it ends itself after ${BACKSTOP_SECONDS} s should the delete fail)\n`),
+  });
+  const released = async () => {
+    const outcome = await lease.release();
+    if (outcome.deleted) io.err(`Deleted throwaway sandbox ${outcome.id}\n`);
+    else if (outcome.problem !== undefined) io.err(`error: could not delete throwaway sandbox ${outcome.id}: ${hide(outcome.problem)}; it ends itself within ${BACKSTOP_SECONDS} s of its creation\n`);
+    return outcome;
+  };
+  // Listening to every signal, not once: a CI runner that cancels a job signals again (GitHub
+  // Actions: SIGINT, then SIGTERM), and a repeat must not end the process before the delete does.
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      if (sandboxId === undefined) io.err(`${signal}: still deleting the sandbox; it ends itself ${BACKSTOP_SECONDS} s after its creation should this be cut short\n`);
+      return;
     }
+    interrupted = true;
+    io.err(`\nInterrupted (${signal}); ${sandboxId === undefined ? 'deleting the throwaway sandbox' : 'stopping'}.\n`);
+    void released().finally(() => process.exit(128 + constants.signals[signal]));
+  };
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
+  try {
+    let sandbox: Awaited<typeof lease.ready>;
+    try {
+      sandbox = await lease.ready;
+    } catch (error) {
+      const what = sandboxId === undefined ? 'create and reach a sandbox' : `reach sandbox ${sandboxId}`;
+      io.err(`error: could not ${what} through ${hide(controlPlaneUrl ?? 'the provider\'s control plane')}: ${hide(error instanceof Error ? error.message : String(error))}\n`);
+      await released();
+      return EXIT.cannotRun;
+    }
+    if (sandbox.token !== secret) secrets.push(sandbox.token);
+    return await checkDrift(sandbox, async () => {
+      const outcome = await released();
+      return { id: sandbox.id, controlPlane: sandbox.controlPlane, created: sandbox.created, deleted: outcome.deleted };
+    });
+  } finally {
+    await lease.release();
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
   }
-  if (!written) return EXIT.cannotRun;
-  return report.summary.drift > 0 ? EXIT.failed : EXIT.ok;
+
+  /**
+   * Runs the check and writes what it found. `finish`, with a sandbox of the run's own,
+   * deletes it before anything is written, so that the report can say it was.
+   */
+  async function checkDrift(route: { baseUrl: string; token: string; headers: Record<string, string>; id?: string }, finish: (() => Promise<NonNullable<DriftReport['sandbox']>>) | undefined): Promise<number> {
+    const { baseUrl } = route;
+    const which = route.id !== undefined ? ` sandbox ${route.id}` : '';
+    io.err(hide(`Checking ${provider}${which} at ${baseUrl}${values['allow-mutations'] ? ' (mutations allowed)' : ''}...\n`));
+    let report: DriftReport;
+    let found: DriftReport | undefined;
+    let problem: string | undefined;
+    try {
+      let done = 0;
+      found = await runDrift({
+        provider: provider!,
+        baseUrl,
+        token: route.token,
+        ...(Object.keys(route.headers).length > 0 && { headers: route.headers }),
+        allowMutations: values['allow-mutations'] ?? false,
+        timeoutMs,
+        toolVersion: version(),
+        onCheck: (check) => {
+          if (interrupted) return;
+          done++;
+          if (check.outcome === 'drift') io.err(`  drift: ${hide(check.operation)} ${hide(check.case)}\n`);
+          else if (done % 10 === 0) io.err(`  ${done} checks done\n`);
+        },
+      });
+    } catch (error) {
+      problem = error instanceof DriftCannotRunError ? error.message : error instanceof Error ? error.message : String(error);
+    }
+    const sandbox = await finish?.();
+    if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
+    if (found === undefined) {
+      io.err(`error: could not run the drift check: ${hide(problem ?? 'no report')}\n`);
+      return EXIT.cannotRun;
+    }
+    // Redacted before anything is rendered: JSON and XML escaping would hide the token from a search afterwards.
+    report = redactReport(sandbox ? { ...found, sandbox } : found, hide);
+    const style = io.color ? ansi : plain;
+    const summary = summarizeDrift(report);
+    io.out(hide(`${renderDriftTable(report, style)}\n\n${report.summary.drift > 0 ? style.fail(summary) : style.pass(summary)}\n`));
+    // Each file on its own: one that cannot be written (the disk filled up since the check) does not cost the other.
+    let written = true;
+    for (const output of outputs) {
+      try {
+        await writeFile(output.path, hide(output.render(report)));
+      } catch (error) {
+        written = false;
+        io.err(`error: could not write the ${output.flag} file ${output.file}: ${hide((error as Error).message)}\n`);
+      }
+    }
+    if (!written) return EXIT.cannotRun;
+    if (report.summary.drift > 0) return EXIT.failed;
+    // A throwaway sandbox left behind costs money until its backstop: CI must hear of it, though after drift.
+    if (sandbox?.created && !sandbox.deleted) return EXIT.cannotRun;
+    return EXIT.ok;
+  }
 }
 
 async function emulate(args: string[], io: Io): Promise<number> {

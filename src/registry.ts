@@ -7,6 +7,7 @@
 // Everything is loaded on demand: the emulator entry needs no contract code, the
 // contract engine no emulator until a target asks for one. The client entry
 // (src/index.ts) imports the clients directly and never this file.
+import type { DriftSandboxes, DriftSandboxOptions } from './contract/drift-sandbox.js';
 import type { ControlPlaneContract, ProviderContract } from './contract/scenario.js';
 import type { ProviderEmulators } from './emulator/emulator.js';
 import type { ProviderName } from './errors.js';
@@ -21,6 +22,14 @@ export interface ProviderContracts {
 export interface ProviderEntry {
   /** The environment variable that `drift` reads a live sandbox's token from by default. */
   tokenEnv: string;
+  /** The environment variable that `drift --api-key-env` is usually given: the provider's API key, as its SDK reads it. */
+  apiKeyEnv: string;
+  /** The variable `drift` reads its control plane's URL from when `--control-plane-url` is not given (what `emulate --control-plane` exports). */
+  controlPlaneEnv: string;
+  /** The variable `drift` reads its sandbox proxy's URL from when `--proxy-url` is not given, for a provider that has one. */
+  sandboxProxyEnv?: string;
+  /** The control plane as a drift check with the API key needs it: create, reach, delete. */
+  driftSandboxes(): Promise<(options: DriftSandboxOptions) => DriftSandboxes>;
   /** True when its control plane hands out agent tokens that expire (so `emulate --token-ttl` means something). */
   agentTokens: boolean;
   contracts(): Promise<ProviderContracts>;
@@ -30,6 +39,10 @@ export interface ProviderEntry {
 export const registry: Readonly<Record<ProviderName, ProviderEntry>> = {
   tensorlake: {
     tokenEnv: 'TENSORLAKE_API_KEY',
+    apiKeyEnv: 'TENSORLAKE_API_KEY',
+    controlPlaneEnv: 'TENSORLAKE_API_URL',
+    sandboxProxyEnv: 'TENSORLAKE_SANDBOX_PROXY_URL',
+    driftSandboxes: async () => (await import('./providers/tensorlake/drift-sandbox.js')).tensorlakeDriftSandboxes,
     agentTokens: false,
     contracts: async () => ({
       processes: (await import('./providers/tensorlake/contract.js')).tensorlakeContract,
@@ -39,6 +52,9 @@ export const registry: Readonly<Record<ProviderName, ProviderEntry>> = {
   },
   hopx: {
     tokenEnv: 'HOPX_AUTH_TOKEN',
+    apiKeyEnv: 'HOPX_API_KEY',
+    controlPlaneEnv: 'HOPX_BASE_URL',
+    driftSandboxes: async () => (await import('./providers/hopx/drift-sandbox.js')).hopxDriftSandboxes,
     agentTokens: true,
     contracts: async () => ({
       processes: (await import('./providers/hopx/contract.js')).hopxContract,

@@ -45,6 +45,16 @@ describe('npm run bench (smoke)', () => {
             soak: { peakRssMiB: number; rssAfterMiB: number };
           }
         > & { sdkCycle?: { runs: number; unconfinedP50Ms: number; confinedP50Ms: number; ratio: number } };
+        connect: {
+          connectById: Record<'hopx' | 'tensorlake', { calls: number; medianMs: number; p99Ms: number }>;
+          renewal: {
+            tokenTtlSeconds: number;
+            renewalsDuringRun: number;
+            results: Array<{ client: string; sequential: { calls: number }; concurrent: { calls: number } }>;
+            renewingOverFixedMedianSequential: number;
+            renewingOverFixedMedianConcurrent: number;
+          };
+        };
         installedSize: Record<string, unknown>;
         machine: { cores: number };
       };
@@ -82,6 +92,21 @@ describe('npm run bench (smoke)', () => {
         expect(e.soak.peakRssMiB).toBeGreaterThanOrEqual(e.soak.rssAfterMiB);
       }
       if (confinable) expect(report.emulator.sdkCycle).toMatchObject({ runs: 5, ratio: expect.any(Number) });
+      // Connect by ID at both control planes; a client that renews its token against one built from a fixed token, call for call.
+      for (const provider of ['hopx', 'tensorlake'] as const) {
+        expect(report.connect.connectById[provider].calls).toBe(10);
+        expect(report.connect.connectById[provider].p99Ms).toBeGreaterThanOrEqual(report.connect.connectById[provider].medianMs);
+      }
+      expect(report.connect.renewal.results.map((r) => [r.client, r.sequential.calls, r.concurrent.calls])).toEqual([
+        ['connected by ID, renewing', 20, 20],
+        ['fixed URL + token', 20, 20],
+      ]);
+      expect(report.connect.renewal.tokenTtlSeconds).toBe(2);
+      expect(report.connect.renewal.renewalsDuringRun).toBeGreaterThanOrEqual(0);
+      expect(report.connect.renewal.renewingOverFixedMedianSequential).toBeGreaterThan(0);
+      expect(report.connect.renewal.renewingOverFixedMedianConcurrent).toBeGreaterThan(0);
+      expect(stdout).toMatch(/^connect by ID \(emulated control planes\): hopx median/m);
+      expect(stdout).toMatch(/^per call, connected by ID with renewal .* target within 5%$/m);
       expect(Object.keys(report.installedSize)).toEqual(['sandboxProcsRuntimeDeps', 'sandboxProcsOwnFilesKb', 'hopxSdkWithDeps']);
       expect(report.machine.cores).toBeGreaterThan(0);
       expect(stdout).toMatch(/facade\/floor \(seq\)/);

@@ -13,7 +13,20 @@ import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { createHopxClient } from '../src/index.js';
 import { startPrism, type PrismServer } from '../src/prism.js';
 import { waitFor } from './support/processes.js';
-import { expand, readmeWorkflow } from './support/readme-workflow.js';
+import { createHopxControlClient } from '../src/providers/hopx/control-client.js';
+import { createTensorlakeControlClient } from '../src/providers/tensorlake/control-client.js';
+import { expand, readmeWorkflow, type WorkflowStep } from './support/readme-workflow.js';
+
+/** The sandboxes a control plane has, as its own list operation says. */
+async function sandboxesAt(provider: 'tensorlake' | 'hopx', controlPlane: RunningEmulator): Promise<string[]> {
+  const options = { apiKey: controlPlane.token, baseUrl: controlPlane.baseUrl };
+  if (provider === 'hopx') {
+    await using control = createHopxControlClient(options);
+    return (await control.listSandboxes()).data.map((s) => s.sandbox_id);
+  }
+  await using control = createTensorlakeControlClient(options);
+  return (await control.listSandboxes()).map((s) => s.sandbox_id);
+}
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -204,54 +217,96 @@ describe('a consumer project that installs the tarball', () => {
 
   // Each matrix entry in an empty folder of its own, as each job starts on a fresh runner;
   // the `uses:` steps (checkout, setup-node, upload-artifact) are GitHub's, not ours.
-  it('runs the README\'s "Drift in CI" workflow steps against the emulators: drift has what it needs, finds no drift, writes both reports', async () => {
-    const workflow = await readmeWorkflow(join(root, 'README.md'));
-    const emulators: RunningEmulator[] = [];
+  // The only secret is each provider's API key; the runner's environment points drift at
+  // the emulators' control planes, with the variables `emulate --control-plane` exports.
+  describe('the README\'s "Drift in CI" workflow, against both emulators\' control planes', () => {
+    const controlPlanes = {} as Record<'tensorlake' | 'hopx', RunningEmulator>;
     const workspaces: string[] = [];
-    try {
-      emulators.push(await startEmulator('tensorlake'), await startEmulator('hopx'));
-      const [tensorlake, hopx] = emulators as [RunningEmulator, RunningEmulator];
-      const secrets = {
-        TENSORLAKE_API_KEY: tensorlake.token,
-        HOPX_AUTH_TOKEN: hopx.token,
-        TENSORLAKE_SANDBOX_URL: tensorlake.baseUrl,
-        HOPX_SANDBOX_URL: hopx.baseUrl,
-      };
+    beforeAll(async () => {
+      const [tensorlake, hopx] = await Promise.all([startEmulator('tensorlake', { controlPlane: true }), startEmulator('hopx', { controlPlane: true })]);
+      Object.assign(controlPlanes, { tensorlake, hopx });
+    });
+    afterAll(async () => {
+      await Promise.all(Object.values(controlPlanes).map((c) => c.stop()));
+      await Promise.all(workspaces.map((w) => rm(w, { recursive: true, force: true })));
+    });
+    const secrets = () => ({ TENSORLAKE_API_KEY: controlPlanes.tensorlake.token, HOPX_API_KEY: controlPlanes.hopx.token });
+    /** Where the control planes are (no key among them: the key comes from the secret only). */
+    const runnerEnv = (): NodeJS.ProcessEnv => {
+      const { TENSORLAKE_API_KEY: _t, ...tensorlake } = controlPlanes.tensorlake.env;
+      const { HOPX_API_KEY: _h, ...hopx } = controlPlanes.hopx.env;
+      return { ...process.env, ...tensorlake, ...hopx, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_prefer_offline: 'true' };
+    };
+    const scriptOf = (step: WorkflowStep, matrix: Record<string, string>, count: () => void) =>
+      // The package is not published yet: the tarball stands in for it, and only for it.
+      expand(step.run!, { matrix, secrets: secrets() }).replace(/^(npm install\b.*?\s)sandbox-procs(?=\s|$)/m, (_, head: string) => {
+        count();
+        return `${head}${tarball}`;
+      });
+    const envOf = (step: WorkflowStep, matrix: Record<string, string>) => {
+      const env = runnerEnv();
+      for (const [name, value] of Object.entries(step.env ?? {})) env[name] = expand(value, { matrix, secrets: secrets() });
+      return env;
+    };
+
+    it('creates, checks and deletes a sandbox per provider with only the API key; no drift, both reports, nothing left', async () => {
+      const workflow = await readmeWorkflow(join(root, 'README.md'));
       expect(workflow.matrix.map((entry) => entry.provider)).toEqual(['tensorlake', 'hopx']);
       // Installing a committed tarball, as the README says to until the first release, needs the repository checked out first.
       expect(workflow.steps[0]?.uses).toMatch(/^actions\/checkout@/);
+      // One secret per provider, and it is the API key.
+      expect([...JSON.stringify(workflow).matchAll(/secrets(?:\.\w+|\[matrix\.(\w+)\])/g)].map((m) => m[0])).toEqual(['secrets[matrix.key]']);
       for (const matrix of workflow.matrix) {
+        const provider = matrix.provider as 'tensorlake' | 'hopx';
         const workspace = await mkdtemp(join(tmpdir(), 'sandbox-procs-ci-'));
         workspaces.push(workspace);
         let installs = 0;
         for (const step of workflow.steps.filter((s) => s.run !== undefined)) {
-          // The package is not published yet: the tarball stands in for it, and only for it.
-          const script = expand(step.run!, { matrix, secrets }).replace(/^(npm install\b.*?\s)sandbox-procs(?=\s|$)/m, (_, head: string) => {
-            installs++;
-            return `${head}${tarball}`;
-          });
-          const env: NodeJS.ProcessEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_prefer_offline: 'true' };
-          for (const [name, value] of Object.entries(step.env ?? {})) env[name] = expand(value, { matrix, secrets });
           // GitHub's default shell for `run:` on Linux.
-          const result = await outcome('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd: workspace, env });
-          expect({ provider: matrix.provider, step: step.name ?? step.run, code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({
-            provider: matrix.provider,
-            step: step.name ?? step.run,
-            code: 0,
-            stderr: '',
-          });
+          const result = await outcome('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', scriptOf(step, matrix, () => installs++)], { cwd: workspace, env: envOf(step, matrix) });
+          expect({ provider, step: step.name ?? step.run, code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({ provider, step: step.name ?? step.run, code: 0, stderr: '' });
         }
         expect(installs).toBe(1);
         // What the upload step's path 'drift-*.*' picks up.
-        expect((await readdir(workspace)).filter((f) => /^drift-.*\..*$/.test(f)).sort()).toEqual([`drift-${matrix.provider}.json`, `drift-${matrix.provider}.xml`]);
-        const report = JSON.parse(await readFile(join(workspace, `drift-${matrix.provider}.json`), 'utf8')) as { provider: string; summary: { drift: number; checks: number } };
-        expect(report).toMatchObject({ provider: matrix.provider, summary: { drift: 0 } });
+        expect((await readdir(workspace)).filter((f) => /^drift-.*\..*$/.test(f)).sort()).toEqual([`drift-${provider}.json`, `drift-${provider}.xml`]);
+        const report = JSON.parse(await readFile(join(workspace, `drift-${provider}.json`), 'utf8')) as { provider: string; summary: { drift: number; checks: number }; sandbox?: unknown };
+        expect(report).toMatchObject({ provider, summary: { drift: 0 }, sandbox: { controlPlane: controlPlanes[provider].baseUrl, created: true, deleted: true } });
         expect(report.summary.checks).toBeGreaterThan(0);
+        expect(await sandboxesAt(provider, controlPlanes[provider])).toEqual([]);
         await expect(readFile(join(workspace, 'node_modules/@stoplight/prism-cli/package.json'))).rejects.toThrow();
       }
-    } finally {
-      await Promise.all(emulators.map((e) => e.stop()));
-      await Promise.all(workspaces.map((w) => rm(w, { recursive: true, force: true })));
-    }
-  }, 300_000);
+    }, 300_000);
+
+    // A cancelled job: the runner signals the step's whole process group (SIGINT, then SIGTERM).
+    it.each(['tensorlake', 'hopx'] as const)('%s: a job cancelled mid-check deletes its sandbox before it exits', async (provider) => {
+      const workflow = await readmeWorkflow(join(root, 'README.md'));
+      const matrix = workflow.matrix.find((entry) => entry.provider === provider)!;
+      const [install, check] = workflow.steps.filter((s) => s.run !== undefined);
+      const workspace = await mkdtemp(join(tmpdir(), 'sandbox-procs-ci-'));
+      workspaces.push(workspace);
+      const installed = await outcome('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', scriptOf(install!, matrix, () => undefined)], { cwd: workspace, env: envOf(install!, matrix) });
+      expect(installed.code, installed.stderr).toBe(0);
+      const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', scriptOf(check!, matrix, () => undefined)], { cwd: workspace, env: envOf(check!, matrix), detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = once(child, 'close');
+      expect(await waitFor(() => /\d+ checks done/.test(stderr), 60_000), stderr).toBe(true);
+      // The group may be gone before the second signal: the delete can be that quick.
+      const signalGroup = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+        }
+      };
+      signalGroup('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      signalGroup('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      expect(code, stderr).not.toBe(0);
+      expect(stderr).toMatch(/Deleted throwaway sandbox \S+/);
+      expect(await sandboxesAt(provider, controlPlanes[provider])).toEqual([]);
+      expect(await readdir(workspace)).not.toContain(`drift-${provider}.json`);
+    }, 180_000);
+  });
 });

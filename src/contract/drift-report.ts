@@ -46,7 +46,14 @@ export function summarizeDrift(report: DriftReport): string {
         .map(([form, v]) => `${form} ${v.verdict}`)
         .join(', ')}`
     : '';
-  return `${report.provider} at ${report.baseUrl}: ${verdict} (${passed} ok, ${warnings} with warnings)${forms} in ${(report.durationMs / 1000).toFixed(1)} s`;
+  const sandbox = report.sandbox ? `; ${describeSandbox(report.sandbox)}` : '';
+  return `${report.provider} at ${report.baseUrl}: ${verdict} (${passed} ok, ${warnings} with warnings)${forms} in ${(report.durationMs / 1000).toFixed(1)} s${sandbox}`;
+}
+
+/** Which sandbox a check used and what became of it, in one phrase. */
+export function describeSandbox(sandbox: NonNullable<DriftReport['sandbox']>): string {
+  if (!sandbox.created) return `sandbox ${sandbox.id} (given with --sandbox; left running)`;
+  return `throwaway sandbox ${sandbox.id} ${sandbox.deleted ? 'created and deleted' : 'created, NOT deleted (delete it yourself)'}`;
 }
 
 function xml(text: string): string {
@@ -73,6 +80,18 @@ function testcase(report: DriftReport, check: DriftCheck): string {
   return parts.join('\n');
 }
 
+function sandboxProperties(sandbox: NonNullable<DriftReport['sandbox']>): string[] {
+  const property = (name: string, value: string) => `      <property name="${xml(name)}" value="${xml(value)}"/>`;
+  return [
+    '    <properties>',
+    property('sandbox.id', sandbox.id),
+    property('sandbox.controlPlane', sandbox.controlPlane),
+    property('sandbox.created', String(sandbox.created)),
+    property('sandbox.deleted', String(sandbox.deleted)),
+    '    </properties>',
+  ];
+}
+
 /** JUnit XML, one testcase per check, as CI systems display it natively. */
 export function renderJunit(report: DriftReport): string {
   const { checks, drift } = report.summary;
@@ -81,6 +100,7 @@ export function renderJunit(report: DriftReport): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="sandbox-procs drift" tests="${checks}" failures="${drift}" errors="0" time="${seconds}">`,
     `  <testsuite name="${xml(`${report.provider} drift`)}" tests="${checks}" failures="${drift}" errors="0" skipped="0" time="${seconds}" timestamp="${report.startedAt}">`,
+    ...(report.sandbox ? sandboxProperties(report.sandbox) : []),
     ...report.checks.map((check) => testcase(report, check)),
     '  </testsuite>',
     '</testsuites>',

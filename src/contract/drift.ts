@@ -19,6 +19,8 @@ export interface DriftOptions {
   allowMutations?: boolean;
   /** Per request. Default 10 000 ms. */
   timeoutMs?: number;
+  /** Headers every request carries: the routing header of a sandbox proxy, when the sandbox is reached through one. */
+  headers?: Record<string, string>;
   onCheck?(check: DriftCheck): void;
   /** The tool's version, for the report. */
   toolVersion: string;
@@ -73,6 +75,20 @@ export interface DriftReport {
   /** Where the provider has several kill forms (HopX: body, query, path): which of them the server accepts, with the evidence. */
   killForms?: Record<KillFormName, KillFormFinding>;
   checks: DriftCheck[];
+  /** With `--api-key-env`: the sandbox that was checked, and whether the check deleted it. */
+  sandbox?: DriftSandboxUsed;
+}
+
+/** The sandbox a check ran against when it was given the provider's API key instead of a sandbox's URL. */
+export interface DriftSandboxUsed {
+  /** Its ID at the provider. */
+  id: string;
+  /** The control plane that created or described it. */
+  controlPlane: string;
+  /** True when the check created it (a throwaway sandbox); false for one named with `--sandbox`. */
+  created: boolean;
+  /** True once it is deleted; a sandbox named with `--sandbox` is never deleted. */
+  deleted: boolean;
 }
 
 /** The check could not run at all (bad input, unreachable host, TLS, refused token): exit 2. */
@@ -178,7 +194,7 @@ export const LIFECYCLE_STEPS = ['start', 'listed', 'signal', 'kill', 'gone'] as 
 /** The lifecycle run with --allow-mutations: start sleep, list, signal, kill, confirm gone. */
 async function lifecycle(options: DriftOptions, timeoutMs: number): Promise<DriftCheck[]> {
   const contract = contracts[options.provider];
-  const processes = contract.neutral(contract.createClient({ apiKey: options.token, baseUrl: options.baseUrl, fetch: (r) => fetch(r), timeoutMs }));
+  const processes = contract.neutral(contract.createClient({ apiKey: options.token, baseUrl: options.baseUrl, fetch: (r) => fetch(r), timeoutMs, headers: options.headers ?? {} }));
   const checks: DriftCheck[] = [];
   const step = async (name: (typeof LIFECYCLE_STEPS)[number], run: () => Promise<string | undefined>) => {
     const started = performance.now();
@@ -235,7 +251,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
 
   let client: unknown;
   try {
-    client = contract.createClient({ apiKey: token, baseUrl, fetch: (r) => fetch(r), timeoutMs });
+    client = contract.createClient({ apiKey: token, baseUrl, fetch: (r) => fetch(r), timeoutMs, headers: options.headers ?? {} });
     await contract.preflight(client);
   } catch (error) {
     // Anything but "cannot reach" or "refused" is a finding for the checks below, not a reason to stop.
@@ -249,6 +265,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
     kind: 'stateful',
     baseUrls: { [provider]: baseUrl },
     apiKeys: { [provider]: token },
+    ...(options.headers && { headers: options.headers }),
     // Real servers ignore this preference; a Prism mock honours it, so the same check runs against one.
     headersFor: (scenario: Scenario) => ({ Prefer: `code=${scenario.status}` }),
   };
@@ -256,7 +273,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
     (scenario) => scenario.only !== 'local' && (options.allowMutations || isHarmless(scenario, operationMethod(provider, scenario.operation))),
   );
   // The router's answer to a path no one serves: what a missing route looks like on this server.
-  const router = await probeRouter(baseUrl, token, timeoutMs);
+  const router = await probeRouter(baseUrl, token, timeoutMs, options.headers);
   const results = await runScenarios(scenarios, target, { timeoutMs, onResult: (r) => options.onCheck?.(toCheck(r, router)) });
   const checks = results.map((r) => toCheck(r, router));
   if (options.allowMutations) {

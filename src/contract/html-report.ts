@@ -4,7 +4,7 @@
 // string a server or a user could have chosen is escaped; secrets are redacted
 // before anything is escaped, since an escaped secret no longer reads as itself.
 import type { DriftCheck, DriftReport, KillFormVerdict } from './drift.js';
-import { redactReport } from './drift-report.js';
+import { describeSandbox, redactReport } from './drift-report.js';
 import type { RequestEvidence, ScenarioResult } from './run.js';
 
 export interface HtmlOptions {
@@ -193,7 +193,9 @@ export function renderDriftHtml(report: DriftReport, options: HtmlOptions = {}):
   return page(
     `sandbox-procs drift: ${r.provider}${drift > 0 ? ` (drift in ${drift})` : ''}`,
     `<header><h1>Drift report: ${h(r.provider)}</h1>
-<p class="meta">${h(r.baseUrl)} · started ${h(r.startedAt)} · ${seconds(r.durationMs)} · ${r.mutations ? 'mutations allowed' : 'read-only'}</p></header>
+<p class="meta">${h(r.baseUrl)} · started ${h(r.startedAt)} · ${seconds(r.durationMs)} · ${r.mutations ? 'mutations allowed' : 'read-only'}</p>${
+      r.sandbox ? `<p class="meta" data-sandbox="${h(r.sandbox.id)}" data-deleted="${r.sandbox.deleted}">${h(describeSandbox(r.sandbox))} · control plane ${h(r.sandbox.controlPlane)}</p>` : ''
+    }</header>
 ${banner}${counts}${killForms}
 <h2>Per operation</h2>${table(['Operation', '#Checks', '#Passed', '#Warnings', '#Drift', 'Result'], operations)}
 <h2>Findings</h2>${findings}

@@ -19,12 +19,12 @@ export type RouteEvidence = 'routed' | 'router' | 'ambiguous';
 const MAX_PROBE_BYTES = 64 * 1024;
 
 /** Sends one request to a path that no provider serves, and keeps what the router answers (undefined when it does not answer). */
-export async function probeRouter(baseUrl: string, token: string, timeoutMs: number): Promise<Answer | undefined> {
+export async function probeRouter(baseUrl: string, token: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<Answer | undefined> {
   const path = `/sandbox-procs-unrouted-${randomBytes(4).toString('hex')}/kill/${randomBytes(4).toString('hex')}`;
   try {
     const response = await fetch(new URL(path, baseUrl), {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}` },
+      headers: { ...headers, Authorization: `Bearer ${token}` },
       redirect: 'manual',
       signal: AbortSignal.timeout(Math.min(timeoutMs, 2 ** 31 - 1)),
     });

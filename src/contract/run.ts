@@ -31,6 +31,8 @@ export interface Target {
   readonly apiKeys?: Partial<Record<ProviderName, string>>;
   /** Extra request headers for a scenario (Prism: which declared response to serve). */
   headersFor?(scenario: Scenario): Record<string, string>;
+  /** Headers every request to a process API carries, fixtures and cleanup included (a sandbox proxy's routing header). */
+  readonly headers?: Record<string, string>;
 }
 
 /** The scenarios a target can run: all of them on a mock, the reachable ones on a stateful target; control-plane ones where it serves a control plane. */
@@ -123,7 +125,8 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
   const { target, validator, apiKey, timeoutMs, maxBytes } = state;
   const bounds = checkBounds(timeoutMs);
   // The clients of a check: the same byte cap as the recorder, and a stream may stay silent no longer than a request may take.
-  const clientOptions = { apiKey, baseUrl: target.baseUrls[scenario.provider]!, timeoutMs, streamIdleTimeoutMs: timeoutMs, maxResponseBytes: maxBytes };
+  const routing = state.control ? {} : (target.headers ?? {});
+  const clientOptions = { apiKey, baseUrl: target.baseUrls[scenario.provider]!, timeoutMs, streamIdleTimeoutMs: timeoutMs, maxResponseBytes: maxBytes, headers: routing };
   const within = (bound: Bound) => (request: Request, init?: RequestInit) => fetch(request, { ...init, signal: AbortSignal.any([request.signal, bound.signal]) });
   const contract = contracts[scenario.provider];
   const { control } = state;
@@ -162,7 +165,7 @@ async function runScenario(scenario: Scenario, state: RunState): Promise<Scenari
 
   const recordings: Recording[] = [];
   const requests: RequestEvidence[] = [];
-  const extraHeaders = target.headersFor?.(scenario) ?? {};
+  const extraHeaders = { ...routing, ...target.headersFor?.(scenario) };
   const bound = createBound(bounds.requestMs, `no complete answer within ${bounds.requestMs} ms; the check stopped waiting`);
   const streams = !scenario.raw && validator.streams(scenario.operation);
   const authNames = control ? Object.keys(control.authHeaders('')) : ['authorization'];
@@ -327,7 +330,7 @@ export async function runScenarios(scenarios: readonly Scenario[], target: Targe
         continue;
       }
       const contract = contracts[provider];
-      const client = contract.createClient({ apiKey: state.apiKey, baseUrl: target.baseUrls[provider]!, fetch: (r) => fetch(r), timeoutMs });
+      const client = contract.createClient({ apiKey: state.apiKey, baseUrl: target.baseUrls[provider]!, fetch: (r) => fetch(r), timeoutMs, headers: target.headers ?? {} });
       await contract.cleanup(client, [...state.started]).catch(() => undefined);
     }
   }

@@ -92,6 +92,8 @@ export interface ProviderContract<Client = unknown> {
     retry?: { maxRetries: number };
     streamIdleTimeoutMs?: number;
     maxResponseBytes?: number;
+    /** Sent with every request (a sandbox proxy's routing header). */
+    headers?: Record<string, string>;
   }): Client;
   invoke(client: Client, operation: string, input: Readonly<Record<string, unknown>>): Promise<unknown>;
   scenarios: readonly Scenario[];

@@ -149,6 +149,13 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     return entry;
   }
 
+  // The header of the token in use, made once per token, not once per call.
+  let lastAuthorization: { token: string; headers: { Authorization: string } } | undefined;
+  const authorizationFor = (token: string) => {
+    if (lastAuthorization?.token !== token) lastAuthorization = { token, headers: { Authorization: `Bearer ${token}` } };
+    return lastAuthorization.headers;
+  };
+
   /** One attempt: its own time limit, the caller's signal, the guarded fetch; `token` when a TokenSource gave one. */
   async function attempt<P extends 'text' | 'stream'>(
     operation: string,
@@ -169,7 +176,7 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     if (onUserAbort) userSignal!.addEventListener('abort', onUserAbort, { once: true });
     try {
       const init: CallInit<P> = { signal: controller.signal, parseAs, fetch: entry[parseAs], redirect: 'manual' };
-      if (token !== undefined) init.headers = { Authorization: `Bearer ${token}` };
+      if (token !== undefined) init.headers = authorizationFor(token);
       const raw = await send(init);
       // What is redacted from an error is what was sent: the token, when there is one.
       return { decoded: decode(provider, operation, entry.meta, raw, token ?? options.apiKey), controller };
@@ -203,7 +210,9 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
       let failure: SandboxProcsError;
       let token: string | undefined;
       try {
-        token = tokenSource ? await currentToken(operation) : undefined;
+        // A fresh token comes as a string: taken at once, with no await (a call's cost stays that of a fixed token).
+        const current = tokenSource ? currentToken(operation) : undefined;
+        token = typeof current === 'string' || current === undefined ? current : await current;
         return await attempt(operation, entry, parseAs, send, signal, token);
       } catch (error) {
         failure = error as SandboxProcsError;
@@ -233,12 +242,16 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
   }
 
   /** The source's token; a failure to get one is the call's failure (the source's errors are already typed and redacted). */
-  async function currentToken(operation: string): Promise<string> {
-    try {
-      return await tokenSource!.current();
-    } catch (cause) {
+  function currentToken(operation: string): string | Promise<string> {
+    const failed = (cause: unknown) => {
       if (cause instanceof SandboxProcsError) throw cause;
       throw new AuthenticationError(`could not obtain a token: ${describeCause(cause)}`, { provider, operation, cause });
+    };
+    try {
+      const current = tokenSource!.current();
+      return typeof current === 'string' ? current : current.catch(failed);
+    } catch (cause) {
+      return failed(cause);
     }
   }
 

@@ -148,14 +148,19 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
     },
   };
 
-  /** The sandbox proxy: requests to `<sandbox>.local`. */
+  /**
+   * The sandbox proxy: requests to `<sandbox>.local` (the SDK on a loopback proxy), or
+   * with `X-Tensorlake-Sandbox-Id` (the SDK on any other proxy; a client that cannot
+   * set Host, as Node's fetch, on this one).
+   */
   const divert = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const host = LOCAL_HOST.exec(req.headers.host ?? '');
-    if (!host) return false;
-    const s = sandboxes.findAnywhere(host[1]!);
+    const header = req.headers['x-tensorlake-sandbox-id'];
+    const named = LOCAL_HOST.exec(req.headers.host ?? '')?.[1] ?? (typeof header === 'string' && header !== '' ? header : undefined);
+    if (named === undefined) return false;
+    const s = sandboxes.findAnywhere(named);
     if (!s) {
       req.resume();
-      sendError(res, 404, `sandbox ${host[1]} not found`);
+      sendError(res, 404, `sandbox ${named} not found`);
       return true;
     }
     const auth = req.headers.authorization;
