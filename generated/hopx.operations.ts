@@ -328,6 +328,48 @@ export const operations = {
       }
     }
   },
+  "kill_process_post": {
+    "method": "post",
+    "path": "/execute/kill",
+    "parameters": [],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "required": [
+          "process_id"
+        ],
+        "properties": {
+          "process_id": {
+            "type": "string",
+            "minLength": 1
+          }
+        }
+      }
+    },
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
   "kill_process": {
     "method": "delete",
     "path": "/execute/kill",

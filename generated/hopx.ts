@@ -109,7 +109,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post?: never;
+        /**
+         * Kill a background process (POST form, proposed)
+         * @description The kill form of HopX's open pull requests: POST with `{"process_id"}` in a JSON body. Not deployed when this was written; the drift check probes it as a fourth form, so that the day HopX deploys it the report says which form works. The emulator serves it like the other forms.
+         */
+        post: operations["kill_process_post"];
         /**
          * Kill a background process
          * @description Terminate a running background process. The process is killed immediately and cannot be restarted. Two forms of this call exist and share this path and method: the docs send `process_id` in a JSON body, the agent spec sends it as a query parameter. Send exactly one of them.
@@ -1892,6 +1896,38 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
+        };
+    };
+    kill_process_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "process_id": "proc_abc123"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KillProcessRequest"];
+            };
+        };
+        responses: {
+            /** @description Process killed successfully */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KillProcessResponse"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["ProcessNotFound"];
         };
     };
     kill_process: {
