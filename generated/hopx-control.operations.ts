@@ -451,5 +451,188 @@ export const operations = {
         ]
       }
     }
+  },
+  "listTemplates": {
+    "method": "get",
+    "path": "/v1/templates",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "getTemplate": {
+    "method": "get",
+    "path": "/v1/templates/{name}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "name",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "deleteTemplate": {
+    "method": "delete",
+    "path": "/v1/templates/{name}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "name",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "buildTemplate": {
+    "method": "post",
+    "path": "/v1/templates/build",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "getTemplateBuildStatus": {
+    "method": "get",
+    "path": "/v1/templates/build/{buildID}/status",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "buildID",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "getTemplateBuildLogs": {
+    "method": "get",
+    "path": "/v1/templates/build/{buildID}/logs",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "buildID",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "getTemplateUploadLink": {
+    "method": "post",
+    "path": "/v1/templates/files/upload-link",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
   }
 } as const;

@@ -328,6 +328,48 @@ export const operations = {
       }
     }
   },
+  "kill_process_post": {
+    "method": "post",
+    "path": "/execute/kill",
+    "parameters": [],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "required": [
+          "process_id"
+        ],
+        "properties": {
+          "process_id": {
+            "type": "string",
+            "minLength": 1
+          }
+        }
+      }
+    },
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
   "kill_process": {
     "method": "delete",
     "path": "/execute/kill",
@@ -716,6 +758,1242 @@ export const operations = {
     "parameters": [],
     "responses": {
       "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_read": {
+    "method": "get",
+    "path": "/files/read",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_write": {
+    "method": "post",
+    "path": "/files/write",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_list": {
+    "method": "get",
+    "path": "/files/list",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_exists": {
+    "method": "get",
+    "path": "/files/exists",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_remove": {
+    "method": "delete",
+    "path": "/files/remove",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_mkdir": {
+    "method": "post",
+    "path": "/files/mkdir",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_upload": {
+    "method": "post",
+    "path": "/files/upload",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "files_download": {
+    "method": "get",
+    "path": "/files/download",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "cache_stats": {
+    "method": "get",
+    "path": "/cache/stats",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "cache_clear": {
+    "method": "post",
+    "path": "/cache/clear",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "jupyter_sessions": {
+    "method": "get",
+    "path": "/jupyter/sessions",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "get_metrics": {
+    "method": "get",
+    "path": "/metrics",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "get_metrics_snapshot": {
+    "method": "get",
+    "path": "/metrics/snapshot",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_vnc_info": {
+    "method": "get",
+    "path": "/desktop/vnc/info",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_vnc_status": {
+    "method": "get",
+    "path": "/desktop/vnc/status",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_vnc_start_get": {
+    "method": "get",
+    "path": "/desktop/vnc/start",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_vnc_start": {
+    "method": "post",
+    "path": "/desktop/vnc/start",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_vnc_stop_get": {
+    "method": "get",
+    "path": "/desktop/vnc/stop",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_vnc_stop": {
+    "method": "post",
+    "path": "/desktop/vnc/stop",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_mouse_click": {
+    "method": "post",
+    "path": "/desktop/mouse/click",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_mouse_move": {
+    "method": "post",
+    "path": "/desktop/mouse/move",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_mouse_drag": {
+    "method": "post",
+    "path": "/desktop/mouse/drag",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_mouse_scroll": {
+    "method": "post",
+    "path": "/desktop/mouse/scroll",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_keyboard_type": {
+    "method": "post",
+    "path": "/desktop/keyboard/type",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_keyboard_press": {
+    "method": "post",
+    "path": "/desktop/keyboard/press",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_keyboard_combination": {
+    "method": "post",
+    "path": "/desktop/keyboard/combination",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_clipboard_get": {
+    "method": "get",
+    "path": "/desktop/clipboard/get",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_clipboard_set": {
+    "method": "post",
+    "path": "/desktop/clipboard/set",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_clipboard_history": {
+    "method": "get",
+    "path": "/desktop/clipboard/history",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_screenshot": {
+    "method": "get",
+    "path": "/desktop/screenshot",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_screenshot_region": {
+    "method": "post",
+    "path": "/desktop/screenshot/region",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_recording_start": {
+    "method": "post",
+    "path": "/desktop/recording/start",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_recording_stop": {
+    "method": "post",
+    "path": "/desktop/recording/stop",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_recording_status": {
+    "method": "get",
+    "path": "/desktop/recording/status",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_recording_download": {
+    "method": "get",
+    "path": "/desktop/recording/download",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_recording_download_by_id": {
+    "method": "get",
+    "path": "/desktop/recording/{recording_id}/download",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "recording_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_windows": {
+    "method": "get",
+    "path": "/desktop/windows",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_windows_list": {
+    "method": "get",
+    "path": "/desktop/windows/list",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_windows_focus": {
+    "method": "post",
+    "path": "/desktop/windows/focus",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_windows_close": {
+    "method": "post",
+    "path": "/desktop/windows/close",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_windows_resize": {
+    "method": "post",
+    "path": "/desktop/windows/resize",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_windows_minimize": {
+    "method": "post",
+    "path": "/desktop/windows/minimize",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_display": {
+    "method": "get",
+    "path": "/desktop/display",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_display_info": {
+    "method": "get",
+    "path": "/desktop/display/info",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_display_available": {
+    "method": "get",
+    "path": "/desktop/display/available",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_display_resolutions": {
+    "method": "get",
+    "path": "/desktop/display/resolutions",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_display_set": {
+    "method": "post",
+    "path": "/desktop/display/set",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_display_resolution": {
+    "method": "post",
+    "path": "/desktop/display/resolution",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_debug_logs": {
+    "method": "get",
+    "path": "/desktop/debug/logs",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_debug_processes": {
+    "method": "get",
+    "path": "/desktop/debug/processes",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_ocr": {
+    "method": "post",
+    "path": "/desktop/x11/ocr",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_find_element": {
+    "method": "post",
+    "path": "/desktop/x11/find_element",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_wait_for": {
+    "method": "post",
+    "path": "/desktop/x11/wait_for",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_drag_drop": {
+    "method": "post",
+    "path": "/desktop/x11/drag_drop",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_get_bounds": {
+    "method": "get",
+    "path": "/desktop/x11/get_bounds",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_hotkey": {
+    "method": "post",
+    "path": "/desktop/x11/hotkey",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "desktop_x11_capture_window": {
+    "method": "get",
+    "path": "/desktop/x11/capture_window",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "kill_system_process": {
+    "method": "post",
+    "path": "/processes/{process_id}/kill",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "process_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
         "mediaTypes": [
           "application/json"
         ]

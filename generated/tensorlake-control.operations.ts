@@ -348,5 +348,721 @@ export const operations = {
         ]
       }
     }
+  },
+  "sandbox_copy": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/copy",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_archived_list": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/archived-sandboxes",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_archived_get": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/archived-sandboxes/{sandbox_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_logs": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/logs",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_process_history": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/processes",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_file_system_attach": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/file_systems",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_file_system_detach": {
+    "method": "delete",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/file_systems",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_snapshot_create": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/snapshot",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "snapshot_list": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/snapshots",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "snapshot_get": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/snapshots/{snapshot_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "snapshot_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "snapshot_delete": {
+    "method": "delete",
+    "path": "/v1/namespaces/{namespace}/snapshots/{snapshot_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "snapshot_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "pool_list": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/sandbox-pools",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "pool_create": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandbox-pools",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "pool_get": {
+    "method": "get",
+    "path": "/v1/namespaces/{namespace}/sandbox-pools/{pool_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "pool_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "pool_update": {
+    "method": "put",
+    "path": "/v1/namespaces/{namespace}/sandbox-pools/{pool_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "pool_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "pool_delete": {
+    "method": "delete",
+    "path": "/v1/namespaces/{namespace}/sandbox-pools/{pool_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "pool_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "pool_claim_sandbox": {
+    "method": "post",
+    "path": "/v1/namespaces/{namespace}/sandbox-pools/{pool_id}/sandboxes",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "pool_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "template_list": {
+    "method": "get",
+    "path": "/platform/v1/sandbox-templates",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "template_create": {
+    "method": "post",
+    "path": "/platform/v1/sandbox-templates",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "template_get_by_name": {
+    "method": "get",
+    "path": "/platform/v1/sandbox-templates/by-name/{name}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "name",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "template_delete": {
+    "method": "delete",
+    "path": "/platform/v1/sandbox-templates/{template_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "template_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
   }
 } as const;

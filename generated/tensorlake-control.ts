@@ -97,6 +97,304 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Copy a sandbox (not emulated by sandbox-procs) */
+        post: operations["sandbox_copy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/archived-sandboxes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        /** List archived sandboxes (not emulated by sandbox-procs) */
+        get: operations["sandbox_archived_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/archived-sandboxes/{sandbox_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        /** Read an archived sandbox (not emulated by sandbox-procs) */
+        get: operations["sandbox_archived_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        /** A sandbox's logs (not emulated by sandbox-procs) */
+        get: operations["sandbox_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/processes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        /** A sandbox's process history (log reader) (not emulated by sandbox-procs) */
+        get: operations["sandbox_process_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/file_systems": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Attach a file system (not emulated by sandbox-procs) */
+        post: operations["sandbox_file_system_attach"];
+        /** Detach a file system (not emulated by sandbox-procs) */
+        delete: operations["sandbox_file_system_detach"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/snapshot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Snapshot a sandbox (not emulated by sandbox-procs) */
+        post: operations["sandbox_snapshot_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        /** List snapshots (not emulated by sandbox-procs) */
+        get: operations["snapshot_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/snapshots/{snapshot_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                snapshot_id: string;
+            };
+            cookie?: never;
+        };
+        /** Read a snapshot (not emulated by sandbox-procs) */
+        get: operations["snapshot_get"];
+        put?: never;
+        post?: never;
+        /** Delete a snapshot (not emulated by sandbox-procs) */
+        delete: operations["snapshot_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandbox-pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        /** List sandbox pools (not emulated by sandbox-procs) */
+        get: operations["pool_list"];
+        put?: never;
+        /** Create a sandbox pool (not emulated by sandbox-procs) */
+        post: operations["pool_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandbox-pools/{pool_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                pool_id: string;
+            };
+            cookie?: never;
+        };
+        /** Read a sandbox pool (not emulated by sandbox-procs) */
+        get: operations["pool_get"];
+        /** Update a sandbox pool (not emulated by sandbox-procs) */
+        put: operations["pool_update"];
+        post?: never;
+        /** Delete a sandbox pool (not emulated by sandbox-procs) */
+        delete: operations["pool_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace}/sandbox-pools/{pool_id}/sandboxes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                pool_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Claim a sandbox from a pool (not emulated by sandbox-procs) */
+        post: operations["pool_claim_sandbox"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/platform/v1/sandbox-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List sandbox templates (not emulated by sandbox-procs) */
+        get: operations["template_list"];
+        put?: never;
+        /** Create a sandbox template (not emulated by sandbox-procs) */
+        post: operations["template_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/platform/v1/sandbox-templates/by-name/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** Read a sandbox template by name (not emulated by sandbox-procs) */
+        get: operations["template_get_by_name"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/platform/v1/sandbox-templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a sandbox template (not emulated by sandbox-procs) */
+        delete: operations["template_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -179,6 +477,15 @@ export interface components {
         };
     };
     responses: {
+        /** @description An operation the official SDKs can call that the emulator does not emulate: it answers 501 with the provider's error body, whose message says "not emulated by sandbox-procs" and names the operation. Never sent by the provider itself. */
+        NotEmulated: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
         /** @description A missing or wrong API key */
         Unauthorized: {
             headers: {
@@ -423,6 +730,477 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["SandboxNotFound"];
+        };
+    };
+    sandbox_copy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_archived_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_archived_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_process_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_file_system_attach: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_file_system_detach: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_snapshot_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    snapshot_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    snapshot_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                snapshot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    snapshot_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                snapshot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    pool_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    pool_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    pool_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                pool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    pool_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                pool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    pool_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                pool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    pool_claim_sandbox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace: string;
+                pool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    template_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    template_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    template_get_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    template_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
         };
     };
 }

@@ -1189,5 +1189,182 @@ export const operations = {
         ]
       }
     }
+  },
+  "sandbox_file_read": {
+    "method": "get",
+    "path": "/api/v1/files",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_file_write": {
+    "method": "put",
+    "path": "/api/v1/files",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_file_delete": {
+    "method": "delete",
+    "path": "/api/v1/files",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_file_list": {
+    "method": "get",
+    "path": "/api/v1/files/list",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_pty_create": {
+    "method": "post",
+    "path": "/api/v1/pty",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_pty_delete": {
+    "method": "delete",
+    "path": "/api/v1/pty/{session_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "session_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_blob_sign": {
+    "method": "post",
+    "path": "/api/v1/blob/sign",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_tunnel_tcp": {
+    "method": "get",
+    "path": "/api/v1/tunnels/tcp",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "200": {
+        "mediaTypes": []
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
   }
 } as const;

@@ -71,6 +71,8 @@ export function operationTable(doc) {
       table[op.operationId] = {
         method,
         path,
+        // Declared for the SDKs that call it; the emulators answer it "not emulated" (501).
+        ...(op['x-emulated'] === false ? { emulated: false } : {}),
         parameters: params.map((p) => ({
           name: p.name,
           in: p.in,

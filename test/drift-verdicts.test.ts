@@ -37,7 +37,8 @@ describe('kill-form verdicts, each with its evidence', () => {
     owned.push(e);
     for (const allowMutations of [false, true]) {
       const report = await drift({ provider: 'hopx', baseUrl: e.baseUrl, token: e.token, allowMutations });
-      expect(verdicts(report)).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted' });
+      expect(verdicts(report)).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted', post: 'accepted' });
+      expect(report.summary.drift).toBe(0);
       expect(report.killForms!.path.evidence).toMatch(
         allowMutations ? /^killing a running process: 200 application\/json/ : /404 application\/json .*RESOURCE_NOT_FOUND.*a path no one serves gets 404 text\/plain/,
       );
@@ -57,7 +58,7 @@ describe('kill-form verdicts, each with its evidence', () => {
     const notFound = jsonAnswer(404, { error: 'Process not found', code: 'RESOURCE_NOT_FOUND' });
     const server = await standIn('hopx', { before: (r) => (isPathKill(r.path) || r.path.startsWith('/sandbox-procs-unrouted-') ? notFound : undefined) });
     const readOnly = await drift({ provider: 'hopx', baseUrl: server.baseUrl, token: server.token });
-    expect(verdicts(readOnly)).toEqual({ body: 'accepted', query: 'accepted', path: 'unknown' });
+    expect(verdicts(readOnly)).toEqual({ body: 'accepted', query: 'accepted', path: 'unknown', post: 'accepted' });
     expect(readOnly.killForms!.path.evidence).toMatch(/cannot tell/);
     const mutating = await drift({ provider: 'hopx', baseUrl: server.baseUrl, token: server.token, allowMutations: true });
     expect(verdicts(mutating)).toMatchObject({ path: 'missing-route' });
@@ -69,9 +70,23 @@ describe('kill-form verdicts, each with its evidence', () => {
       after: (r, upstream) => (r.method === 'DELETE' && r.query.has('process_id') && upstream.status === 200 ? jsonAnswer(200, {}) : upstream),
     });
     const report = await drift({ provider: 'hopx', baseUrl: server.baseUrl, token: server.token, allowMutations: true });
-    expect(verdicts(report)).toEqual({ body: 'rejected', query: 'accepted-with-drift', path: 'accepted' });
+    expect(verdicts(report)).toEqual({ body: 'rejected', query: 'accepted-with-drift', path: 'accepted', post: 'accepted' });
     expect(report.killForms!.body.evidence).toMatch(/400 application\/json .*MISSING_PARAMETER/);
   });
+});
+
+describe('the proposed fourth kill form: POST /execute/kill with {process_id} (hopx-ai/hopx #57/#58)', () => {
+  it('a stand-in that serves only that form gets a report naming it as the one that works', async () => {
+    const server = await standIn('hopx', {
+      before: (r) => (isPathKill(r.path) || (r.method === 'DELETE' && r.path === '/execute/kill') ? GO_NOT_FOUND : undefined),
+    });
+    for (const allowMutations of [false, true]) {
+      const report = await drift({ provider: 'hopx', baseUrl: server.baseUrl, token: server.token, allowMutations });
+      expect(verdicts(report)).toEqual({ body: 'missing-route', query: 'missing-route', path: 'missing-route', post: 'accepted' });
+      expect(report.killForms!.post.evidence).toMatch(allowMutations ? /^killing a running process: 200 application\/json/ : /^killing an unknown id: 404 application\/json/);
+      expect(report.checks.filter((c) => c.operation === 'kill_process_post').every((c) => c.outcome === 'pass')).toBe(true);
+    }
+  }, 60_000);
 });
 
 describe('stand-ins from the providers\' own code: exactly the differences real-sources.md lists', () => {
@@ -83,6 +98,8 @@ describe('stand-ins from the providers\' own code: exactly the differences real-
         if (!r.authorized && !open) return { status: 401, contentType: 'text/plain', body: 'Unauthorized' };
         // C7: no POST /execute/kill/{id} (both SDKs still call it).
         if (isPathKill(r.path)) return GO_NOT_FOUND;
+        // The POST-body form is only proposed (pull requests #57/#58): not deployed.
+        if (r.method === 'POST' && r.path === '/execute/kill') return GO_NOT_FOUND;
         // C3 of the drift run: the agent requires ?process_id; a JSON body alone is a 400.
         if (r.method === 'DELETE' && r.path === '/execute/kill' && !r.query.has('process_id')) return jsonAnswer(400, { error: 'process_id is required', code: 'MISSING_PARAMETER' });
         return undefined;
@@ -91,7 +108,9 @@ describe('stand-ins from the providers\' own code: exactly the differences real-
       after: (r, upstream) => (r.method === 'DELETE' && r.query.has('process_id') && upstream.status === 200 ? jsonAnswer(200, {}) : upstream),
     });
     const report = await drift({ provider: 'hopx', baseUrl: server.baseUrl, token: server.token, allowMutations: true });
-    expect(verdicts(report)).toEqual({ body: 'rejected', query: 'accepted-with-drift', path: 'missing-route' });
+    expect(verdicts(report)).toEqual({ body: 'rejected', query: 'accepted-with-drift', path: 'missing-route', post: 'missing-route' });
+    // The proposed form not deployed yet is a warning, never drift.
+    expect(report.checks.filter((c) => c.operation === 'kill_process_post' && c.expectedStatus !== 401).map((c) => c.outcome)).toEqual(expect.arrayContaining(['warning']));
     const found = drifted(report);
     // Every 401 check: one clear finding each, never a content-type finding.
     const unauthorized = Object.entries(found).filter(([key]) => / 401 /.test(key));

@@ -41,7 +41,7 @@ describe('no drift where the contract is kept', () => {
       expect(processes.filter((p) => p.status === 'running')).toEqual([]);
       if (e.provider === 'hopx') {
         const verdicts = Object.fromEntries(Object.entries(report.killForms!).map(([form, v]) => [form, v.verdict]));
-        expect(verdicts).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted' });
+        expect(verdicts).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted', post: 'accepted' });
         // The sandbox's own variables are the user's: drift never sets or clears them, even with mutations.
         await fetch(`${e.baseUrl}/env`, {
           method: 'PUT',

@@ -10,7 +10,11 @@ const SOURCE = /^(hopx-ai\/hopx|@hopx-ai\/sdk \d+\.\d+\.\d+|docs\.hopx\.ai|seed 
 const sourcesOf = (node: any): string[] => [node?.['x-source'] ?? []].flat();
 
 describe('specs/hopx.yaml: sources', () => {
-  const operations = Object.entries<any>(spec.paths).flatMap(([path, item]) => Object.entries<any>(item).map(([method, op]) => [`${method} ${path}`, op] as const));
+  const operations = Object.entries<any>(spec.paths).flatMap(([path, item]) =>
+    Object.entries<any>(item)
+      .filter(([method]) => method !== 'parameters')
+      .map(([method, op]) => [`${method} ${path}`, op] as const),
+  );
 
   it.each(operations)('%s names its sources by repository and path', (_name, op) => {
     expect(sourcesOf(op).length).toBeGreaterThan(0);
@@ -73,8 +77,10 @@ describe('specs/hopx-control.yaml: sources', () => {
       .map(([method, op]) => [`${method} ${path}`, op] as const),
   );
 
-  it('describes the lifecycle operations the SDKs call, each one openapi_public.json declares', () => {
-    expect(operations.map(([name]) => name).sort()).toEqual(
+  it('describes the lifecycle operations the SDKs call, each one openapi_public.json declares; its templates are declared as not emulated', () => {
+    expect(operations.filter(([name, op]) => op['x-emulated'] === false && !name.includes('/v1/templates')).map(([name]) => name)).toEqual([]);
+    expect(operations.filter(([, op]) => op['x-emulated'] === false).length).toBeGreaterThanOrEqual(7);
+    expect(operations.filter(([, op]) => op['x-emulated'] !== false).map(([name]) => name).sort()).toEqual(
       [
         'get /health',
         'post /v1/sandboxes',

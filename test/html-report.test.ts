@@ -163,7 +163,7 @@ describe.skipIf(skipped)('HTML reports in headless Chromium', () => {
     const { checks, passed, drift, warnings } = clean.summary;
     expect(rendered.counts).toEqual({ checks, passed, drift, warnings });
     expect(checks).toBeGreaterThan(10);
-    expect(rendered.killForms).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted' });
+    expect(rendered.killForms).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted', post: 'accepted' });
   }, 60_000);
 
   it('drift against a drifted HopX: findings with their request and response, verdicts, hostile bodies inert, no token', async () => {

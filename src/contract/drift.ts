@@ -8,6 +8,7 @@ import { checkBounds, operationMethod, runnableOn, runScenarios, type RequestEvi
 import { contracts, scenariosFor } from './scenarios.js';
 import { describeAnswer, probeRouter, routeEvidence, type Answer } from './routes.js';
 import type { Finding } from './validate.js';
+import { loadSpec } from '../specs.js';
 
 export const DRIFT_REPORT_VERSION = 2;
 
@@ -127,14 +128,25 @@ function rootCause(result: ScenarioResult, router: Answer | undefined): DriftChe
   return undefined;
 }
 
-function toCheck(result: ScenarioResult, router?: Answer): DriftCheck {
+/** Operations the provider has proposed but not deployed (the spec's `x-status: proposed ...`), e.g. a new kill form. */
+function proposedOperations(provider: ProviderName): ReadonlySet<string> {
+  const paths = loadSpec(provider).paths as Record<string, Record<string, { operationId?: string; 'x-status'?: string }>>;
+  return new Set(
+    Object.values(paths).flatMap((item) => Object.values(item).flatMap((op) => (typeof op?.['x-status'] === 'string' && op['x-status'].startsWith('proposed') && op.operationId ? [op.operationId] : []))),
+  );
+}
+
+function toCheck(result: ScenarioResult, router?: Answer, proposed: ReadonlySet<string> = new Set()): DriftCheck {
   const { scenario } = result;
-  const collapsed = rootCause(result, router);
+  let collapsed = rootCause(result, router);
+  // A proposed operation that is not deployed yet is news, not drift: the day it is routed, its checks pass or drift as any other's.
+  const notYetDeployed = collapsed?.[0]?.kind === 'missing-route' && proposed.has(scenario.operation);
+  if (notYetDeployed) collapsed = collapsed!.map((f) => ({ ...f, severity: 'warning' as const, message: `${f.message} (a proposed operation, not deployed yet)` }));
   const findings: DriftCheck['findings'] = collapsed ?? result.findings.map(({ severity, kind, message }) => ({ severity, kind, message }));
   // Problems the spec validator does not see (a wrong status, the client's outcome) are drift too.
   const seen = new Set(findings.map((f) => f.message));
   if (!collapsed) for (const problem of result.problems) if (!seen.has(problem)) findings.push({ severity: 'breaking', kind: 'contract', message: problem });
-  const outcome: CheckOutcome = !result.passed ? 'drift' : result.warnings.length > 0 ? 'warning' : 'pass';
+  const outcome: CheckOutcome = notYetDeployed ? 'warning' : !result.passed ? 'drift' : result.warnings.length > 0 ? 'warning' : 'pass';
   const label = result.label || 'default';
   // The evidence goes with a finding, so that a report shows what was asked and answered; a pass needs none.
   const evidence = findings.length === 0 ? {} : { ...(result.request && { request: result.request }), ...(result.status !== undefined && result.response && { response: { status: result.status, ...result.response } }) };
@@ -274,8 +286,9 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
   );
   // The router's answer to a path no one serves: what a missing route looks like on this server.
   const router = await probeRouter(baseUrl, token, timeoutMs, options.headers);
-  const results = await runScenarios(scenarios, target, { timeoutMs, onResult: (r) => options.onCheck?.(toCheck(r, router)) });
-  const checks = results.map((r) => toCheck(r, router));
+  const proposed = proposedOperations(provider);
+  const results = await runScenarios(scenarios, target, { timeoutMs, onResult: (r) => options.onCheck?.(toCheck(r, router, proposed)) });
+  const checks = results.map((r) => toCheck(r, router, proposed));
   if (options.allowMutations) {
     for (const check of await lifecycle(options, timeoutMs)) {
       options.onCheck?.(check);

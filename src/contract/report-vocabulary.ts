@@ -58,7 +58,7 @@ function skeleton(provider: ProviderName): DriftReport {
     startedAt: '',
     durationMs: 0,
     summary: { checks: checks.length, passed: count('pass'), drift: count('drift'), warnings: count('warning') },
-    killForms: { body: verdict(0), query: verdict(1), path: verdict(2) },
+    killForms: { body: verdict(0), query: verdict(1), path: verdict(2), post: verdict(3) },
     checks,
   };
 }

@@ -116,8 +116,8 @@ export interface ProviderContract<Client = unknown> {
   killForms?: readonly KillFormName[];
 }
 
-/** The forms a kill request can take: a JSON body, a query parameter, or the id in the path. */
-export type KillFormName = 'body' | 'query' | 'path';
+/** The forms a kill request can take: a JSON body, a query parameter, the id in the path, or a POST with a JSON body. */
+export type KillFormName = 'body' | 'query' | 'path' | 'post';
 
 /**
  * How the contract engine reaches one provider's control plane: raw requests

@@ -69,8 +69,9 @@ export class SpecValidator {
     this.strictAjv = createAjv(closeObjects(doc) as OpenApiDocument);
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
-        const operation = op as { operationId?: string; responses?: Record<string, unknown> };
-        if (!operation?.operationId) continue;
+        const operation = op as { operationId?: string; responses?: Record<string, unknown>; 'x-emulated'?: boolean };
+        // What the emulators do not serve is declared for the record only: no scenario, no drift probe.
+        if (!operation?.operationId || operation['x-emulated'] === false) continue;
         this.operations.set(operation.operationId, {
           pointer: `/paths/${pointerEscape(path)}/${method}`,
           responses: operation.responses ?? {},

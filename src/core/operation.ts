@@ -34,6 +34,8 @@ export interface ParameterMeta {
 export interface OperationMeta {
   readonly method: string;
   readonly path: string;
+  /** false for an operation the SDKs call that the emulators do not serve (the spec's `x-emulated: false`). */
+  readonly emulated?: false;
   readonly parameters: readonly ParameterMeta[];
   readonly requestBody?: { readonly required: boolean; readonly schema: SchemaConstraints };
   /** Declared statuses and the media types each may carry (none for an empty body). */

@@ -117,6 +117,11 @@ function compileRoutes(operations: OperationTable): Route[] {
     .sort((a, b) => a.names.length - b.names.length);
 }
 
+/** What an operation the emulator does not serve answers: the words a user (and test) can look for, and the operation. */
+export function notEmulatedMessage(operationId: string, meta: Pick<OperationMeta, 'method' | 'path'>): string {
+  return `${operationId} (${meta.method.toUpperCase()} ${meta.path}) is not emulated by sandbox-procs`;
+}
+
 class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -245,6 +250,12 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       } else if (req.headers[tokenHeader] !== expectedAuth) {
         return reply.error(401, options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
       }
+    }
+
+    // Declared but not served: the provider's own error shape, naming what is missing, rather than a bare "no route".
+    if (route.meta.emulated === false || !options.handlers[route.operationId]) {
+      req.resume();
+      return reply.error(501, notEmulatedMessage(route.operationId, route.meta), 'NOT_IMPLEMENTED');
     }
 
     const refuse = (bodyProblem: BodyProblem, status: number, message: string, code: string) => {

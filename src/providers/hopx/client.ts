@@ -55,14 +55,15 @@ export type HopxEnvRequest = Schemas['EnvVarsSetRequest'];
 export type HopxEnvChanged = Record<string, unknown>;
 
 /**
- * The three kill requests found in the wild (see specs/hopx.yaml, x-forms):
+ * The kill requests found in the wild (see specs/hopx.yaml, x-forms), and the one HopX proposes:
  * - `body`: DELETE /execute/kill with `{"process_id"}` (the docs; default)
  * - `query`: DELETE /execute/kill?process_id= (HopX's agent spec)
  * - `path`: POST /execute/kill/{process_id} (both HopX SDKs)
+ * - `post`: POST /execute/kill with `{"process_id"}` (HopX's open pull requests #57/#58; not deployed yet)
  */
-export type HopxKillForm = 'body' | 'query' | 'path';
+export type HopxKillForm = 'body' | 'query' | 'path' | 'post';
 /** Every HopxKillForm, in order of preference. */
-export const HOPX_KILL_FORMS: readonly HopxKillForm[] = ['body', 'query', 'path'];
+export const HOPX_KILL_FORMS: readonly HopxKillForm[] = ['body', 'query', 'path', 'post'];
 
 /** The options of createHopxClient: those every client takes, and the default kill form. */
 export interface HopxClientOptions extends ClientOptions {
@@ -146,7 +147,7 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
 export function hopxClientWith(options: HopxClientOptions, credentials?: Credentials): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
   // The SDK form of kill is a POST, but killing twice is as good as once: safe to retry.
-  const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path']), credentials);
+  const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path', 'kill_process_post']), credentials);
 
   const client: Omit<HopxClient, 'processes' | 'close' | typeof Symbol.asyncDispose> = {
     provider: 'hopx',
@@ -179,6 +180,8 @@ export function hopxClientWith(options: HopxClientOptions, credentials?: Credent
             (init) => api.POST('/execute/kill/{process_id}', { params: { path: { process_id } }, ...init }),
             killOptions,
           );
+        case 'post':
+          return call('kill_process_post', { body: { process_id } }, (init) => api.POST('/execute/kill', { body: { process_id }, ...init }), killOptions);
       }
     },
     runCommand: (body, options) => call('run_command', { body }, (init) => api.POST('/commands/run', { body, ...init }), options),

@@ -34,6 +34,7 @@ const calls: Record<string, OperationCall<HopxClient>> = {
   list_processes: { input: {}, invoke: (c) => c.listProcesses() },
   kill_process: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: i.form as HopxKillForm }) },
   kill_process_by_path: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: 'path' }) },
+  kill_process_post: { input: {}, invoke: (c, i) => c.killProcess(i.process_id as string, { form: 'post' }) },
   run_command: { input: { request: { command: 'echo', args: ['1'] } }, invoke: (c, i) => c.runCommand(request<HopxCommandRequest>(i)) },
   run_command_background: { input: { request: { command: 'sleep', args: ['60'] } }, invoke: (c, i) => c.runCommandBackground(request<HopxCommandRequest>(i)) },
   list_system_processes: { input: {}, invoke: (c) => c.listSystemProcesses() },
@@ -79,6 +80,7 @@ export const hopxContract: ProviderContract<HopxClient> = {
     ...statusScenarios('hopx', 'kill_process', kill('body'), killCases),
     ...statusScenarios('hopx', 'kill_process', kill('query'), killCases),
     ...statusScenarios('hopx', 'kill_process_by_path', kill('path'), [[200, { fixture: 'running' }], noAuth, unknown]),
+    ...statusScenarios('hopx', 'kill_process_post', kill('post'), killCases),
     ...statusScenarios('hopx', 'run_command', calls.run_command!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED, name: 'command not found' }]]),
     ...statusScenarios('hopx', 'run_command_background', calls.run_command_background!.input, [200, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: NOT_INSTALLED, name: 'command not found' }]]),
     ...statusScenarios('hopx', 'list_system_processes', {}, [200, 401, [500, MOCK_ONLY]]),
@@ -106,8 +108,8 @@ export const hopxContract: ProviderContract<HopxClient> = {
   idOf: (input) => (typeof input.process_id === 'string' ? input.process_id : undefined),
   preflight: (client) => client.listProcesses(),
   neutral: (client) => client.processes,
-  // The docs' JSON body, the agent spec's query and the SDK's path (NOTES.md, "HopX's three kill forms").
-  killForms: ['body', 'query', 'path'],
+  // The docs' JSON body, the agent spec's query, the SDK's path (NOTES.md, "HopX's three kill forms") and the proposed POST body.
+  killForms: ['body', 'query', 'path', 'post'],
   cleanup: async (client, ids) => {
     await killAll(client.processes, (p) => ids.includes(p.id));
   },

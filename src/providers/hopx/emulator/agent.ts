@@ -304,6 +304,7 @@ export const hopxEmulator: ProviderEmulator = {
       kill_process: (request, reply) =>
         kill((request.json as { process_id?: string } | undefined)?.process_id ?? request.query.get('process_id') ?? undefined, reply),
       kill_process_by_path: (request, reply) => kill(String(request.params.process_id), reply),
+      kill_process_post: (request, reply) => kill((request.json as { process_id?: string } | undefined)?.process_id, reply),
       run_command: async (request, reply) => {
         const body = request.json as Schemas['RunCommandRequest'];
         const p = await runCommand(body, reply);
