@@ -357,6 +357,8 @@ async function drift(args: string[], io: Io): Promise<number> {
       return EXIT.cannotRun;
     }
     if (sandbox.token !== secret) secrets.push(sandbox.token);
+    // Interrupted while the sandbox was being made: no check starts; the signal handler deletes it and exits.
+    if (interrupted) return await new Promise<number>(() => undefined);
     return await checkDrift(sandbox, async () => {
       const outcome = await released();
       return { id: sandbox.id, controlPlane: sandbox.controlPlane, created: sandbox.created, deleted: outcome.deleted };

@@ -74,7 +74,7 @@ describe('HopX control plane: agent tokens that expire (tokenTtlSeconds)', () =>
     expect(refreshed.auth_token).not.toBe(created.auth_token);
     expect((await health(created.public_host!, refreshed.auth_token!)).status).toBe(200);
     expect(controlPlane.tokenRefreshes(created.id!)).toBe(1);
-    expect((await fetch(`${controlPlane.baseUrl}/v1/sandboxes/${created.id}`, { method: 'DELETE', headers: { 'x-api-key': apiKey } })).status).toBe(204);
+    expect((await fetch(`${controlPlane.baseUrl}/v1/sandboxes/${created.id}`, { method: 'DELETE', headers: { 'x-api-key': apiKey } })).status).toBe(200);
   });
 
   it("refuses another sandbox's token, a tampered one and none with 401 AUTHENTICATION_REQUIRED, not TOKEN_EXPIRED", async () => {
