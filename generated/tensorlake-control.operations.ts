@@ -85,7 +85,15 @@ export const operations = {
                       "minimum": 0
                     },
                     "model": {
-                      "type": "string"
+                      "type": "string",
+                      "enum": [
+                        "A100-40GB",
+                        "A100-80GB",
+                        "H100",
+                        "T4",
+                        "A6000",
+                        "A10"
+                      ]
                     }
                   }
                 }
@@ -129,9 +137,6 @@ export const operations = {
             "type": "string",
             "minLength": 1
           },
-          "cloud_init_base64": {
-            "type": "string"
-          },
           "file_systems": {
             "type": "array",
             "items": {
@@ -145,6 +150,15 @@ export const operations = {
                   "type": "string"
                 },
                 "mount_path": {
+                  "type": "string"
+                },
+                "read_only": {
+                  "type": "boolean"
+                },
+                "prefetch": {
+                  "type": "boolean"
+                },
+                "snapshot_id": {
                   "type": "string"
                 }
               }
@@ -180,6 +194,11 @@ export const operations = {
         ]
       },
       "503": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "504": {
         "mediaTypes": [
           "application/json"
         ]
@@ -260,6 +279,112 @@ export const operations = {
         ]
       },
       "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_update": {
+    "method": "patch",
+    "path": "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}",
+    "parameters": [
+      {
+        "name": "namespace",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      },
+      {
+        "name": "sandbox_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      }
+    ],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "properties": {
+          "name": {
+            "type": "string",
+            "minLength": 1
+          },
+          "allow_unauthenticated_access": {
+            "type": "boolean"
+          },
+          "exposed_ports": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 0,
+              "maximum": 65535
+            }
+          },
+          "network": {
+            "oneOf": [
+              {
+                "type": "object",
+                "properties": {
+                  "allow_internet_access": {
+                    "type": "boolean"
+                  },
+                  "allow_out": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "deny_out": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                }
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        }
+      }
+    },
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "409": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
         "mediaTypes": [
           "application/json"
         ]

@@ -44,7 +44,11 @@ export interface paths {
         delete: operations["sandbox_delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update a sandbox (its name; the rest is not emulated)
+         * @description Every field is optional and an absent one is left as it is. The emulator honours `name` (naming an ephemeral sandbox lets it be suspended; a name is unique in its namespace). `allow_unauthenticated_access`, `exposed_ports` and `network` change what the cloud's proxy and the live VM's firewall do, which the emulator does not emulate: a request with any of them answers 501 and changes nothing.
+         */
+        patch: operations["sandbox_update"];
         trace?: never;
     };
     "/v1/namespaces/{namespace}/sandboxes/{sandbox_id}/suspend": {
@@ -409,13 +413,34 @@ export interface components {
             disk_mb?: number;
             gpus?: {
                 count: number;
-                model: string;
+                model: components["schemas"]["GpuModel"];
             }[];
         };
         NetworkConfig: {
+            /** @default true */
             allow_internet_access?: boolean;
+            /** @default [] */
             allow_out?: string[];
+            /** @default [] */
             deny_out?: string[];
+        };
+        UpdateSandboxRequest: {
+            name?: string;
+            allow_unauthenticated_access?: boolean;
+            exposed_ports?: number[];
+            /** @description Absent leaves the policy as it is; null clears it (unrestricted egress); an object replaces it. */
+            network?: components["schemas"]["NetworkConfig"] | null;
+        };
+        /** @enum {string} */
+        GpuModel: "A100-40GB" | "A100-80GB" | "H100" | "T4" | "A6000" | "A10";
+        FileSystemMount: {
+            file_system_id: string;
+            mount_path: string;
+            /** @default false */
+            read_only?: boolean;
+            /** @default false */
+            prefetch?: boolean;
+            snapshot_id?: string;
         };
         CreateSandboxRequest: {
             image?: string;
@@ -425,11 +450,7 @@ export interface components {
             network?: components["schemas"]["NetworkConfig"];
             snapshot_id?: string;
             name?: string;
-            cloud_init_base64?: string;
-            file_systems?: {
-                file_system_id: string;
-                mount_path: string;
-            }[];
+            file_systems?: components["schemas"]["FileSystemMount"][];
         };
         /** @enum {string} */
         SandboxStatus: "pending" | "running" | "suspending" | "suspended" | "terminated" | "timeout";
@@ -466,6 +487,9 @@ export interface components {
             created_at?: number | null;
             terminated_at?: number | null;
             name?: string | null;
+            routing_hint?: string | null;
+            /** @description The file systems mounted into the sandbox; empty when none (the emulator mounts none). */
+            file_systems?: components["schemas"]["FileSystemMount"][];
             allow_unauthenticated_access?: boolean;
             exposed_ports?: number[] | null;
             ingress_endpoint?: string | null;
@@ -619,6 +643,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The cloud's gateway timed out while the sandbox was being placed; the body is still a CreateSandboxResponse (the sandbox may come up: poll get). Never sent by the emulator, which creates a sandbox before it answers. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateSandboxResponse"];
+                };
+            };
         };
     };
     sandbox_get: {
@@ -671,6 +704,61 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["SandboxNotFound"];
+        };
+    };
+    sandbox_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The namespace; the SDK sends INDEXIFY_NAMESPACE, default "default". */
+                namespace: components["parameters"]["Namespace"];
+                /** @description The sandbox's ID or name. */
+                sandbox_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "my-sandbox"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateSandboxRequest"];
+            };
+        };
+        responses: {
+            /** @description The sandbox as it now is */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["SandboxNotFound"];
+            /** @description Another sandbox of the namespace has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request asks for allow_unauthenticated_access, exposed_ports or network, which sandbox-procs does not emulate; the message names them. Nothing is changed. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     sandbox_suspend: {

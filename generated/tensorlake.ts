@@ -499,6 +499,7 @@ export interface components {
             processes: components["schemas"]["ProcessInfo"][];
         };
         ManagedInfo: {
+            /** @description Stable and daemon-local: the process's name when it was started with one, otherwise an opaque id assigned by the daemon (the process is then addressable by PID only, not by this id). */
             id: string;
             name?: string | null;
             /** @enum {string} */

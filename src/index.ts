@@ -68,6 +68,7 @@ export type {
   TensorlakeControlClient,
   TensorlakeControlClientOptions,
   TensorlakeCreateSandboxRequest,
+  TensorlakeUpdateSandboxRequest,
   TensorlakeSandboxCreated,
   TensorlakeSandboxInfo,
 } from './providers/tensorlake/control-client.js';

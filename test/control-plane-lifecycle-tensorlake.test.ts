@@ -75,6 +75,23 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     await control.deleteSandbox(name);
   });
 
+  it('the typed control client names an ephemeral sandbox (then it can be suspended); a held name is refused, proxy settings are not emulated', async () => {
+    await using control = createTensorlakeControlClient({ apiKey, baseUrl: controlPlane.baseUrl });
+    const { sandbox_id: id } = await control.createSandbox({ resources: { cpus: 1, memory_mb: 512 } });
+    const name = `renamed-${randomBytes(4).toString('hex')}`;
+    expect(await control.updateSandbox(id, { name })).toMatchObject({ sandbox_id: id, name, status: 'running', file_systems: [] });
+    await control.suspendSandbox(name);
+    expect((await control.getSandbox(id)).status).toBe('suspended');
+    await control.resumeSandbox(id);
+    const other = await control.createSandbox({ resources: { cpus: 1, memory_mb: 512 } });
+    await expect(control.updateSandbox(other.sandbox_id, { name })).rejects.toMatchObject({ status: 409 });
+    await expect(control.updateSandbox(id, { name: `${name}-x`, exposed_ports: [8080] })).rejects.toMatchObject({ status: 501, message: expect.stringContaining('not emulated by sandbox-procs') });
+    // A refused update changed nothing, not even the part that could have been honoured.
+    expect((await control.getSandbox(id)).name).toBe(name);
+    await control.deleteSandbox(id);
+    await control.deleteSandbox(other.sandbox_id);
+  });
+
   it('an ephemeral (unnamed) sandbox cannot be suspended: 400', async () => {
     const created = await api('', { method: 'POST', body: JSON.stringify({ resources: { cpus: 1, memory_mb: 512 } }) });
     const { sandbox_id: id } = (await created.json()) as { sandbox_id: string };

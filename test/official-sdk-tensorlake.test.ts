@@ -185,7 +185,7 @@ describe.skipIf(skipped).each(ISOLATIONS)(`official Tensorlake SDK ${SDK_VERSION
     expect(succeeded('startProcess name')).toMatchObject({
       status: 'running',
       command: 'sleep',
-      managed: { id: expect.any(String), name: 'sdk-sleeper', status: 'running', restartCount: 0, healthStatus: 'disabled', consecutiveHealthFailures: 0 },
+      managed: { id: 'sdk-sleeper', name: 'sdk-sleeper', status: 'running', restartCount: 0, healthStatus: 'disabled', consecutiveHealthFailures: 0 },
     });
     expect(succeeded('startProcess')).not.toHaveProperty('managed');
     expect(JSON.parse(only('startProcess name').body)).toMatchObject({ name: 'sdk-sleeper' });

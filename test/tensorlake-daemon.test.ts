@@ -122,15 +122,21 @@ describe('the daemon\'s answers, on the emulator', () => {
   it('addresses a managed process by its name, restarts it with a new PID, and stops it for good on kill', async () => {
     const { client } = await tensorlake();
     const started = await client.startProcess({ command: 'sleep', args: ['30'], name: 'web server' });
-    expect(started.managed).toMatchObject({ name: 'web server', status: 'running', restart_count: 0 });
+    // Its id is its name, stable across restarts (ManagedProcessInfo.id, both SDKs).
+    expect(started.managed).toMatchObject({ id: 'web server', name: 'web server', status: 'running', restart_count: 0 });
     expect((await client.getProcess('web server')).pid).toBe(started.pid);
     const restarted = await client.restartProcess('web server');
     expect(restarted.pid).not.toBe(started.pid);
-    expect(restarted.managed).toMatchObject({ restart_count: 1 });
+    expect(restarted.managed).toMatchObject({ id: 'web server', restart_count: 1 });
     expect((await client.getProcess(started.pid)).status).not.toBe('running');
     await client.killProcess('web server');
     await eventually(async () => (await client.getProcess('web server')).status !== 'running', 5_000);
     expect((await client.getProcess('web server')).managed).toMatchObject({ status: 'stopped' });
+    // Managed without a name: an opaque id, which is no name it could be addressed by.
+    const unnamed = await client.startProcess({ command: 'sleep', args: ['30'], restart: { policy: 'never' } });
+    expect(unnamed.managed?.id).toMatch(/^mp_[0-9a-f]{12}$/);
+    expect(unnamed.managed?.name ?? null).toBeNull();
+    await client.killProcess(unnamed.pid);
     // An unmanaged process cannot be restarted.
     const plain = await client.startProcess({ command: 'sleep', args: ['30'] });
     await expect(client.restartProcess(plain.pid)).rejects.toBeInstanceOf(InvalidRequestError);

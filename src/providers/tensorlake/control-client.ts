@@ -12,6 +12,8 @@ type Schemas = components['schemas'];
 export type TensorlakeCreateSandboxRequest = Schemas['CreateSandboxRequest'];
 /** The answer to createSandbox: the new sandbox's ID and status (and `sandbox_url` where the service gives one). */
 export type TensorlakeSandboxCreated = Schemas['CreateSandboxResponse'];
+/** The body of updateSandbox: each field optional, an absent one left as it is (the emulator honours `name` only). */
+export type TensorlakeUpdateSandboxRequest = Schemas['UpdateSandboxRequest'];
 /** A sandbox as the control plane describes it. */
 export type TensorlakeSandboxInfo = Schemas['SandboxInfo'];
 
@@ -41,6 +43,8 @@ export interface TensorlakeControlClient {
   listSandboxes(options?: RequestOptions): Promise<TensorlakeSandboxInfo[]>;
   /** By ID or name. */
   getSandbox(sandboxId: string, options?: RequestOptions): Promise<TensorlakeSandboxInfo>;
+  /** Renames it (naming an ephemeral sandbox lets it be suspended), or changes its proxy access, exposed ports or network; answers the sandbox as it now is. */
+  updateSandbox(sandboxId: string, request: TensorlakeUpdateSandboxRequest, options?: RequestOptions): Promise<TensorlakeSandboxInfo>;
   /** Terminates the sandbox and everything in it. */
   deleteSandbox(sandboxId: string, options?: RequestOptions): Promise<void>;
   /** Freezes every process of a named sandbox where it is (status suspended); an unnamed one cannot be suspended. */
@@ -72,6 +76,7 @@ export function createTensorlakeControlClient(options: TensorlakeControlClientOp
       return listIn<TensorlakeSandboxInfo>(list, 'sandboxes', { provider: 'tensorlake', operation: 'sandbox_list' });
     },
     getSandbox: (id, o) => call('sandbox_get', at(id), (init) => api.GET(one, { params: at(id), ...init }), o),
+    updateSandbox: (id, body, o) => call('sandbox_update', { ...at(id), body }, (init) => api.PATCH(one, { params: at(id), body, ...init }), o),
     deleteSandbox: async (id, o) => {
       await call('sandbox_delete', at(id), (init) => api.DELETE(one, { params: at(id), ...init }), o);
     },

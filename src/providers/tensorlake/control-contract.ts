@@ -1,7 +1,8 @@
 // The contract scenarios of Tensorlake's control plane (specs/tensorlake-control.yaml):
 // one per operation and declared status that a server can be brought to answer, sent
 // raw with the API key as a Bearer token, as the official SDK sends it. The 429 (a full
-// control plane) and 503 (one that is stopping) are left out: nothing provokes them on purpose.
+// control plane), 503 (one that is stopping) and 504 (the cloud's gateway timing out on
+// create) are left out: nothing provokes them on purpose.
 import { controlScenario, type ControlPlaneContract, type RawRequest, type Scenario } from '../../contract/scenario.js';
 
 // The namespace the SDK sends unless INDEXIFY_NAMESPACE says otherwise.
@@ -11,6 +12,8 @@ const UNKNOWN_SANDBOX = 'k0000000000000000000z';
 const CREATE = { resources: { cpus: 1, memory_mb: 1024 } };
 // Names are unique per namespace: the 409 scenario asks for the name its fixture already took.
 const TAKEN_NAME = 'sandbox-procs-contract-taken';
+// Renaming a sandbox to a name another one holds: the 409 of PATCH (its fixture makes the holder).
+const HELD_NAME = 'sandbox-procs-contract-held';
 
 const scenario = (operation: string, status: number, raw: RawRequest, extra: Partial<Scenario> = {}): Scenario => controlScenario('tensorlake', operation, status, raw, extra);
 
@@ -38,6 +41,13 @@ const scenarios: Scenario[] = [
   scenario('sandbox_resume', 200, { method: 'POST', path: `${one}/resume` }, { fixture: 'pausedSandbox' }),
   scenario('sandbox_resume', 401, { method: 'POST', path: `${one}/resume` }, unknown),
   scenario('sandbox_resume', 404, { method: 'POST', path: `${one}/resume` }, unknown),
+  // PATCH: a new name is honoured; a name another sandbox holds is refused; proxy and firewall settings are not emulated (501).
+  scenario('sandbox_update', 200, { method: 'PATCH', path: one, body: { name: 'sandbox-procs-contract-renamed' } }, withSandbox),
+  scenario('sandbox_update', 400, { method: 'PATCH', path: one, body: { name: '' } }, withSandbox),
+  scenario('sandbox_update', 401, { method: 'PATCH', path: one, body: { name: 'sandbox-procs-contract-renamed' } }, unknown),
+  scenario('sandbox_update', 404, { method: 'PATCH', path: one, body: { name: 'sandbox-procs-contract-renamed' } }, unknown),
+  scenario('sandbox_update', 409, { method: 'PATCH', path: one, body: { name: HELD_NAME } }, { fixture: 'sandboxBesideNamed' }),
+  scenario('sandbox_update', 501, { method: 'PATCH', path: one, body: { exposed_ports: [8080] } }, withSandbox),
 ];
 
 const authHeaders = (apiKey: string) => ({ Authorization: `Bearer ${apiKey}` });
@@ -62,6 +72,11 @@ export const tensorlakeControlContract: ControlPlaneContract = {
     sandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, CREATE),
     namedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, { ...CREATE, name: TAKEN_NAME }),
     uniquelyNamedSandbox: (baseUrl, apiKey) => createSandbox(baseUrl, apiKey, { ...CREATE, name: uniqueName() }),
+    // Two sandboxes: one named HELD_NAME (held_by, cleaned up with the other), and the one the scenario renames.
+    sandboxBesideNamed: async (baseUrl, apiKey) => {
+      const holder = await createSandbox(baseUrl, apiKey, { ...CREATE, name: HELD_NAME });
+      return { ...(await createSandbox(baseUrl, apiKey, CREATE)), held_by: holder.sandbox_id! };
+    },
     // Suspended: a named sandbox, then POST .../suspend.
     pausedSandbox: async (baseUrl, apiKey) => {
       const made = await createSandbox(baseUrl, apiKey, { ...CREATE, name: uniqueName() });
@@ -71,8 +86,9 @@ export const tensorlakeControlContract: ControlPlaneContract = {
     },
   },
   startedIds: (operation, body) => {
-    const id = (body as { sandbox_id?: unknown } | null)?.sandbox_id;
-    return (operation === 'sandbox_create' || operation === 'fixture') && typeof id === 'string' ? [id] : [];
+    if (operation !== 'sandbox_create' && operation !== 'fixture') return [];
+    const made = body as { sandbox_id?: unknown; held_by?: unknown } | null;
+    return [made?.sandbox_id, made?.held_by].filter((id): id is string => typeof id === 'string');
   },
   cleanup: async (baseUrl, apiKey, ids) => {
     await Promise.allSettled(ids.map((id) => fetch(`${baseUrl}${SANDBOXES}/${encodeURIComponent(id)}`, { method: 'DELETE', headers: authHeaders(apiKey), signal: AbortSignal.timeout(15_000) })));

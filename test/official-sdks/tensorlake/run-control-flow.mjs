@@ -1,7 +1,7 @@
 // Drives the Tensorlake control plane (`sandbox-procs emulate --provider tensorlake
 // --control-plane`) with the official `tensorlake` SDK as a user's code would: it is
 // configured by the environment only, and calls Sandbox.create / connect / list,
-// the process API, and terminate. Run under Node >= 22 by
+// the process API, terminate, and suspend / resume / a timeout that runs out. Run under Node >= 22 by
 // test/control-plane-tensorlake.test.ts; usable by hand too:
 //
 //   TENSORLAKE_API_URL=http://127.0.0.1:PORT TENSORLAKE_SANDBOX_PROXY_URL=http://127.0.0.1:PORT \
@@ -29,6 +29,19 @@ for (const url of new Set([API_URL, PROXY_URL])) proxies.set(url, await startLog
 process.env.TENSORLAKE_API_URL = proxies.get(API_URL).url;
 process.env.TENSORLAKE_SANDBOX_PROXY_URL = proxies.get(PROXY_URL).url;
 const { Sandbox } = await import('tensorlake');
+
+/** Short, so that the flow waits for it: it must outlast create, suspend and resume. */
+const TIMEOUT_SECS = 4;
+
+/** The state letter of /proc/<pid>/stat, or null when no such process is visible here. */
+function procState(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return null;
+  }
+}
 
 function withDeadline(promise, ms, what) {
   let timer;
@@ -112,10 +125,46 @@ try {
   await step('list after terminate A', () => Sandbox.list());
   await step('get A after terminate', () => Sandbox.connect({ sandboxId: s.a.sandboxId }).then((again) => again.info()));
   await step('B terminate', () => s.b.terminate());
+
+  // The lifecycle, as the SDK publishes it: create(timeoutSecs) -> suspend -> resume -> the timeout runs out.
+  // Only a named sandbox may be suspended (dist/index.d.ts, SandboxClient.suspend).
+  await step('create C timeoutSecs', async () => {
+    s.cRequestedAt = Date.now();
+    s.c = await Sandbox.create({ name: 'sandbox-c', timeoutSecs: TIMEOUT_SECS });
+    return { sandboxId: s.c.sandboxId, timeoutSecs: TIMEOUT_SECS };
+  });
+  await step('C startProcess sleeper', async () => {
+    const p = await s.c.startProcess('sleep', { args: ['60'] });
+    s.cSleeper = p.pid;
+    return p;
+  });
+  await step('C suspend', async () => {
+    await s.c.suspend({ pollInterval: 0.05 });
+    return s.c.status();
+  });
+  // The state letter of the sleeper in /proc ('T': stopped), when its PID is one of this machine's (isolation none).
+  await step('C sleeper state while suspended', () => procState(s.cSleeper));
+  await step('C resume', async () => {
+    await s.c.resume({ pollInterval: 0.05 });
+    return s.c.status();
+  });
+  await step('C getProcess sleeper after resume', () => s.c.getProcess(s.cSleeper));
+  await step('C sleeper state after resume', () => procState(s.cSleeper));
+  await step('C timeout runs out', async () => {
+    const seen = [];
+    for (;;) {
+      const status = await s.c.status();
+      if (seen.at(-1) !== status) seen.push(status);
+      if (status !== 'running') return { statuses: seen, afterMs: Date.now() - s.cRequestedAt };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+  await step('C info after timeout', () => s.c.info());
+  await step('C listProcesses after timeout', () => s.c.listProcesses());
 } finally {
   current = { requests: [] };
   // Leave nothing behind, whatever failed above (the emulator stops them too).
-  for (const sandbox of [s.a, s.b]) await sandbox?.terminate().catch(() => {});
+  for (const sandbox of [s.a, s.b, s.c]) await sandbox?.terminate().catch(() => {});
   const sdkVersion = JSON.parse(readFileSync(new URL('./node_modules/tensorlake/package.json', import.meta.url), 'utf8')).version;
   process.stdout.write(`${JSON.stringify({ done: true, node: process.version, sdk: sdkVersion })}\n`);
   for (const proxy of proxies.values()) proxy.close();

@@ -47,6 +47,9 @@ function networkOf(request: Schemas['CreateSandboxRequest']): SandboxNetwork {
   return { internet: true, allowOut: network?.allow_out ?? [], denyOut: network?.deny_out ?? [] };
 }
 
+/** The fields of a sandbox update that act on the cloud's proxy or the live VM's firewall, which the emulator does not emulate. */
+const NOT_EMULATED_UPDATES = ['allow_unauthenticated_access', 'exposed_ports', 'network'] as const;
+
 const LOCAL_HOST = /^([a-z0-9][a-z0-9_-]*)\.local(?::\d+)?$/i;
 
 function errorBody(message: string, code: string | undefined): Schemas['ErrorBody'] {
@@ -98,6 +101,8 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
     created_at: s.createdAt,
     name: s.request.name ?? null,
     allow_unauthenticated_access: false,
+    // The emulator mounts no file system (SandboxInfo.file_systems, empty when none: cloud-sdk models.rs at cab38389).
+    file_systems: [],
     // No sandbox_url: the SDK would prefer it to TENSORLAKE_SANDBOX_PROXY_URL, and
     // that variable is how a user (or a recording proxy) chooses the proxy.
     sandbox_url: null,
@@ -139,6 +144,21 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
       if (!s) return reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
       await s.emulator.setState('running');
       reply.empty(200);
+    },
+    // PATCH: the name is honoured; what changes the cloud's proxy or a live VM's firewall is refused whole, changing nothing.
+    sandbox_update: (request, reply) => {
+      const body = request.json as Schemas['UpdateSandboxRequest'];
+      const namespace = String(request.params.namespace);
+      const s = sandboxes.find(namespace, String(request.params.sandbox_id));
+      if (!s) return reply.error(404, `sandbox ${request.params.sandbox_id} not found`);
+      const notEmulated = NOT_EMULATED_UPDATES.filter((field) => body[field] !== undefined);
+      if (notEmulated.length > 0) return reply.error(501, `sandbox_update: ${notEmulated.join(', ')} not emulated by sandbox-procs; nothing was changed`);
+      if (body.name !== undefined) {
+        const holder = sandboxes.find(namespace, body.name);
+        if (holder && holder !== s) return reply.error(409, `a sandbox named ${body.name} already exists`);
+        sandboxes.rename(s, body.name);
+      }
+      reply.json(200, info(s));
     },
     sandbox_delete: async (request, reply) => {
       const s = sandboxes.find(String(request.params.namespace), String(request.params.sandbox_id));

@@ -105,7 +105,8 @@ export function createManagedProcesses(options: {
     byName: (name) => byName.get(name),
     adopt(request, first) {
       const managed: Managed = {
-        id: `mp_${randomBytes(6).toString('hex')}`,
+        // The name when there is one, as both SDKs document ManagedProcessInfo.id; else an opaque id (addressable by PID only).
+        id: request.name ?? `mp_${randomBytes(6).toString('hex')}`,
         name: request.name ?? null,
         current: first,
         status: 'running',

@@ -20,6 +20,8 @@ export interface SandboxRegistry {
   /** By ID or name in any namespace: the proxy's Host names no namespace. */
   findAnywhere(idOrName: string): Sandbox | undefined;
   inNamespace(namespace: string): Sandbox[];
+  /** Gives the sandbox this name (PATCH); the caller has checked that no other sandbox of its namespace has it. */
+  rename(sandbox: Sandbox, name: string): void;
   all(): Sandbox[];
   remove(sandbox: Sandbox): Promise<void>;
   stopAll(): Promise<void>;
@@ -75,6 +77,9 @@ export function createSandboxRegistry(options: { start: (request: Sandbox['reque
     findAnywhere: (idOrName) => sandboxes.get(idOrName) ?? sandboxes.all().find((s) => matches(s, idOrName)),
     all: sandboxes.all,
     inNamespace: (namespace) => sandboxes.all().filter((s) => s.namespace === namespace),
+    rename(sandbox, name) {
+      sandbox.request.name = name;
+    },
     async remove(sandbox) {
       await sandboxes.remove(sandbox.id);
     },
