@@ -12,10 +12,9 @@ import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import type { ProviderName } from '../src/errors.js';
-import { createHopxControlClient } from '../src/providers/hopx/control-client.js';
-import { createTensorlakeControlClient } from '../src/providers/tensorlake/control-client.js';
 import { connectSandbox, createSandbox } from '../src/sandbox.js';
 import type { DriftReport } from '../src/contract/drift.js';
+import { sandboxesAt } from './support/control-planes.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/src/bin.js');
@@ -51,16 +50,6 @@ function drift(controlPlane: RunningEmulator, args: string[]): Run {
   };
 }
 
-/** The sandboxes the control plane has, as its own list operation says. */
-async function sandboxesAt(provider: ProviderName, controlPlane: RunningEmulator): Promise<string[]> {
-  const options = { apiKey: controlPlane.token, baseUrl: controlPlane.baseUrl };
-  if (provider === 'hopx') {
-    await using control = createHopxControlClient(options);
-    return (await control.listSandboxes()).data.map((s) => s.sandbox_id);
-  }
-  await using control = createTensorlakeControlClient(options);
-  return (await control.listSandboxes()).map((s) => s.sandbox_id);
-}
 
 async function until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

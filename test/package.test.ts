@@ -13,20 +13,9 @@ import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { createHopxClient } from '../src/index.js';
 import { startPrism, type PrismServer } from '../src/prism.js';
 import { waitFor } from './support/processes.js';
-import { createHopxControlClient } from '../src/providers/hopx/control-client.js';
-import { createTensorlakeControlClient } from '../src/providers/tensorlake/control-client.js';
 import { expand, readmeWorkflow, type WorkflowStep } from './support/readme-workflow.js';
+import { sandboxesAt } from './support/control-planes.js';
 
-/** The sandboxes a control plane has, as its own list operation says. */
-async function sandboxesAt(provider: 'tensorlake' | 'hopx', controlPlane: RunningEmulator): Promise<string[]> {
-  const options = { apiKey: controlPlane.token, baseUrl: controlPlane.baseUrl };
-  if (provider === 'hopx') {
-    await using control = createHopxControlClient(options);
-    return (await control.listSandboxes()).data.map((s) => s.sandbox_id);
-  }
-  await using control = createTensorlakeControlClient(options);
-  return (await control.listSandboxes()).map((s) => s.sandbox_id);
-}
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');

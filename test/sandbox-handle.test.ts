@@ -4,10 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningControlPlane } from '../src/emulator/index.js';
 import type { ProviderName } from '../src/errors.js';
-import { connectSandbox, createHopxControlClient, createSandbox, createTensorlakeControlClient, waitForExit, type SandboxTarget } from '../src/index.js';
+import { connectSandbox, createSandbox, waitForExit, type SandboxTarget } from '../src/index.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compileExamples, root, runExample } from './support/readme-examples.js';
+import { sandboxesAt } from './support/control-planes.js';
 import { testKey } from './support/secrets.js';
 
 describe.each(['hopx', 'tensorlake'] as ProviderName[])('%s', (provider) => {
@@ -24,14 +25,7 @@ describe.each(['hopx', 'tensorlake'] as ProviderName[])('%s', (provider) => {
   });
 
   /** The IDs of the sandboxes the control plane holds now. */
-  async function existing(): Promise<string[]> {
-    if (provider === 'hopx') {
-      await using control = createHopxControlClient({ apiKey: target.apiKey, baseUrl: controlPlane.baseUrl });
-      return (await control.listSandboxes()).data.map((s) => s.sandbox_id);
-    }
-    await using control = createTensorlakeControlClient({ apiKey: target.apiKey, baseUrl: controlPlane.baseUrl });
-    return (await control.listSandboxes()).map((s) => s.sandbox_id);
-  }
+  const existing = () => sandboxesAt(provider, { token: target.apiKey, baseUrl: controlPlane.baseUrl });
 
   it('creates a sandbox, runs a process in it, and deletes it when the block ends', async () => {
     let id: string;
@@ -70,10 +64,8 @@ describe('examples/sandbox.ts', () => {
       const run = await runExample(compiled.entry(1), Object.assign({}, ...planes.map((plane) => plane.env)) as Record<string, string>);
       expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
       expect(run.stdout.trim().split('\n')).toEqual(['hopx failed 3', 'tensorlake exited 3']);
-      await using hopx = createHopxControlClient({ apiKey: planes[0]!.token, baseUrl: planes[0]!.baseUrl });
-      await using tensorlake = createTensorlakeControlClient({ apiKey: planes[1]!.token, baseUrl: planes[1]!.baseUrl });
-      expect((await hopx.listSandboxes()).data).toEqual([]);
-      expect(await tensorlake.listSandboxes()).toEqual([]);
+      expect(await sandboxesAt('hopx', planes[0]!)).toEqual([]);
+      expect(await sandboxesAt('tensorlake', planes[1]!)).toEqual([]);
     } finally {
       await Promise.all(planes.map((plane) => plane.stop()));
       await compiled.remove();
