@@ -331,26 +331,32 @@ export const operations = {
           "network": {
             "oneOf": [
               {
-                "type": "object",
-                "properties": {
-                  "allow_internet_access": {
-                    "type": "boolean"
-                  },
-                  "allow_out": {
-                    "type": "array",
-                    "items": {
-                      "type": "string"
-                    }
-                  },
-                  "deny_out": {
-                    "type": "array",
-                    "items": {
-                      "type": "string"
+                "title": "a network policy (replaces the one in force)",
+                "allOf": [
+                  {
+                    "type": "object",
+                    "properties": {
+                      "allow_internet_access": {
+                        "type": "boolean"
+                      },
+                      "allow_out": {
+                        "type": "array",
+                        "items": {
+                          "type": "string"
+                        }
+                      },
+                      "deny_out": {
+                        "type": "array",
+                        "items": {
+                          "type": "string"
+                        }
+                      }
                     }
                   }
-                }
+                ]
               },
               {
+                "title": "null (clears the policy)",
                 "type": "null"
               }
             ]
