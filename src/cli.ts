@@ -7,6 +7,7 @@ import { access, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { IsolationState } from './emulator/emulator.js';
+import { HANDLED_SIGNALS } from './emulator/signals.js';
 import type { ProviderName } from './errors.js';
 import type { DriftReport } from './contract/drift.js';
 import { redactReport, renderDriftTable, renderJunit, summarizeDrift } from './contract/drift-report.js';
@@ -535,7 +536,7 @@ async function emulate(args: string[], io: Io): Promise<number> {
 
 /** The first of SIGINT, SIGTERM or SIGHUP; after it (or dispose) the listeners are gone, so a second signal ends the process at once. */
 function firstStopSignal(): { received: Promise<NodeJS.Signals>; dispose: () => void } {
-  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const stopSignals = HANDLED_SIGNALS;
   let resolveSignal!: (signal: NodeJS.Signals) => void;
   const received = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
   const listeners = stopSignals.map((signal) => () => {

@@ -232,10 +232,15 @@ function cgroupDirOf(pid: number): string | undefined {
 
 /** Host PIDs whose argv[0] is `name` (what `exec -a` sets): how a test finds what a sandbox started, from outside. */
 function hostProcessesNamed(name: string): number[] {
+  return hostProcessesWhose((argv) => argv[0] === name);
+}
+
+/** Live host processes whose argument vector passes `test`. */
+function hostProcessesWhose(test: (argv: string[]) => boolean): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)) {
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] === name && isAlive(entry)) found.push(entry);
+      if (test(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')) && isAlive(entry)) found.push(entry);
     } catch {
       // gone meanwhile
     }
@@ -303,13 +308,7 @@ describe.skipIf('unavailable' in bubblewrap)('a Tensorlake control plane with is
       const loop = `while :; do :; done # ${randomBytes(4).toString('hex')}`;
       const busy = await client.startProcess({ command: 'sh', args: ['-c', loop] });
       let busyHost: number | undefined;
-      const withLoop = () => readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).find((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(loop);
-        } catch {
-          return false;
-        }
-      });
+      const withLoop = () => hostProcessesWhose((argv) => argv.includes(loop))[0];
       expect(await waitFor(() => (busyHost = withLoop()) !== undefined, 5_000)).toBe(true);
       const cpuSeconds = () => readFileSync(`/proc/${busyHost}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
       const [cpuBefore, wallBefore] = [cpuSeconds(), performance.now()];
