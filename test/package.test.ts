@@ -68,10 +68,10 @@ describe('the client entry', () => {
     expect(files.filter((f) => /\/contract\/(run|validate|drift|record|routes|html-report)\.js$|\/(prism|cli|bin|specs)\.js$/.test(f))).toEqual([]);
   });
 
-  it('declares openapi-fetch as its only dependency; what only the CLI needs is an optional peer', async () => {
+  it('declares openapi-fetch as its only dependency; what only the CLI, the emulators or streaming sessions need is an optional peer', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
     expect(Object.keys(manifest.dependencies!)).toEqual(['openapi-fetch']);
-    expect(Object.keys(manifest.peerDependencies!).sort()).toEqual(['@stoplight/prism-cli', 'ajv', 'yaml']);
+    expect(Object.keys(manifest.peerDependencies!).sort()).toEqual(['@lydell/node-pty', '@stoplight/prism-cli', 'ajv', 'ws', 'yaml']);
     for (const peer of Object.keys(manifest.peerDependencies!)) expect(manifest.peerDependenciesMeta![peer]).toEqual({ optional: true });
   });
 });
@@ -122,7 +122,7 @@ describe('a consumer project that installs the tarball', () => {
     // npm lists the CLI's optional peers as "UNMET OPTIONAL": named, not installed.
     const children = Object.entries(tree.dependencies['sandbox-procs']!.dependencies ?? {});
     expect(children.filter(([, d]) => d.version !== undefined).map(([name]) => name)).toEqual(['openapi-fetch']);
-    expect(children.filter(([, d]) => d.version === undefined).map(([name]) => name).sort()).toEqual(['@stoplight/prism-cli', 'ajv', 'yaml']);
+    expect(children.filter(([, d]) => d.version === undefined).map(([name]) => name).sort()).toEqual(['@lydell/node-pty', '@stoplight/prism-cli', 'ajv', 'ws', 'yaml']);
     await expect(readFile(join(project, 'node_modules/@stoplight/prism-cli/package.json'))).rejects.toThrow();
     const installed = JSON.parse(await readFile(join(project, 'node_modules/sandbox-procs/package.json'), 'utf8')) as { version: string };
     expect(installed.version).toMatch(/^\d+\.\d+\.\d+/);
