@@ -2,8 +2,9 @@
 // forwards every request to an upstream and keeps each exchange, so that a test
 // can check what a client we do not control (an official SDK) sent and got
 // against our spec, with the project's own validators. close() in afterAll.
-import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import type { OperationMeta, OperationTable, SchemaConstraints } from '../../src/core/operation.js';
 import { findRequestViolation } from '../../src/core/validate-input.js';
 import type { SpecValidator } from '../../src/contract/validate.js';
@@ -20,10 +21,88 @@ export interface Exchange {
   responseBody: string;
 }
 
+/** One WebSocket message as it crossed the proxy. */
+export interface ChannelMessage {
+  from: 'client' | 'server';
+  binary: boolean;
+  data: Buffer;
+}
+
+/** A WebSocket upgrade and, once the upstream accepted it, every message both ways and how it closed. */
+export interface ChannelExchange {
+  path: string;
+  /** The query, a `token` value masked (Tensorlake's PTY session token travels there). */
+  query: Record<string, string>;
+  requestHeaders: IncomingHttpHeaders;
+  /** 101 when the upstream upgraded; its refusal's status otherwise. */
+  status: number;
+  /** The refusal's body (empty once upgraded). */
+  responseBody: string;
+  messages: ChannelMessage[];
+  close?: { by: 'client' | 'server'; code: number; reason: string };
+}
+
 export interface RecordingProxy {
   baseUrl: string;
   exchanges: Exchange[];
+  channels: ChannelExchange[];
   close(): Promise<void>;
+}
+
+/** Headers no test output may show: the agent token, API keys and the PTY session token. */
+function shownHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const { authorization: _auth, 'x-api-key': _key, 'x-pty-token': _pty, ...shown } = headers;
+  return shown;
+}
+
+/** Hop-by-hop and handshake headers `ws` makes itself for the upstream connection. */
+const HANDSHAKE_HEADERS = new Set(['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-accept', 'content-length']);
+
+/**
+ * Relays a WebSocket upgrade: opens the same upgrade upstream with the client's headers,
+ * and only once the upstream has accepted it accepts the client's, so that a refusal
+ * (its status and body) reaches the client as the upstream sent it.
+ */
+function relayUpgrade(upstream: string, channels: ChannelExchange[], accept: WebSocketServer) {
+  return (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const url = new URL(req.url ?? '/', upstream);
+    const query = Object.fromEntries([...url.searchParams].map(([name, value]) => [name, name === 'token' ? '<TOKEN>' : value]));
+    const channel: ChannelExchange = { path: url.pathname, query, requestHeaders: shownHeaders(req.headers), status: 0, responseBody: '', messages: [] };
+    channels.push(channel);
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HANDSHAKE_HEADERS.has(name))) as Record<string, string>;
+    const target = new WebSocket(url.href.replace(/^http/, 'ws'), { headers, perMessageDeflate: false });
+    socket.on('error', () => target.terminate());
+    target.on('unexpected-response', (_request, response) => {
+      void readAll(response).then((body) => {
+        channel.status = response.statusCode ?? 0;
+        channel.responseBody = body.toString('utf8');
+        const head = [`HTTP/1.1 ${channel.status} ${response.statusMessage ?? ''}`, ...Object.entries(response.headers).map(([k, v]) => `${k}: ${String(v)}`)];
+        socket.end(`${head.filter((line) => !/^(connection|transfer-encoding|content-length):/i.test(line)).join('\r\n')}\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body.toString('latin1')}`, 'latin1');
+      });
+    });
+    target.on('error', () => socket.destroy());
+    target.on('open', () => {
+      channel.status = 101;
+      accept.handleUpgrade(req, socket, head, (client) => {
+        const relay = (from: 'client' | 'server', to: WebSocket) => (data: RawData, binary: boolean) => {
+          const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+          channel.messages.push({ from, binary, data: bytes });
+          if (to.readyState === WebSocket.OPEN) to.send(bytes, { binary });
+        };
+        client.on('message', relay('client', target));
+        target.on('message', relay('server', client));
+        const closed = (by: 'client' | 'server', other: WebSocket) => (code: number, reason: Buffer) => {
+          channel.close ??= { by, code, reason: reason.toString('utf8') };
+          // 1005 (no status) and 1006 (abnormal) cannot be sent in a close frame.
+          if (other.readyState === WebSocket.OPEN) code === 1005 || code === 1006 ? other.close() : other.close(code, reason);
+        };
+        client.on('close', closed('client', target));
+        target.on('close', closed('server', client));
+        client.on('error', () => target.terminate());
+        target.on('error', () => client.terminate());
+      });
+    });
+  };
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -42,7 +121,7 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     void (async () => {
       const body = await readAll(req);
       const url = new URL(req.url ?? '/', upstream);
-      const { authorization: _left, 'x-api-key': _key, ...requestHeaders } = req.headers;
+      const requestHeaders = shownHeaders(req.headers);
       const forwarded = httpRequest(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
         (upstreamRes) => {
@@ -69,13 +148,20 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
       forwarded.end(body);
     })();
   });
+  const channels: ChannelExchange[] = [];
+  // The client's side of each relayed channel is accepted here; the message size bound is the upstream's to enforce.
+  const accept = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  server.on('upgrade', relayUpgrade(upstream, channels, accept));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     exchanges,
+    channels,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const client of accept.clients) client.terminate();
+        accept.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
