@@ -1999,5 +1999,135 @@ export const operations = {
         ]
       }
     }
+  },
+  "execute_stream": {
+    "method": "get",
+    "path": "/execute/stream",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "terminal_connect": {
+    "method": "get",
+    "path": "/terminal",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "commands_stream": {
+    "method": "get",
+    "path": "/commands/stream",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "stream_code": {
+    "method": "get",
+    "path": "/stream",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "stream_ipython": {
+    "method": "get",
+    "path": "/stream/ipython",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
   }
 } as const;

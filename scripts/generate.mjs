@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Turns every spec in specs/ into generated/<provider>.ts (types, by openapi-typescript)
 // and generated/<provider>.operations.ts (the few runtime facts the client needs:
-// method, path, parameter and body constraints, declared statuses).
+// method, path, parameter and body constraints, declared statuses). The AsyncAPI
+// documents (*.asyncapi.yaml) are no OpenAPI: their payloads are the OpenAPI specs' schemas.
 // `--check` writes nothing and exits 1 when a generated file is stale.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -97,7 +98,7 @@ export async function renderAll(root = packageRoot) {
   const specsDir = join(root, 'specs');
   const generatedDir = join(root, 'generated');
   const files = new Map();
-  for (const specFile of (await readdir(specsDir)).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const specFile of (await readdir(specsDir)).filter((f) => f.endsWith('.yaml') && !f.endsWith('.asyncapi.yaml')).sort()) {
     const name = basename(specFile, '.yaml');
     const specPath = join(specsDir, specFile);
     // Fields with a default are optional for whoever sends them.
