@@ -1575,6 +1575,97 @@ export const operations = {
         }
       }
     ],
+    "messages": {
+      "client": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "data"
+            ],
+            "properties": {
+              "op": {
+                "const": "data"
+              },
+              "data": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "cols",
+              "rows"
+            ],
+            "properties": {
+              "op": {
+                "const": "resize"
+              },
+              "cols": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 65535
+              },
+              "rows": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 65535
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "op"
+            ],
+            "properties": {
+              "op": {
+                "const": "ready"
+              }
+            }
+          }
+        ]
+      },
+      "server": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "data"
+            ],
+            "properties": {
+              "op": {
+                "const": "data"
+              },
+              "data": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "code"
+            ],
+            "properties": {
+              "op": {
+                "const": "exit"
+              },
+              "code": {
+                "type": "integer",
+                "minimum": -2147483648,
+                "maximum": 2147483647
+              }
+            }
+          }
+        ]
+      }
+    },
     "responses": {
       "101": {
         "mediaTypes": []

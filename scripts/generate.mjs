@@ -81,6 +81,10 @@ export function operationTable(doc) {
           schema: constraints(doc, p.schema ?? {}),
         })),
         ...(body && json ? { requestBody: { required: body.required === true, schema: constraints(doc, json.schema ?? {}) } } : {}),
+        // A WebSocket upgrade's messages, each way: what the client checks before sending and on receipt.
+        ...(op['x-messages']
+          ? { messages: { client: constraints(doc, op['x-messages'].client), server: constraints(doc, op['x-messages'].server) } }
+          : {}),
         responses: Object.fromEntries(
           Object.entries(op.responses ?? {}).map(([status, raw]) => {
             const response = deref(doc, raw);

@@ -53,6 +53,22 @@ export interface Transport<Paths extends {}, Ops extends OperationTable> {
   events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, options?: RequestOptions): AsyncGenerator<JsonEvent>;
   /** Closes the connection pool of the Node transport (destroying its sockets); nothing to do with a given `fetch`. */
   close(): Promise<void>;
+  /** What a WebSocket upgrade of this client needs: its base URL, its headers and credentials, its limits. */
+  upgrade(operation: string): Promise<UpgradeInit>;
+}
+
+/** The parts of a client a WebSocket upgrade uses. */
+export interface UpgradeInit {
+  /** The client's base URL (http(s), no trailing slash). */
+  baseUrl: string;
+  /** The client's extra headers and its credentials. */
+  headers: Record<string, string>;
+  /** The credential in those headers, to redact from any error. */
+  secrets: string[];
+  /** The client's time limit per call: the upgrade's. */
+  timeoutMs: number;
+  /** The client's cap on a response body: the cap on one message. */
+  maxMessageBytes: number;
 }
 
 /**
@@ -279,6 +295,18 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     },
     async close() {
       node?.close();
+    },
+    async upgrade(operation) {
+      const token = tokenSource ? await currentToken(operation) : undefined;
+      const credential: Record<string, string> =
+        token !== undefined ? { Authorization: `Bearer ${token}` } : credentials.header ? { [credentials.header]: options.apiKey } : { Authorization: `Bearer ${options.apiKey}` };
+      return {
+        baseUrl,
+        headers: { ...options.headers, ...credential },
+        secrets: [token ?? options.apiKey],
+        timeoutMs,
+        maxMessageBytes: maxResponseBytes,
+      };
     },
   };
 }
