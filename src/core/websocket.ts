@@ -8,7 +8,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type WebSocketType from 'ws';
 import type { RawData } from 'ws';
-import { AbortedError, MissingPeerError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, errorClassForStatus, type ProviderName } from '../errors.js';
+import { AbortedError, MissingPeerError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, errorClassForStatus, type ProviderName } from '../errors.js';
 import { redactDeep, redactText } from './redact.js';
 
 /** Received messages the queue holds before the socket is paused: 1 MiB. */
@@ -82,13 +82,20 @@ export async function openWebSocket(options: OpenOptions): Promise<WebSocketSess
   const WebSocket = await loadWebSocket(provider, operation);
   if (signal?.aborted) throw new AbortedError('the session was cancelled before it was opened', { ...details, cause: signal.reason });
 
-  const socket = new WebSocket(options.url, {
-    headers: options.headers,
-    handshakeTimeout: options.handshakeTimeoutMs,
-    maxPayload: options.maxMessageBytes,
-    followRedirects: false,
-    perMessageDeflate: false,
-  });
+  let socket: WebSocketType;
+  try {
+    socket = new WebSocket(options.url, {
+      headers: options.headers,
+      handshakeTimeout: options.handshakeTimeoutMs,
+      maxPayload: options.maxMessageBytes,
+      followRedirects: false,
+      perMessageDeflate: false,
+    });
+  } catch (cause) {
+    // e.g. a header value node:http refuses; its message may quote the value.
+    const message = scrub(cause instanceof Error ? cause.message : String(cause));
+    throw new ValidationError(`the WebSocket request cannot be made: ${message}`, { ...details, cause: new Error(message) });
+  }
   const session = new Session(socket, options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES, details, scrub, signal);
 
   await new Promise<void>((resolve, reject) => {
@@ -181,6 +188,13 @@ class Session implements WebSocketSession {
     private readonly signal: AbortSignal | undefined,
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    // Listening from the start: messages that arrive with the upgrade's answer, in the
+    // same read, are emitted before anyone could attach a listener after 'open'.
+    socket.on('message', (data: RawData, binary: boolean) => this.receive(data, binary));
+    socket.on('close', (code: number, reason: Buffer) => this.finish({ code, reason: this.scrub(reason.toString('utf8')) }));
+    socket.on('error', (cause: Error) => {
+      this.failure ??= new NetworkError(`the WebSocket failed: ${this.scrub(cause.message)}`, { ...this.details, cause: new Error(this.scrub(cause.message)) });
+    });
   }
 
   get queuedBytes(): number {
@@ -191,14 +205,9 @@ class Session implements WebSocketSession {
     return this.pauseCount;
   }
 
-  /** Listens once the upgrade is done: from here on, messages queue and a close ends the iteration. */
+  /** Once the upgrade is done, the signal ends the session. */
   start(): void {
     const { socket } = this;
-    socket.on('message', (data: RawData, binary: boolean) => this.receive(data, binary));
-    socket.on('close', (code: number, reason: Buffer) => this.finish({ code, reason: this.scrub(reason.toString('utf8')) }));
-    socket.on('error', (cause: Error) => {
-      this.failure ??= new NetworkError(`the WebSocket failed: ${this.scrub(cause.message)}`, { ...this.details, cause: new Error(this.scrub(cause.message)) });
-    });
     if (this.signal) {
       const onAbort = () => {
         this.failure ??= new AbortedError('the session was cancelled', { ...this.details, cause: this.signal!.reason });

@@ -14,11 +14,12 @@ import type { OpenTerminalOptions, TerminalSession } from '../../processes.js';
 
 type Schemas = components['schemas'];
 /** What runCodeStream runs: the code, its language, and optional time limit (seconds), working directory and environment. */
-export type HopxStreamRequest = Omit<Schemas['StreamExecuteMessage'], 'type'>;
+export type HopxStreamRequest = Omit<components['schemas']['StreamExecuteMessage'], 'type'>;
 /** One message of a streamed run: stdout, stderr, result, error, and `complete` last. */
 export type HopxStreamMessage = Schemas['StreamServerMessage'];
 /** What runCodeStream and openTerminal take: a signal that cancels the opening, then the session. */
 export interface HopxStreamOptions {
+  /** Cancels the opening, then ends the stream: the iteration fails with AbortedError. */
   signal?: AbortSignal;
 }
 

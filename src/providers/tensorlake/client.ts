@@ -8,9 +8,9 @@ import type { JsonEvent } from '../../core/sse.js';
 import { createTransport } from '../../core/transport.js';
 import type { OpenTerminalOptions, SandboxProcesses, TerminalSession } from '../../processes.js';
 import { tensorlakeProcesses } from './processes.js';
-import { ptyMethods, type TensorlakePtyCreated, type TensorlakePtyInfo, type TensorlakePtyOptions, type TensorlakePtyRequest, type TensorlakePtySession, type TensorlakePtySize } from './pty.js';
+import { ptyMethods, type TensorlakeNewPty, type TensorlakePtyCreated, type TensorlakePtyInfo, type TensorlakePtyOptions, type TensorlakePtyRequest, type TensorlakePtySession, type TensorlakePtySize } from './pty.js';
 
-export type { TensorlakePtyCreated, TensorlakePtyInfo, TensorlakePtyOptions, TensorlakePtyRequest, TensorlakePtySession, TensorlakePtySize } from './pty.js';
+export type { TensorlakeNewPty, TensorlakePtyCreated, TensorlakePtyInfo, TensorlakePtyOptions, TensorlakePtyRequest, TensorlakePtySession, TensorlakePtySize } from './pty.js';
 
 type Schemas = components['schemas'];
 /** A process in the sandbox: its PID, or the name a managed process was started with. */
@@ -128,7 +128,7 @@ export interface TensorlakeClient {
    * with connectPty. Closing the session detaches; the program runs on until it exits
    * or killPty. 429 TOO_MANY_SESSIONS (RateLimitError) past the daemon's 64. Needs the optional peer `ws`.
    */
-  createPty(request: TensorlakePtyRequest, options?: TensorlakePtyOptions): Promise<TensorlakePtySession & { readonly token: string }>;
+  createPty(request: TensorlakePtyRequest, options?: TensorlakePtyOptions): Promise<TensorlakeNewPty>;
   /**
    * Attaches to a PTY session over its WebSocket, sending READY so that its output
    * (what it printed before, then live) flows. A wrong token or an unknown session is

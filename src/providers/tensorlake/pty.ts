@@ -34,8 +34,15 @@ export interface TensorlakePtySession extends TerminalSession {
   readonly sessionId: string;
 }
 
+/** A PTY session createPty made and attached: with its token. */
+export interface TensorlakeNewPty extends TensorlakePtySession {
+  /** The session's token, a secret (not enumerable: a logged session does not show it); attach again with connectPty(sessionId, token). */
+  readonly token: string;
+}
+
 /** What createPty and connectPty take: a signal that cancels the opening, then the session. */
 export interface TensorlakePtyOptions {
+  /** Cancels the opening (createPty: the creation too), then ends the session: output and exitCode reject with AbortedError. */
   signal?: AbortSignal;
 }
 
@@ -44,6 +51,9 @@ const table = operations as OperationTable;
 const frameRules = messageRules('tensorlake', CONNECT, table[CONNECT]!);
 /** The daemon's largest message is 64 KiB (http_server.rs WS_MAX_MESSAGE_SIZE): input goes in pieces that fit with the opcode. */
 const MAX_INPUT_BYTES = 65_536 - 1;
+
+/** What node:http lets a header value hold (the daemon's tokens are 64 hex digits). */
+const HEADER_VALUE = /^[\x21-\x7e]+$/;
 
 type Call = Transport<paths, typeof operations>['call'];
 
@@ -58,8 +68,9 @@ export function ptyMethods(api: Client<paths>, call: Call, upgrade: (operation: 
       provider: 'tensorlake',
       operation: CONNECT,
       url: webSocketUrl(init.baseUrl, `/api/v1/pty/${encodeURIComponent(sessionId)}/ws`, { token }),
-      // The official SDK sends the token in a header too (the daemon reads the query).
-      headers: { ...init.headers, 'X-PTY-Token': token },
+      // The official SDK sends the token in a header too (the daemon reads the query);
+      // a token no header can carry goes in the query alone.
+      headers: HEADER_VALUE.test(token) ? { ...init.headers, 'X-PTY-Token': token } : init.headers,
       secrets: [...init.secrets, token],
       signal: options.signal,
       handshakeTimeoutMs: init.timeoutMs,
@@ -96,12 +107,12 @@ export function ptyMethods(api: Client<paths>, call: Call, upgrade: (operation: 
     /** Creates a PTY session (POST /api/v1/pty): its ID and token, nothing attached. */
     createPtySession: (body: TensorlakePtyRequest, options?: RequestOptions) =>
       call<TensorlakePtyCreated>('sandbox_pty_create', { body }, (init) => api.POST('/api/v1/pty', { body, ...init }), options),
-    async createPty(body: TensorlakePtyRequest, options: TensorlakePtyOptions = {}): Promise<TensorlakePtySession & { readonly token: string }> {
+    async createPty(body: TensorlakePtyRequest, options: TensorlakePtyOptions = {}): Promise<TensorlakeNewPty> {
       const created = await methods.createPtySession(body, options.signal ? { signal: options.signal } : undefined);
       try {
         const session = await connectPty(created.session_id, created.token, options);
         // Not enumerable: a logged session object does not show its secret.
-        return Object.defineProperty(session, 'token', { value: created.token, enumerable: false }) as TensorlakePtySession & { readonly token: string };
+        return Object.defineProperty(session, 'token', { value: created.token, enumerable: false }) as TensorlakeNewPty;
       } catch (error) {
         // Nobody can reach a session whose attach failed: kill it, as the official SDK does.
         await methods.killPty(created.session_id).catch(() => undefined);
