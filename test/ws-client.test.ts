@@ -19,6 +19,7 @@ import {
   type HopxStreamMessage,
 } from '../src/index.js';
 import { openWebSocket } from '../src/core/websocket.js';
+import { hopxClientWith } from '../src/providers/hopx/client.js';
 import { decodePtyFrame, encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import { leakedKeys, renderings, testKey } from './support/secrets.js';
 import { nextMessage, sendNow, startWsStandIn, type UpgradeAnswer, type WsStandIn } from './support/ws-server.js';
@@ -134,6 +135,28 @@ describe('HopX runCodeStream', () => {
     expect(error).toBeInstanceOf(AuthenticationError);
     expect(error).toMatchObject({ provider: 'hopx', operation: 'execute_stream', status: 401, code: 'TOKEN_EXPIRED' });
     expect(leakedKeys(error)).toEqual([]);
+  });
+
+  it('with an agent token that expires (connectHopxSandbox), a refusal for the expired token renews it once and opens again', async () => {
+    const [stale, fresh] = [testKey('stale'), testKey('fresh')];
+    const server = await startWsStandIn({
+      upgrade: (request) =>
+        request.headers.authorization === `Bearer ${fresh}`
+          ? { accept: async (socket) => void (await nextMessage(socket), await json(socket, { type: 'complete', success: true })) }
+          : { refuse: 401, body: JSON.stringify({ error: 'token expired', code: 'TOKEN_EXPIRED' }) },
+    });
+    try {
+      const renewed: string[] = [];
+      const client = hopxClientWith(
+        { apiKey: testKey('unused'), baseUrl: server.baseUrl },
+        { token: { current: () => stale, renewAfter: async (refused) => (renewed.push(refused), fresh) } },
+      );
+      expect((await collect(client.runCodeStream({ code: 'x' }))).map((m) => m.type)).toEqual(['complete']);
+      expect(renewed).toEqual([stale]);
+      expect(server.upgrades.map((u) => u.headers.authorization)).toEqual([`Bearer ${stale}`, `Bearer ${fresh}`]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('a 400 refusal is an InvalidRequestError', async () => {

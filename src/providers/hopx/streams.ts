@@ -8,7 +8,7 @@ import { SessionClosedError } from '../../errors.js';
 import { checkIncomingJson, checkOutgoing, messageRules, outsideContract } from '../../core/messages.js';
 import type { OperationTable } from '../../core/operation.js';
 import { terminalSession, type TerminalEvent } from '../../core/terminal-session.js';
-import type { UpgradeInit } from '../../core/transport.js';
+import type { Upgrade } from '../../core/transport.js';
 import { openWebSocket, webSocketUrl, type ReceivedMessage } from '../../core/websocket.js';
 import type { OpenTerminalOptions, TerminalSession } from '../../processes.js';
 
@@ -29,23 +29,24 @@ const terminalRules = messageRules('hopx', 'terminal_connect', (operations as Op
 /** A whitespace-only text frame carries nothing; both SDKs skip such frames ("empty message protection", javascript/src/ws-client.ts). */
 const isBlank = (message: ReceivedMessage) => !message.binary && message.text.trim() === '';
 
-async function open(upgrade: (operation: string) => Promise<UpgradeInit>, operation: 'execute_stream' | 'terminal_connect', path: string, signal: AbortSignal | undefined) {
-  const init = await upgrade(operation);
-  return openWebSocket({
-    provider: 'hopx',
-    operation,
-    url: webSocketUrl(init.baseUrl, path),
-    headers: init.headers,
-    secrets: init.secrets,
-    signal,
-    handshakeTimeoutMs: init.timeoutMs,
-    maxMessageBytes: init.maxMessageBytes,
-  });
+function open(upgrade: Upgrade, operation: 'execute_stream' | 'terminal_connect', path: string, signal: AbortSignal | undefined) {
+  return upgrade(operation, (init) =>
+    openWebSocket({
+      provider: 'hopx',
+      operation,
+      url: webSocketUrl(init.baseUrl, path),
+      headers: init.headers,
+      secrets: init.secrets,
+      signal,
+      handshakeTimeoutMs: init.timeoutMs,
+      maxMessageBytes: init.maxMessageBytes,
+    }),
+  );
 }
 
 /** Runs code over /execute/stream: yields each message as it comes, ending after `complete`. */
 export async function* runCodeStream(
-  upgrade: (operation: string) => Promise<UpgradeInit>,
+  upgrade: Upgrade,
   request: HopxStreamRequest,
   options: HopxStreamOptions = {},
 ): AsyncGenerator<HopxStreamMessage, void, undefined> {
@@ -71,7 +72,7 @@ export async function* runCodeStream(
 const encoder = new TextEncoder();
 
 /** A shell on the agent's /terminal. */
-export async function openTerminal(upgrade: (operation: string) => Promise<UpgradeInit>, options: OpenTerminalOptions = {}): Promise<TerminalSession> {
+export async function openTerminal(upgrade: Upgrade, options: OpenTerminalOptions = {}): Promise<TerminalSession> {
   // Checked before anything opens: a size the contract refuses is the caller's mistake.
   const size = options.cols !== undefined || options.rows !== undefined ? { type: 'resize', cols: options.cols ?? 80, rows: options.rows ?? 24 } : undefined;
   if (size) checkOutgoing(terminalRules, size);

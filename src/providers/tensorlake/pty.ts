@@ -12,7 +12,7 @@ import { checkOutgoing, messageRules, messageViolation, outsideContract } from '
 import type { OperationTable } from '../../core/operation.js';
 import type { RequestOptions } from '../../core/options.js';
 import { terminalSession, type TerminalEvent } from '../../core/terminal-session.js';
-import type { Transport, UpgradeInit } from '../../core/transport.js';
+import type { Transport, Upgrade } from '../../core/transport.js';
 import { findRequestViolation } from '../../core/validate-input.js';
 import { openWebSocket, webSocketUrl } from '../../core/websocket.js';
 import type { OpenTerminalOptions, TerminalSession } from '../../processes.js';
@@ -57,25 +57,26 @@ const HEADER_VALUE = /^[\x21-\x7e]+$/;
 
 type Call = Transport<paths, typeof operations>['call'];
 
-export function ptyMethods(api: Client<paths>, call: Call, upgrade: (operation: string) => Promise<UpgradeInit>) {
+export function ptyMethods(api: Client<paths>, call: Call, upgrade: Upgrade) {
   const at = (session_id: string) => ({ path: { session_id } });
 
   async function connectPty(sessionId: string, token: string, options: TensorlakePtyOptions = {}, onClose?: () => Promise<void>): Promise<TensorlakePtySession> {
     const problem = findRequestViolation(table[CONNECT]!, { path: { session_id: sessionId }, query: { token } });
     if (problem) throw new ValidationError(problem, { provider: 'tensorlake', operation: CONNECT });
-    const init = await upgrade(CONNECT);
-    const socket = await openWebSocket({
-      provider: 'tensorlake',
-      operation: CONNECT,
-      url: webSocketUrl(init.baseUrl, `/api/v1/pty/${encodeURIComponent(sessionId)}/ws`, { token }),
-      // The official SDK sends the token in a header too (the daemon reads the query);
-      // a token no header can carry goes in the query alone.
-      headers: HEADER_VALUE.test(token) ? { ...init.headers, 'X-PTY-Token': token } : init.headers,
-      secrets: [...init.secrets, token],
-      signal: options.signal,
-      handshakeTimeoutMs: init.timeoutMs,
-      maxMessageBytes: init.maxMessageBytes,
-    });
+    const socket = await upgrade(CONNECT, (init) =>
+      openWebSocket({
+        provider: 'tensorlake',
+        operation: CONNECT,
+        url: webSocketUrl(init.baseUrl, `/api/v1/pty/${encodeURIComponent(sessionId)}/ws`, { token }),
+        // The official SDK sends the token in a header too (the daemon reads the query);
+        // a token no header can carry goes in the query alone.
+        headers: HEADER_VALUE.test(token) ? { ...init.headers, 'X-PTY-Token': token } : init.headers,
+        secrets: [...init.secrets, token],
+        signal: options.signal,
+        handshakeTimeoutMs: init.timeoutMs,
+        maxMessageBytes: init.maxMessageBytes,
+      }),
+    );
     const session = terminalSession(socket, {
       provider: 'tensorlake',
       operation: CONNECT,
