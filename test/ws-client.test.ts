@@ -268,6 +268,37 @@ describe('HopX openTerminal', () => {
     expect(standIn!.upgrades[0]?.url).toBe('/terminal');
   });
 
+  it('a short session settles its exit code with nobody reading its output', async () => {
+    await start(() => ({
+      accept: async (socket) => {
+        await json(socket, { type: 'output', data: 'bye\r\n' });
+        await json(socket, { type: 'exit', code: 5 });
+      },
+    }));
+    const client = createHopxClient({ apiKey: testKey('terminal'), baseUrl: standIn!.baseUrl });
+    const terminal = await client.openTerminal();
+    expect(await terminal.exitCode).toBe(5);
+    // What was printed is still there to read.
+    expect(Buffer.concat(await collect(terminal.output)).toString()).toBe('bye\r\n');
+  });
+
+  it('close() ends a session whose output nobody reads, however much is waiting', async () => {
+    let serverSawClose!: () => void;
+    const closedAtServer = new Promise<void>((resolve) => (serverSawClose = resolve));
+    await start(() => ({
+      accept: async (socket) => {
+        socket.on('close', () => serverSawClose());
+        const data = 'x'.repeat(64 * 1024);
+        for (let i = 0; i < 128 && socket.readyState === socket.OPEN; i++) await json(socket, { type: 'output', data }).catch(() => undefined);
+      },
+    }));
+    const client = createHopxClient({ apiKey: testKey('terminal'), baseUrl: standIn!.baseUrl });
+    const terminal = await client.openTerminal();
+    await terminal.close();
+    await closedAtServer;
+    expect(await failure(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
+  });
+
   it('refuses a size the contract does not allow, sending nothing', async () => {
     await start(() => ({ accept: () => undefined }));
     const client = createHopxClient({ apiKey: testKey('terminal'), baseUrl: standIn!.baseUrl });

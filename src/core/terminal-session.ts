@@ -80,6 +80,8 @@ export function terminalSession(socket: WebSocketSession, codec: TerminalCodec, 
 
   const close = async () => {
     closing = true;
+    // Output nobody will read must not hold the pump (and so the socket's close) back.
+    output.end();
     socket.close();
     await socket.closed;
     await codec.onClose?.();

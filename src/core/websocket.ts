@@ -114,7 +114,7 @@ export async function openWebSocket(options: OpenOptions): Promise<WebSocketSess
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('open', () => settle());
     socket.once('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
-      void readRefusal(response).then((body) => settle(refusal(response, body, details, options.secrets)));
+      void readRefusal(response, options.handshakeTimeoutMs).then((body) => settle(refusal(response, body, details, options.secrets)));
       request.on('error', () => undefined);
     });
     socket.once('error', (cause: Error) => {
@@ -129,9 +129,11 @@ export async function openWebSocket(options: OpenOptions): Promise<WebSocketSess
   return session;
 }
 
-async function readRefusal(response: IncomingMessage): Promise<string> {
+/** The refusal's body, up to MAX_REFUSAL_BYTES and for at most `timeoutMs`: a body that never ends ends the wait, not the caller's. */
+async function readRefusal(response: IncomingMessage, timeoutMs: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
+  const timer = setTimeout(() => response.destroy(), timeoutMs);
   try {
     for await (const chunk of response as AsyncIterable<Buffer>) {
       chunks.push(chunk.subarray(0, MAX_REFUSAL_BYTES - size));
@@ -139,8 +141,9 @@ async function readRefusal(response: IncomingMessage): Promise<string> {
       if (size >= MAX_REFUSAL_BYTES) break;
     }
   } catch {
-    // What arrived before the connection failed is what the error can say.
+    // What arrived before the connection failed (or the time ran out) is what the error can say.
   }
+  clearTimeout(timer);
   response.destroy();
   return Buffer.concat(chunks).toString('utf8');
 }
