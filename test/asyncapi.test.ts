@@ -96,3 +96,10 @@ describe.each(DOCUMENTS)('specs/$provider.asyncapi.yaml', ({ provider, channels,
     }
   });
 });
+
+describe('the package', () => {
+  it('ships the AsyncAPI documents beside the specs their payloads refer to', () => {
+    const manifest = JSON.parse(readFileSync(join(specsDir, '..', 'package.json'), 'utf8')) as { files: string[] };
+    expect(manifest.files).toContain('specs');
+  });
+});
