@@ -2163,6 +2163,16 @@ export const operations = {
           "application/json"
         ]
       },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
       "501": {
         "mediaTypes": [
           "application/json"
@@ -2261,6 +2271,16 @@ export const operations = {
         ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
         "mediaTypes": [
           "application/json"
         ]

@@ -1704,6 +1704,23 @@ export interface components {
             };
             content?: never;
         };
+        /** @description The sandbox-procs emulator holds as many WebSocket sessions as its limit allows; try again after Retry-After seconds. The upgrade is refused. */
+        TooManySessions: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "too many terminal sessions (limit 64)",
+                 *       "code": "RATE_LIMIT_EXCEEDED"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The agent refused the upgrade (a request that is no WebSocket handshake). */
         UpgradeRefused: {
             headers: {
@@ -3631,6 +3648,8 @@ export interface operations {
             101: components["responses"]["SwitchingProtocols"];
             400: components["responses"]["UpgradeRefused"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManySessions"];
+            500: components["responses"]["InternalError"];
             501: components["responses"]["NotEmulated"];
         };
     };
@@ -3646,6 +3665,8 @@ export interface operations {
             101: components["responses"]["SwitchingProtocols"];
             400: components["responses"]["UpgradeRefused"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManySessions"];
+            500: components["responses"]["InternalError"];
             501: components["responses"]["NotEmulated"];
         };
     };

@@ -1685,6 +1685,11 @@ export const operations = {
           "application/json"
         ]
       },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
       "501": {
         "mediaTypes": [
           "application/json"

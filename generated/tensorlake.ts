@@ -2021,6 +2021,21 @@ export interface operations {
                     "application/json": components["schemas"]["SandboxProxyError"];
                 };
             };
+            /** @description Too many clients attached at once (the sandbox-procs emulator's bound) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "too many clients attached (limit 256)",
+                     *       "code": "TOO_MANY_SESSIONS"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SandboxProxyError"];
+                };
+            };
             501: components["responses"]["NotEmulated"];
         };
     };

@@ -13,6 +13,7 @@ import {
   createTensorlakeClient,
   InvalidRequestError,
   NotFoundError,
+  RateLimitError,
   SessionClosedError,
   UnexpectedResponseError,
   ValidationError,
@@ -157,6 +158,16 @@ describe('HopX runCodeStream', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('a 429 refusal (the emulator\'s session cap) is a RateLimitError with its Retry-After', async () => {
+    standIn = await startWsStandIn({
+      upgrade: () => ({ refuse: 429, headers: { 'retry-after': '2' }, body: JSON.stringify({ error: 'too many terminal sessions (limit 64)', code: 'RATE_LIMIT_EXCEEDED' }) }),
+    });
+    const client = createHopxClient({ apiKey: testKey('refused'), baseUrl: standIn.baseUrl });
+    const error = await failure(client.openTerminal());
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, code: 'RATE_LIMIT_EXCEEDED', retryAfterMs: 2000 });
   });
 
   it('a 400 refusal is an InvalidRequestError', async () => {

@@ -162,6 +162,7 @@ function refusal(response: IncomingMessage, text: string, details: { provider: P
   const code = typeof record.code === 'string' ? record.code : undefined;
   const said = [record.error, record.message].find((value): value is string => typeof value === 'string') ?? (typeof body === 'string' ? body.slice(0, 200) : '');
   const requestId = response.headers['x-request-id'];
+  const retryAfter = Number(response.headers['retry-after']);
   const ErrorClass = status >= 200 && status < 300 ? UnexpectedResponseError : errorClassForStatus(status);
   return new ErrorClass(`the WebSocket upgrade was refused${said ? `: ${said}` : ''}`, {
     ...details,
@@ -169,6 +170,7 @@ function refusal(response: IncomingMessage, text: string, details: { provider: P
     code,
     body,
     requestId: typeof requestId === 'string' ? requestId : undefined,
+    retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
   });
 }
 

@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 export type UpgradeAnswer =
-  | { refuse: number; body: string; contentType?: string }
+  | { refuse: number; body: string; contentType?: string; headers?: Record<string, string> }
   | { accept: (socket: WebSocket, request: IncomingMessage) => void }
   /** Never answer the upgrade (to cancel an opening). */
   | { hold: true };
@@ -50,7 +50,9 @@ export async function startWsStandIn(options: {
     if ('refuse' in answer) {
       const body = Buffer.from(answer.body);
       socket.end(
-        `HTTP/1.1 ${answer.refuse} Refused\r\ncontent-type: ${answer.contentType ?? 'application/json'}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${answer.body}`,
+        `HTTP/1.1 ${answer.refuse} Refused\r\ncontent-type: ${answer.contentType ?? 'application/json'}\r\ncontent-length: ${body.length}\r\n` +
+          Object.entries(answer.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+          `connection: close\r\n\r\n${answer.body}`,
       );
       return;
     }
