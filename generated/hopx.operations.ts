@@ -1999,5 +1999,375 @@ export const operations = {
         ]
       }
     }
+  },
+  "execute_stream": {
+    "method": "get",
+    "path": "/execute/stream",
+    "emulated": false,
+    "parameters": [],
+    "messages": {
+      "client": {
+        "type": "object",
+        "required": [
+          "type",
+          "code"
+        ],
+        "properties": {
+          "type": {
+            "const": "execute"
+          },
+          "code": {
+            "type": "string"
+          },
+          "language": {
+            "type": "string",
+            "enum": [
+              "python",
+              "python3",
+              "node",
+              "nodejs",
+              "javascript",
+              "js",
+              "bash",
+              "sh",
+              "shell",
+              "go"
+            ]
+          },
+          "timeout": {
+            "type": "integer"
+          },
+          "workdir": {
+            "type": "string"
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "server": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "data",
+              "timestamp"
+            ],
+            "properties": {
+              "type": {
+                "const": "stdout"
+              },
+              "data": {
+                "type": "string"
+              },
+              "timestamp": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "data",
+              "timestamp"
+            ],
+            "properties": {
+              "type": {
+                "const": "stderr"
+              },
+              "data": {
+                "type": "string"
+              },
+              "timestamp": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "exit_code",
+              "execution_time"
+            ],
+            "properties": {
+              "type": {
+                "const": "result"
+              },
+              "exit_code": {
+                "type": "integer"
+              },
+              "execution_time": {
+                "type": "number"
+              },
+              "timestamp": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "error"
+            ],
+            "properties": {
+              "type": {
+                "const": "error"
+              },
+              "error": {
+                "type": "string"
+              },
+              "code": {
+                "type": "string"
+              },
+              "timestamp": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "success"
+            ],
+            "properties": {
+              "type": {
+                "const": "complete"
+              },
+              "success": {
+                "type": "boolean"
+              }
+            }
+          }
+        ]
+      }
+    },
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "terminal_connect": {
+    "method": "get",
+    "path": "/terminal",
+    "emulated": false,
+    "parameters": [],
+    "messages": {
+      "client": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "data"
+            ],
+            "properties": {
+              "type": {
+                "const": "input"
+              },
+              "data": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "cols",
+              "rows"
+            ],
+            "properties": {
+              "type": {
+                "const": "resize"
+              },
+              "cols": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "rows": {
+                "type": "integer",
+                "minimum": 1
+              }
+            }
+          }
+        ]
+      },
+      "server": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "data"
+            ],
+            "properties": {
+              "type": {
+                "const": "output"
+              },
+              "data": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "type",
+              "code"
+            ],
+            "properties": {
+              "type": {
+                "const": "exit"
+              },
+              "code": {
+                "type": "integer"
+              }
+            }
+          }
+        ]
+      }
+    },
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "commands_stream": {
+    "method": "get",
+    "path": "/commands/stream",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "stream_code": {
+    "method": "get",
+    "path": "/stream",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "stream_ipython": {
+    "method": "get",
+    "path": "/stream/ipython",
+    "emulated": false,
+    "parameters": [],
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
   }
 } as const;

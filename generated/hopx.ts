@@ -1234,6 +1234,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/execute/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run code and stream its output (WebSocket)
+         * @description Upgrades to a WebSocket; the client sends one StreamExecuteMessage and the agent streams StreamServerMessages until `complete` (AsyncAPI channel executeStream). Authenticated as the other agent routes.
+         */
+        get: operations["execute_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/terminal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Interactive terminal (WebSocket)
+         * @description Upgrades to a WebSocket to a shell in a terminal; the client sends TerminalClientMessages, the agent sends TerminalServerMessages until `exit` (AsyncAPI channel terminal).
+         */
+        get: operations["terminal_connect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/commands/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream a command's output (WebSocket)
+         * @description Upgrades to a WebSocket. No source describes its messages and no SDK calls it, so it has no channel in hopx.asyncapi.yaml.
+         */
+        get: operations["commands_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream code execution with rich output (WebSocket)
+         * @description Upgrades to a WebSocket. No source describes its messages and no SDK calls it, so it has no channel in hopx.asyncapi.yaml.
+         */
+        get: operations["stream_code"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stream/ipython": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream IPython execution (WebSocket)
+         * @description Upgrades to a WebSocket. No source describes its messages and no SDK calls it, so it has no channel in hopx.asyncapi.yaml.
+         */
+        get: operations["stream_ipython"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1492,40 +1592,79 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description The one message the client sends on /execute/stream, first. */
         StreamExecuteMessage: {
             /** @constant */
             type: "execute";
-            code?: string;
+            code: string;
             language?: components["schemas"]["Language"];
+            /** @description Seconds (the JS SDK sends 60 unless told). */
             timeout?: number;
+            /** @description The JS SDK sends /workspace unless told. */
             workdir?: string;
             env?: components["schemas"]["Env"];
         };
-        StreamOutputMessage: {
-            /** @enum {unknown} */
-            type: "stdout" | "stderr";
+        StreamStdoutMessage: {
+            /** @constant */
+            type: "stdout";
             data: string;
-            timestamp?: string;
+            timestamp: string;
+        };
+        StreamStderrMessage: {
+            /** @constant */
+            type: "stderr";
+            data: string;
+            timestamp: string;
         };
         StreamResultMessage: {
             /** @constant */
             type: "result";
             exit_code: number;
-            execution_time?: number;
+            /** @description Seconds. */
+            execution_time: number;
             timestamp?: string;
         };
         StreamErrorMessage: {
             /** @constant */
             type: "error";
             error: string;
+            /** @description One of the agent's error codes (the JS SDK's ErrorCode enum); an open set, as in ErrorResponse. */
             code?: string;
             timestamp?: string;
         };
         StreamCompleteMessage: {
             /** @constant */
             type: "complete";
-            success?: boolean;
+            success: boolean;
         };
+        /** @description What the agent sends on /execute/stream, told apart by `type`. */
+        StreamServerMessage: components["schemas"]["StreamStdoutMessage"] | components["schemas"]["StreamStderrMessage"] | components["schemas"]["StreamResultMessage"] | components["schemas"]["StreamErrorMessage"] | components["schemas"]["StreamCompleteMessage"];
+        TerminalInputMessage: {
+            /** @constant */
+            type: "input";
+            data: string;
+        };
+        TerminalResizeMessage: {
+            /** @constant */
+            type: "resize";
+            cols: number;
+            rows: number;
+        };
+        /** @description What the client sends on /terminal, told apart by `type`. */
+        TerminalClientMessage: components["schemas"]["TerminalInputMessage"] | components["schemas"]["TerminalResizeMessage"];
+        TerminalOutputMessage: {
+            /** @constant */
+            type: "output";
+            data: string;
+        };
+        TerminalExitMessage: {
+            /** @constant */
+            type: "exit";
+            /** @description The shell's exit code. */
+            code: number;
+        };
+        /** @description What the agent sends on /terminal, told apart by `type`. */
+        TerminalServerMessage: components["schemas"]["TerminalOutputMessage"] | components["schemas"]["TerminalExitMessage"];
         /** @description A background process ID, such as proc_abc123. */
         ProcessId: string;
         KillProcessRequest: {
@@ -1558,6 +1697,45 @@ export interface components {
         };
     };
     responses: {
+        /** @description The upgrade to a WebSocket is accepted; the conversation that follows is the operation's x-channel in hopx.asyncapi.yaml. */
+        SwitchingProtocols: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description The sandbox-procs emulator holds as many WebSocket sessions as its limit allows; try again after Retry-After seconds. The upgrade is refused. */
+        TooManySessions: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "too many terminal sessions (limit 64)",
+                 *       "code": "RATE_LIMIT_EXCEEDED"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description The agent refused the upgrade (a request that is no WebSocket handshake). */
+        UpgradeRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "not a websocket handshake",
+                 *       "code": "INVALID_REQUEST"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description An operation the official SDKs can call that the emulator does not emulate: it answers 501 with the provider's error body, whose message says "not emulated by sandbox-procs" and names the operation. Never sent by the provider itself. */
         NotEmulated: {
             headers: {
@@ -3454,6 +3632,85 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    execute_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            101: components["responses"]["SwitchingProtocols"];
+            400: components["responses"]["UpgradeRefused"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManySessions"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    terminal_connect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            101: components["responses"]["SwitchingProtocols"];
+            400: components["responses"]["UpgradeRefused"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManySessions"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    commands_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            101: components["responses"]["SwitchingProtocols"];
+            400: components["responses"]["UpgradeRefused"];
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    stream_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            101: components["responses"]["SwitchingProtocols"];
+            400: components["responses"]["UpgradeRefused"];
+            401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    stream_ipython: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            101: components["responses"]["SwitchingProtocols"];
+            400: components["responses"]["UpgradeRefused"];
             401: components["responses"]["Unauthorized"];
             501: components["responses"]["NotEmulated"];
         };

@@ -1274,16 +1274,145 @@ export const operations = {
       }
     }
   },
-  "sandbox_pty_create": {
-    "method": "post",
+  "sandbox_pty_list": {
+    "method": "get",
     "path": "/api/v1/pty",
     "emulated": false,
     "parameters": [],
     "responses": {
       "200": {
-        "mediaTypes": []
+        "mediaTypes": [
+          "application/json"
+        ]
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_pty_create": {
+    "method": "post",
+    "path": "/api/v1/pty",
+    "emulated": false,
+    "parameters": [],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "required": [
+          "command"
+        ],
+        "properties": {
+          "command": {
+            "type": "string",
+            "minLength": 1
+          },
+          "args": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "working_dir": {
+            "type": "string"
+          },
+          "rows": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 65535
+          },
+          "cols": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 65535
+          }
+        }
+      }
+    },
+    "responses": {
+      "201": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json",
+          "text/plain"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "415": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "422": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "429": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_pty_get": {
+    "method": "get",
+    "path": "/api/v1/pty/{session_id}",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "session_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      }
+    ],
+    "responses": {
+      "200": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
         "mediaTypes": [
           "application/json"
         ]
@@ -1305,15 +1434,258 @@ export const operations = {
         "in": "path",
         "required": true,
         "schema": {
-          "type": "string"
+          "type": "string",
+          "minLength": 1
         }
       }
     ],
     "responses": {
-      "200": {
+      "204": {
         "mediaTypes": []
       },
       "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_pty_resize": {
+    "method": "post",
+    "path": "/api/v1/pty/{session_id}/resize",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "session_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      }
+    ],
+    "requestBody": {
+      "required": true,
+      "schema": {
+        "type": "object",
+        "required": [
+          "rows",
+          "cols"
+        ],
+        "properties": {
+          "rows": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 65535
+          },
+          "cols": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 65535
+          }
+        }
+      }
+    },
+    "responses": {
+      "204": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "application/json",
+          "text/plain"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "404": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "415": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "422": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "500": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "501": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      }
+    }
+  },
+  "sandbox_pty_connect": {
+    "method": "get",
+    "path": "/api/v1/pty/{session_id}/ws",
+    "emulated": false,
+    "parameters": [
+      {
+        "name": "session_id",
+        "in": "path",
+        "required": true,
+        "schema": {
+          "type": "string",
+          "minLength": 1
+        }
+      },
+      {
+        "name": "token",
+        "in": "query",
+        "required": true,
+        "schema": {
+          "type": "string"
+        }
+      },
+      {
+        "name": "X-PTY-Token",
+        "in": "header",
+        "required": false,
+        "schema": {
+          "type": "string"
+        }
+      }
+    ],
+    "messages": {
+      "client": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "data"
+            ],
+            "properties": {
+              "op": {
+                "const": "data"
+              },
+              "data": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "cols",
+              "rows"
+            ],
+            "properties": {
+              "op": {
+                "const": "resize"
+              },
+              "cols": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 65535
+              },
+              "rows": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 65535
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "op"
+            ],
+            "properties": {
+              "op": {
+                "const": "ready"
+              }
+            }
+          }
+        ]
+      },
+      "server": {
+        "oneOf": [
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "data"
+            ],
+            "properties": {
+              "op": {
+                "const": "data"
+              },
+              "data": {
+                "type": "string"
+              }
+            }
+          },
+          {
+            "type": "object",
+            "required": [
+              "op",
+              "code"
+            ],
+            "properties": {
+              "op": {
+                "const": "exit"
+              },
+              "code": {
+                "type": "integer",
+                "minimum": -2147483648,
+                "maximum": 2147483647
+              }
+            }
+          }
+        ]
+      }
+    },
+    "responses": {
+      "101": {
+        "mediaTypes": []
+      },
+      "400": {
+        "mediaTypes": [
+          "text/plain"
+        ]
+      },
+      "401": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "403": {
+        "mediaTypes": [
+          "application/json"
+        ]
+      },
+      "429": {
         "mediaTypes": [
           "application/json"
         ]

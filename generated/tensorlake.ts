@@ -384,9 +384,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List PTY sessions
+         * @description Every PTY session the daemon holds, alive or ended less than 60 s ago; no tokens.
+         */
+        get: operations["sandbox_pty_list"];
         put?: never;
-        /** Open a PTY session (not emulated by sandbox-procs) */
+        /**
+         * Open a PTY session
+         * @description Spawns the command on a new pseudo-terminal and returns the session's ID and the token that /ws requires. At most 64 sessions at once.
+         */
         post: operations["sandbox_pty_create"];
         delete?: never;
         options?: never;
@@ -399,15 +406,66 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                session_id: string;
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
+            };
+            cookie?: never;
+        };
+        /** Get a PTY session */
+        get: operations["sandbox_pty_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Kill a PTY session
+         * @description SIGHUP to the session's process, SIGKILL after 5 s; a connected WebSocket is closed with 1001 "session terminated". Killing an ended session is a 204.
+         */
+        delete: operations["sandbox_pty_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pty/{session_id}/resize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
             };
             cookie?: never;
         };
         get?: never;
         put?: never;
+        /**
+         * Resize a PTY session's terminal
+         * @description Rows are clamped to 1..500 and columns to 1..1000.
+         */
+        post: operations["sandbox_pty_resize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pty/{session_id}/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Attach to a PTY session (WebSocket)
+         * @description Upgrades to a WebSocket carrying the session's binary frames (AsyncAPI channel ptySession). The session token goes in the `token` query parameter; an unknown session and a wrong token get the same 403. More than one client may attach to a session.
+         */
+        get: operations["sandbox_pty_connect"];
+        put?: never;
         post?: never;
-        /** Close a PTY session (not emulated by sandbox-procs) */
-        delete: operations["sandbox_pty_delete"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -451,6 +509,74 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        CreatePtySessionRequest: {
+            command: string;
+            args?: string[];
+            env?: {
+                [key: string]: string;
+            };
+            working_dir?: string;
+            /** @description Defaults to 24; clamped to 1..500. */
+            rows?: number;
+            /** @description Defaults to 80; clamped to 1..1000. */
+            cols?: number;
+        };
+        CreatePtySessionResponse: {
+            session_id: string;
+            /** @description A secret (64 hex digits) that /ws requires; shown once, never listed. */
+            token: string;
+        };
+        PtySessionInfo: {
+            session_id: string;
+            pid: number;
+            command: string;
+            args: string[];
+            rows: number;
+            cols: number;
+            /** @description Milliseconds since the epoch. */
+            created_at: number;
+            /** @description Milliseconds since the epoch; absent while alive. */
+            ended_at?: number;
+            /** @description Absent while alive. */
+            exit_code?: number;
+            is_alive: boolean;
+        };
+        ListPtySessionsResponse: {
+            sessions: components["schemas"]["PtySessionInfo"][];
+        };
+        ResizePtyRequest: {
+            rows: number;
+            cols: number;
+        };
+        /** @description A DATA frame (opcode 0, then the bytes), decoded: terminal input from the client, terminal output from the daemon. */
+        PtyDataFrame: {
+            /** @constant */
+            op: "data";
+            /** @description The frame's bytes after the opcode. */
+            data: string;
+        };
+        /** @description A RESIZE frame (opcode 1, cols and rows as big-endian u16), decoded. */
+        PtyResizeFrame: {
+            /** @constant */
+            op: "resize";
+            cols: number;
+            rows: number;
+        };
+        /** @description A READY frame (opcode 2 alone), decoded; the daemon holds output until it comes. */
+        PtyReadyFrame: {
+            /** @constant */
+            op: "ready";
+        };
+        /** @description An EXIT frame (opcode 3, the exit code as a big-endian i32), decoded. */
+        PtyExitFrame: {
+            /** @constant */
+            op: "exit";
+            code: number;
+        };
+        /** @description What the client sends on /ws, decoded. */
+        PtyClientFrame: components["schemas"]["PtyDataFrame"] | components["schemas"]["PtyResizeFrame"] | components["schemas"]["PtyReadyFrame"];
+        /** @description What the daemon (or, per the SDK, a newer one) sends on /ws, decoded. */
+        PtyServerFrame: components["schemas"]["PtyDataFrame"] | components["schemas"]["PtyExitFrame"];
         /** @description A plain-text rejection from the daemon's request extractors. */
         PlainTextError: string;
         /** @description A PID, or the name a managed process was started with. Names are never all digits and never contain "/" (sdk-rust validate_managed_name). */
@@ -687,6 +813,21 @@ export interface components {
         };
     };
     responses: {
+        /** @description No PTY session has that ID */
+        PtySessionNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "PTY session V1StGXR8_Z5jdHi6B-myT not found",
+                 *       "code": "NOT_FOUND"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SandboxProxyError"];
+            };
+        };
         /** @description An operation the official SDKs can call that the emulator does not emulate: it answers 501 with the provider's error body, whose message says "not emulated by sandbox-procs" and names the operation. Never sent by the provider itself. */
         NotEmulated: {
             headers: {
@@ -846,6 +987,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The ID POST /api/v1/pty returned (a nanoid). */
+        PtySessionId: string;
         /** @description The process: its operating system PID, or the name it was started with (percent-encoded). All-digit values are PIDs. */
         Pid: components["schemas"]["ProcessRef"];
     };
@@ -1628,7 +1771,7 @@ export interface operations {
             501: components["responses"]["NotEmulated"];
         };
     };
-    sandbox_pty_create: {
+    sandbox_pty_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -1637,14 +1780,130 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
+            /** @description The sessions */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "session_id": "V1StGXR8_Z5jdHi6B-myT",
+                     *           "pid": 4242,
+                     *           "command": "/bin/bash",
+                     *           "args": [],
+                     *           "rows": 24,
+                     *           "cols": 80,
+                     *           "created_at": 1763900000000,
+                     *           "is_alive": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ListPtySessionsResponse"];
+                };
             };
             401: components["responses"]["Unauthorized"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_pty_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "command": "/bin/bash",
+                 *       "rows": 24,
+                 *       "cols": 80
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreatePtySessionRequest"];
+            };
+        };
+        responses: {
+            /** @description The session runs */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "session_id": "V1StGXR8_Z5jdHi6B-myT",
+                     *       "token": "4f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatePtySessionResponse"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableBody"];
+            /** @description As many PTY sessions run as the daemon allows (64) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Maximum number of concurrent PTY sessions (64) reached",
+                     *       "code": "TOO_MANY_SESSIONS"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SandboxProxyError"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_pty_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "session_id": "V1StGXR8_Z5jdHi6B-myT",
+                     *       "pid": 4242,
+                     *       "command": "/bin/bash",
+                     *       "args": [],
+                     *       "rows": 24,
+                     *       "cols": 80,
+                     *       "created_at": 1763900000000,
+                     *       "ended_at": 1763900005000,
+                     *       "exit_code": 0,
+                     *       "is_alive": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PtySessionInfo"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PtySessionNotFound"];
             501: components["responses"]["NotEmulated"];
         };
     };
@@ -1653,20 +1912,130 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                session_id: string;
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The provider's answer; sandbox-procs declares no more of it than that it exists. */
-            200: {
+            /** @description The session is being killed (or had ended) */
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PtySessionNotFound"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_pty_resize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "rows": 40,
+                 *       "cols": 120
+                 *     }
+                 */
+                "application/json": components["schemas"]["ResizePtyRequest"];
+            };
+        };
+        responses: {
+            /** @description Resized */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PtySessionNotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableBody"];
+            500: components["responses"]["InternalError"];
+            501: components["responses"]["NotEmulated"];
+        };
+    };
+    sandbox_pty_connect: {
+        parameters: {
+            query: {
+                /** @description The token POST /api/v1/pty returned (64 hex digits). A secret. */
+                token: string;
+            };
+            header?: {
+                /** @description The same token; the official SDK sends it, the daemon at 30e36750 does not read it. */
+                "X-PTY-Token"?: string;
+            };
+            path: {
+                /** @description The ID POST /api/v1/pty returned (a nanoid). */
+                session_id: components["parameters"]["PtySessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Upgraded; the conversation is the channel ptySession in tensorlake.asyncapi.yaml. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No WebSocket handshake, or no `token` query parameter (axum's WebSocketUpgrade and Query extractors, in plain text). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example Failed to deserialize query string: missing field `token` */
+                    "text/plain": components["schemas"]["PlainTextError"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description A wrong token, or no such session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Invalid token",
+                     *       "code": "INVALID_TOKEN"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SandboxProxyError"];
+                };
+            };
+            /** @description Too many clients attached at once (the sandbox-procs emulator's bound) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "too many clients attached (limit 256)",
+                     *       "code": "TOO_MANY_SESSIONS"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SandboxProxyError"];
+                };
+            };
             501: components["responses"]["NotEmulated"];
         };
     };

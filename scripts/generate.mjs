@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Turns every spec in specs/ into generated/<provider>.ts (types, by openapi-typescript)
 // and generated/<provider>.operations.ts (the few runtime facts the client needs:
-// method, path, parameter and body constraints, declared statuses).
+// method, path, parameter and body constraints, declared statuses). The AsyncAPI
+// documents (*.asyncapi.yaml) are no OpenAPI: their payloads are the OpenAPI specs' schemas.
 // `--check` writes nothing and exits 1 when a generated file is stale.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -80,6 +81,10 @@ export function operationTable(doc) {
           schema: constraints(doc, p.schema ?? {}),
         })),
         ...(body && json ? { requestBody: { required: body.required === true, schema: constraints(doc, json.schema ?? {}) } } : {}),
+        // A WebSocket upgrade's messages, each way: what the client checks before sending and on receipt.
+        ...(op['x-messages']
+          ? { messages: { client: constraints(doc, op['x-messages'].client), server: constraints(doc, op['x-messages'].server) } }
+          : {}),
         responses: Object.fromEntries(
           Object.entries(op.responses ?? {}).map(([status, raw]) => {
             const response = deref(doc, raw);
@@ -97,7 +102,7 @@ export async function renderAll(root = packageRoot) {
   const specsDir = join(root, 'specs');
   const generatedDir = join(root, 'generated');
   const files = new Map();
-  for (const specFile of (await readdir(specsDir)).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const specFile of (await readdir(specsDir)).filter((f) => f.endsWith('.yaml') && !f.endsWith('.asyncapi.yaml')).sort()) {
     const name = basename(specFile, '.yaml');
     const specPath = join(specsDir, specFile);
     // Fields with a default are optional for whoever sends them.

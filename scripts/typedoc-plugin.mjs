@@ -1,11 +1,13 @@
 // What TypeDoc needs to read this package as its users see it:
 // - the two public entries are named as they are imported (`sandbox-procs`,
 //   `sandbox-procs/emulator`), not after their files (`index`, `emulator`);
-// - an alias of a generated schema (`type HopxExecuteResult = Schemas['ExecuteResponse']`)
-//   shows the schema's fields, not the indexed access, which names a type the
-//   reference does not include (TypeDoc's `@useDeclaredType`, for every such alias);
+// - an alias of a generated schema (`type HopxExecuteResult = Schemas['ExecuteResponse']`,
+//   or `Omit<Schemas['StreamExecuteMessage'], 'type'>`) shows the schema's fields, not
+//   the indexed access, which names a type the reference does not include (TypeDoc's
+//   `@useDeclaredType`, for every such alias);
 // - openapi-typescript writes a spec's `description` as an `@description` tag, which
 //   TypeDoc does not know: it becomes the field's summary, so the spec's words show;
+//   and a schema's `const` as an `@constant` tag, which is known as a tag and dropped;
 // - a field of a generated schema that the spec leaves undescribed is not an
 //   undocumented symbol of ours: the spec is where it would be described, and most
 //   such fields (`stdout`, `exit_code`) name themselves. Every hand-written symbol
@@ -22,7 +24,7 @@ const GENERATED = /^generated\//;
 /** @param {import('typedoc').Application} app */
 export function load(app) {
   app.on(Application.EVENT_BOOTSTRAP_END, () => {
-    app.options.setValue('blockTags', [...new Set([...app.options.getValue('blockTags'), '@description'])]);
+    app.options.setValue('blockTags', [...new Set([...app.options.getValue('blockTags'), '@description', '@constant'])]);
   });
 
   // Runs after TypeDoc attaches the comment and before it converts the alias's type.
@@ -54,10 +56,11 @@ export function load(app) {
   });
 }
 
-/** `A['b']`, or a union or intersection with one in it. */
+/** `A['b']`, or a union, an intersection or a generic (`Omit<A['b'], 'k'>`) with one in it. */
 function indexesIntoAType(node) {
   if (!node) return false;
   if (ts.isIndexedAccessTypeNode(node)) return true;
+  if (ts.isTypeReferenceNode(node)) return node.typeArguments?.some(indexesIntoAType) ?? false;
   if (ts.isParenthesizedTypeNode(node)) return indexesIntoAType(node.type);
   if (ts.isUnionTypeNode(node) || ts.isIntersectionTypeNode(node)) return node.types.some(indexesIntoAType);
   return false;

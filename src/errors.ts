@@ -111,6 +111,34 @@ export class NetworkError extends SandboxProcsError {}
 export class AbortedError extends SandboxProcsError {}
 /** The provider has no such capability (see `processes.capabilities`); nothing was sent. */
 export class UnsupportedOperationError extends SandboxProcsError {}
+/**
+ * An optional peer dependency the call needs is not installed (`code` MISSING_PEER):
+ * `peer` names the package to install, e.g. `ws` for streamed execution and terminals.
+ */
+export class MissingPeerError extends SandboxProcsError {
+  /** The npm package to install. */
+  readonly peer: string;
+  constructor(peer: string, details: ErrorDetails) {
+    super(`needs the optional peer dependency ${peer}, which is not installed: npm install ${peer}`, { ...details, code: 'MISSING_PEER' });
+    this.peer = peer;
+  }
+}
+/**
+ * A WebSocket session ended before its contract says it may (no exit message, an
+ * abnormal close): `closeCode` and `closeReason` are the close frame's (`code` is
+ * `CLOSE_<closeCode>`), e.g. Tensorlake's 1008 "output lagged by N messages".
+ */
+export class SessionClosedError extends SandboxProcsError {
+  /** The WebSocket close code (1006 when the connection dropped without one). */
+  readonly closeCode: number;
+  /** The close frame's reason, as sent. */
+  readonly closeReason: string;
+  constructor(message: string, closeCode: number, closeReason: string, details: ErrorDetails) {
+    super(message, { ...details, code: `CLOSE_${closeCode}` });
+    this.closeCode = closeCode;
+    this.closeReason = closeReason;
+  }
+}
 
 /** The constructor of a SandboxProcsError subclass, as errorClassForStatus returns it. */
 export type ErrorClass = new (message: string, details: ErrorDetails) => SandboxProcsError;

@@ -1,7 +1,8 @@
 /**
  * The client entry: typed clients for each provider (Tensorlake, HopX), the
- * provider-neutral process interface and the flows built on it, and the errors
- * they throw. It loads neither Prism, the contract engine nor the emulators.
+ * provider-neutral process interface and the flows built on it, terminal sessions
+ * and streamed execution over WebSocket (with the optional peer `ws`), and the
+ * errors they throw. It loads neither Prism, the contract engine nor the emulators.
  * @packageDocumentation
  */
 export { createTensorlakeClient, tensorlakeSandboxHost } from './providers/tensorlake/client.js';
@@ -16,6 +17,13 @@ export type {
   TensorlakeProcessInfo,
   TensorlakeOutputEvent,
   TensorlakeProcessStatus,
+  TensorlakeNewPty,
+  TensorlakePtyCreated,
+  TensorlakePtyInfo,
+  TensorlakePtyOptions,
+  TensorlakePtyRequest,
+  TensorlakePtySession,
+  TensorlakePtySize,
   TensorlakeRunEvent,
   TensorlakeRunExitEvent,
   TensorlakeRunOutputEvent,
@@ -50,6 +58,9 @@ export type {
   HopxKillResult,
   HopxLanguage,
   HopxProcessId,
+  HopxStreamMessage,
+  HopxStreamOptions,
+  HopxStreamRequest,
   HopxSystemProcess,
 } from './providers/hopx/client.js';
 export { createHopxControlClient, HOPX_CONTROL_PLANE_URL } from './providers/hopx/control-client.js';
@@ -74,7 +85,7 @@ export type {
 } from './providers/tensorlake/control-client.js';
 export { connectTensorlakeSandbox, tensorlakeProxyRoute, type TensorlakeConnectOptions, type TensorlakeRoute, type TensorlakeSandboxClient } from './providers/tensorlake/connect.js';
 export { connectSandbox, createSandbox, type NewSandbox, type SandboxHandle, type SandboxTarget } from './sandbox.js';
-export type { ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec } from './processes.js';
+export type { OpenTerminalOptions, ProcessCapabilities, ProcessRecord, ProcessStatus, SandboxProcesses, StartProcessSpec, TerminalSession } from './processes.js';
 export { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, type ClientOptions, type RequestOptions } from './core/options.js';
 export { DEFAULT_RETRY, type RetryOptions } from './core/retry.js';
 export * from './errors.js';

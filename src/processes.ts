@@ -55,6 +55,46 @@ export interface ProcessCapabilities {
 }
 
 /**
+ * An interactive program on a terminal (a shell, a REPL), over a WebSocket: the same
+ * object for every provider. Output comes as it is printed; while nobody reads it,
+ * at most a bounded amount is held and the server is held back. Cancel the signal it
+ * was opened with, or `close()` it, to end it; `await using` closes it too.
+ */
+export interface TerminalSession {
+  /** The provider behind this session. */
+  readonly provider: ProviderName;
+  /** Types into the terminal (a string is sent as UTF-8). */
+  write(data: string | Uint8Array): Promise<void>;
+  /** Sets the terminal's size, in character cells. */
+  resize(cols: number, rows: number): Promise<void>;
+  /**
+   * What the terminal prints, as it comes; one reader. Ends when the program exits,
+   * fails with SessionClosedError when the session ends otherwise, with
+   * AbortedError when its signal fires.
+   */
+  readonly output: AsyncIterable<Uint8Array>;
+  /**
+   * The program's exit code, once its end has been read (output not read is held,
+   * up to a bound, so a short session settles without a reader). Rejects as `output` fails.
+   */
+  readonly exitCode: Promise<number>;
+  /** Ends the session: closes the WebSocket (the program may keep running where the provider keeps it, e.g. a Tensorlake PTY until killed). */
+  close(): Promise<void>;
+  /** The same as close(), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What openTerminal takes: its size, and a signal that cancels the opening and then the session. */
+export interface OpenTerminalOptions {
+  /** Columns; default 80. */
+  cols?: number;
+  /** Rows; default 24. */
+  rows?: number;
+  /** Cancels the opening, then ends the session (output and exitCode reject with AbortedError). */
+  signal?: AbortSignal;
+}
+
+/**
  * The provider-neutral process interface (`client.processes`): the same calls and
  * records on every provider. Calls reject with the errors in `errors.ts`
  * (SandboxProcsError subclasses), as the client's own methods do.
@@ -75,6 +115,11 @@ export interface SandboxProcesses<Raw = unknown> {
   kill(id: string | number): Promise<boolean>;
   /** Send a signal (e.g. 15). Throws UnsupportedOperationError where `capabilities.signals` is false. */
   signal(id: string | number, signal: number): Promise<void>;
+  /**
+   * A shell on a terminal (HopX: the agent's /terminal; Tensorlake: a PTY session
+   * running `/bin/sh`, killed when the session is closed). Needs the optional peer `ws`.
+   */
+  openTerminal(options?: OpenTerminalOptions): Promise<TerminalSession>;
 }
 
 const RUNNING: ReadonlySet<ProcessStatus> = new Set(['queued', 'running']);

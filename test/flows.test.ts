@@ -146,6 +146,7 @@ describe('waitForExit polls soon after a start, then less and less often (fake c
       list: unused,
       kill: unused,
       signal: unused,
+      openTerminal: unused,
       get: async (id) => {
         polls.push(Date.now() - t0);
         const running = polls.length <= runningPolls;

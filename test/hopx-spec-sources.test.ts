@@ -62,10 +62,19 @@ describe('specs/hopx.yaml: sources', () => {
     expect(schemas.BackgroundProcess.required).toContain('started_at');
     expect(schemas.HealthResponse.required).toEqual(expect.arrayContaining(['version', 'uptime_seconds']));
     expect(schemas.InfoResponse.required).toEqual(expect.arrayContaining(['version', 'uptime_seconds']));
-    // The operations only the SDKs call are marked inferred; the WebSockets are described, not routed.
+    // The operations only the SDKs call are marked inferred.
     for (const path of ['/execute/async', '/execute/ipython']) expect(spec.paths[path].post['x-inferred']).toBeTruthy();
-    expect(Object.keys(spec['x-websocket'])).toEqual(['/execute/stream', '/commands/stream']);
-    expect(spec.paths['/execute/stream']).toBeUndefined();
+    // The WebSocket routes of the agent spec are operations answering 101; the two the SDKs
+    // use name their channel in hopx.asyncapi.yaml, the others say no source describes their messages.
+    expect(spec['x-websocket']).toBeUndefined();
+    const upgrades = Object.entries<any>(spec.paths).filter(([, item]) => item.get?.responses?.['101']);
+    expect(upgrades.map(([path]) => path).sort()).toEqual(['/commands/stream', '/execute/stream', '/stream', '/stream/ipython', '/terminal']);
+    expect(spec.paths['/execute/stream'].get['x-channel']).toBe('executeStream');
+    expect(spec.paths['/terminal'].get['x-channel']).toBe('terminal');
+    for (const path of ['/commands/stream', '/stream', '/stream/ipython']) expect(spec.paths[path].get['x-inferred'].messages).toBeTruthy();
+    // Both SDKs stop at `complete`; the result's timestamp is optional (the Python SDK's docstring has none).
+    expect(schemas.StreamCompleteMessage.required).toEqual(['type', 'success']);
+    expect(schemas.StreamResultMessage.required).not.toContain('timestamp');
   });
 });
 

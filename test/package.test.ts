@@ -29,10 +29,14 @@ function outcome(file: string, args: string[], options: { cwd: string; env?: Nod
   );
 }
 
-/** Every module the file loads, following relative imports; bare specifiers are collected, not followed. */
-async function importGraph(entry: string): Promise<{ files: string[]; packages: string[] }> {
+/**
+ * Every module the file loads, following relative imports; bare specifiers are collected, not followed:
+ * `packages` those imported statically, `onDemand` those only a dynamic import() loads (on first use).
+ */
+async function importGraph(entry: string): Promise<{ files: string[]; packages: string[]; onDemand: string[] }> {
   const files = new Set<string>();
   const packages = new Set<string>();
+  const onDemand = new Set<string>();
   const visit = async (file: string) => {
     if (files.has(file)) return;
     files.add(file);
@@ -42,17 +46,19 @@ async function importGraph(entry: string): Promise<{ files: string[]; packages: 
       const specifier = imported ?? loaded;
       if (!specifier) continue;
       if (specifier.startsWith('.')) await visit(resolve(dirname(file), specifier));
-      else if (!specifier.startsWith('node:')) packages.add(specifier);
+      else if (!specifier.startsWith('node:')) (imported ? packages : onDemand).add(specifier);
     }
   };
   await visit(entry);
-  return { files: [...files].map((f) => f.slice(root.length + 1)), packages: [...packages] };
+  return { files: [...files].map((f) => f.slice(root.length + 1)), packages: [...packages], onDemand: [...onDemand].filter((p) => !packages.has(p)) };
 }
 
 describe('the client entry', () => {
   it('loads only the client: openapi-fetch, never Prism, the contract engine, the emulator or the CLI', async () => {
-    const { files, packages } = await importGraph(join(root, 'dist/src/index.js'));
+    const { files, packages, onDemand } = await importGraph(join(root, 'dist/src/index.js'));
     expect(packages).toEqual(['openapi-fetch']);
+    // WebSocket sessions load their optional peer on first use, not with the client.
+    expect(onDemand).toEqual(['ws']);
     // Emulators and scenarios live beside each provider's client now: the registry and those folders stay out too.
     expect(files.filter((f) => /\/(emulator|contract)\/|\/(prism|cli|bin|specs|registry|contract|control-contract)\.js$/.test(f))).toEqual([]);
     expect(files).toContain('dist/src/providers/hopx/client.js');

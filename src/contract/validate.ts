@@ -72,6 +72,9 @@ export class SpecValidator {
         const operation = op as { operationId?: string; responses?: Record<string, unknown>; 'x-emulated'?: boolean };
         // What the emulators do not serve is declared for the record only: no scenario, no drift probe.
         if (!operation?.operationId || operation['x-emulated'] === false) continue;
+        // A WebSocket upgrade (101) is no request/response exchange: the channel scenarios
+        // check it (upgrade, refusals, messages) against the AsyncAPI document instead.
+        if (operation.responses && '101' in operation.responses) continue;
         this.operations.set(operation.operationId, {
           pointer: `/paths/${pointerEscape(path)}/${method}`,
           responses: operation.responses ?? {},

@@ -38,6 +38,8 @@ export interface OperationMeta {
   readonly emulated?: false;
   readonly parameters: readonly ParameterMeta[];
   readonly requestBody?: { readonly required: boolean; readonly schema: SchemaConstraints };
+  /** A WebSocket upgrade's messages (the spec's `x-messages`): what the client may send, and what the server may. */
+  readonly messages?: { readonly client: SchemaConstraints; readonly server: SchemaConstraints };
   /** Declared statuses and the media types each may carry (none for an empty body). */
   readonly responses: { readonly [status: string]: { readonly mediaTypes: readonly string[] } };
 }

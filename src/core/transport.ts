@@ -53,6 +53,29 @@ export interface Transport<Paths extends {}, Ops extends OperationTable> {
   events(operation: keyof Ops & string, input: RequestInput, send: Send<'stream'>, options?: RequestOptions): AsyncGenerator<JsonEvent>;
   /** Closes the connection pool of the Node transport (destroying its sockets); nothing to do with a given `fetch`. */
   close(): Promise<void>;
+  /**
+   * Opens a WebSocket with what this client's upgrade needs (its base URL, headers,
+   * credentials, limits): `open` runs once, and once more with a renewed token when
+   * the upgrade was refused because the token expired (as `call` does).
+   */
+  upgrade: Upgrade;
+}
+
+/** See Transport.upgrade. */
+export type Upgrade = <T>(operation: string, open: (init: UpgradeInit) => Promise<T>) => Promise<T>;
+
+/** The parts of a client a WebSocket upgrade uses. */
+export interface UpgradeInit {
+  /** The client's base URL (http(s), no trailing slash). */
+  baseUrl: string;
+  /** The client's extra headers and its credentials. */
+  headers: Record<string, string>;
+  /** The credential in those headers, to redact from any error. */
+  secrets: string[];
+  /** The client's time limit per call: the upgrade's. */
+  timeoutMs: number;
+  /** The client's cap on a response body: the cap on one message. */
+  maxMessageBytes: number;
 }
 
 /**
@@ -279,6 +302,20 @@ export function createTransport<Paths extends {}, Ops extends OperationTable>(
     },
     async close() {
       node?.close();
+    },
+    async upgrade<T>(operation: string, open: (init: UpgradeInit) => Promise<T>): Promise<T> {
+      const initWith = (token: string | undefined): UpgradeInit => {
+        const credential: Record<string, string> =
+          token !== undefined ? { Authorization: `Bearer ${token}` } : credentials.header ? { [credentials.header]: options.apiKey } : { Authorization: `Bearer ${options.apiKey}` };
+        return { baseUrl, headers: { ...options.headers, ...credential }, secrets: [token ?? options.apiKey], timeoutMs, maxMessageBytes: maxResponseBytes };
+      };
+      const token = tokenSource ? await currentToken(operation) : undefined;
+      try {
+        return await open(initWith(token));
+      } catch (error) {
+        if (token === undefined || !(error instanceof SandboxProcsError) || !saysTokenExpired(error)) throw error;
+        return open(initWith(await tokenSource!.renewAfter(token)));
+      }
     },
   };
 }

@@ -5,8 +5,11 @@ import { ValidationError } from '../../errors.js';
 import { listIn } from '../../core/decode.js';
 import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import { createTransport, type Credentials } from '../../core/transport.js';
-import type { SandboxProcesses } from '../../processes.js';
+import type { OpenTerminalOptions, SandboxProcesses, TerminalSession } from '../../processes.js';
 import { hopxProcesses } from './processes.js';
+import { openTerminal, runCodeStream, type HopxStreamMessage, type HopxStreamOptions, type HopxStreamRequest } from './streams.js';
+
+export type { HopxStreamMessage, HopxStreamOptions, HopxStreamRequest } from './streams.js';
 
 type Schemas = components['schemas'];
 /** A background process's ID as the agent gives it (e.g. `proc_...`, or `cmd_...` for a command). */
@@ -113,6 +116,17 @@ export interface HopxClient {
   clearEnv(options?: RequestOptions): Promise<HopxEnvChanged>;
   /** The agent's version, platform, uptime, endpoints and features. */
   getAgentInfo(options?: RequestOptions): Promise<HopxInfo>;
+  /**
+   * Runs code over the agent's WebSocket /execute/stream: yields stdout and stderr as
+   * they are printed, then the result (or an error) and `complete`, and ends. Lazy:
+   * nothing is sent until the first message is asked for; leaving the loop early
+   * closes the socket. Each message is checked against the spec (UnexpectedResponseError
+   * UNEXPECTED_MESSAGE otherwise); a refused upgrade is the error of its status;
+   * SessionClosedError if the stream ends before `complete`. Needs the optional peer `ws`.
+   */
+  runCodeStream(request: HopxStreamRequest, options?: HopxStreamOptions): AsyncGenerator<HopxStreamMessage, void, undefined>;
+  /** A shell on the agent's WebSocket /terminal (see TerminalSession). Needs the optional peer `ws`. */
+  openTerminal(options?: OpenTerminalOptions): Promise<TerminalSession>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<HopxBackgroundProcess>;
   /**
@@ -147,7 +161,7 @@ export function createHopxClient(options: HopxClientOptions): HopxClient {
 export function hopxClientWith(options: HopxClientOptions, credentials?: Credentials): HopxClient {
   const defaultForm = checkForm(options.killForm ?? 'body', 'createClient');
   // The SDK form of kill is a POST, but killing twice is as good as once: safe to retry.
-  const { api, call, close } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path', 'kill_process_post']), credentials);
+  const { api, call, close, upgrade } = createTransport<paths, typeof operations>('hopx', operations, options, hopxSandboxHost, new Set(['kill_process_by_path', 'kill_process_post']), credentials);
 
   const client: Omit<HopxClient, 'processes' | 'close' | typeof Symbol.asyncDispose> = {
     provider: 'hopx',
@@ -197,6 +211,8 @@ export function hopxClientWith(options: HopxClientOptions, credentials?: Credent
     updateEnv: (body, options) => call('update_env', { body }, (init) => api.PATCH('/env', { body, ...init }), options),
     clearEnv: (options) => call('clear_env', {}, (init) => api.DELETE('/env', init), options),
     getAgentInfo: (options) => call('get_info', {}, (init) => api.GET('/info', init), options),
+    runCodeStream: (request, options) => runCodeStream(upgrade, request, options),
+    openTerminal: (options) => openTerminal(upgrade, options),
   };
   return { ...client, processes: hopxProcesses(client), close, [Symbol.asyncDispose]: close };
 }

@@ -90,5 +90,6 @@ export function hopxProcesses(client: Omit<HopxClient, 'processes' | 'close' | t
     async signal() {
       throw new UnsupportedOperationError('HopX has no signal endpoint; use kill', { provider: 'hopx', operation: 'signal' });
     },
+    openTerminal: (options) => client.openTerminal(options),
   };
 }

@@ -6,8 +6,11 @@ import { listIn } from '../../core/decode.js';
 import type { ClientOptions, RequestOptions } from '../../core/options.js';
 import type { JsonEvent } from '../../core/sse.js';
 import { createTransport } from '../../core/transport.js';
-import type { SandboxProcesses } from '../../processes.js';
+import type { OpenTerminalOptions, SandboxProcesses, TerminalSession } from '../../processes.js';
 import { tensorlakeProcesses } from './processes.js';
+import { ptyMethods, type TensorlakeNewPty, type TensorlakePtyCreated, type TensorlakePtyInfo, type TensorlakePtyOptions, type TensorlakePtyRequest, type TensorlakePtySession, type TensorlakePtySize } from './pty.js';
+
+export type { TensorlakeNewPty, TensorlakePtyCreated, TensorlakePtyInfo, TensorlakePtyOptions, TensorlakePtyRequest, TensorlakePtySession, TensorlakePtySize } from './pty.js';
 
 type Schemas = components['schemas'];
 /** A process in the sandbox: its PID, or the name a managed process was started with. */
@@ -117,6 +120,31 @@ export interface TensorlakeClient {
   health(options?: RequestOptions): Promise<TensorlakeHealth>;
   /** The sandbox daemon's version, uptime and process counts. */
   info(options?: RequestOptions): Promise<TensorlakeInfo>;
+  /** Creates a PTY session (a command on a pseudo-terminal) without attaching: its ID and its token (a secret). Not retried unless `retryNonIdempotent`. */
+  createPtySession(request: TensorlakePtyRequest, options?: RequestOptions): Promise<TensorlakePtyCreated>;
+  /**
+   * Creates a PTY session and attaches to it over its WebSocket (see TerminalSession);
+   * if attaching fails, the session is killed. `token` (not enumerable) attaches again
+   * with connectPty. Closing the session detaches; the program runs on until it exits
+   * or killPty. 429 TOO_MANY_SESSIONS (RateLimitError) past the daemon's 64. Needs the optional peer `ws`.
+   */
+  createPty(request: TensorlakePtyRequest, options?: TensorlakePtyOptions): Promise<TensorlakeNewPty>;
+  /**
+   * Attaches to a PTY session over its WebSocket, sending READY so that its output
+   * (what it printed before, then live) flows. A wrong token or an unknown session is
+   * the daemon's 403 INVALID_TOKEN (AuthenticationError). The token is never in an error. Needs the optional peer `ws`.
+   */
+  connectPty(sessionId: string, token: string, options?: TensorlakePtyOptions): Promise<TensorlakePtySession>;
+  /** Every PTY session the daemon holds (alive, or ended within the last minute); no tokens. */
+  listPtys(options?: RequestOptions): Promise<TensorlakePtyInfo[]>;
+  /** One PTY session's record. NotFoundError when there is none. */
+  getPty(sessionId: string, options?: RequestOptions): Promise<TensorlakePtyInfo>;
+  /** Resizes a PTY session's terminal (the daemon clamps rows to 1..500, columns to 1..1000). */
+  resizePty(sessionId: string, size: TensorlakePtySize, options?: RequestOptions): Promise<void>;
+  /** Kills a PTY session (SIGHUP, SIGKILL after 5 s); attached sockets close with 1001 "session terminated". */
+  killPty(sessionId: string, options?: RequestOptions): Promise<void>;
+  /** A shell on a terminal: a PTY session running /bin/sh, killed when the session is closed (see TerminalSession). */
+  openTerminal(options?: OpenTerminalOptions): Promise<TerminalSession>;
   /** The provider-neutral interface over this client. */
   readonly processes: SandboxProcesses<TensorlakeProcessInfo>;
   /**
@@ -166,7 +194,7 @@ function classifyRunFrame(data: unknown): TensorlakeRunEvent | 'skip' | undefine
  * is not loopback (the key would travel in clear).
  */
 export function createTensorlakeClient(options: TensorlakeClientOptions): TensorlakeClient {
-  const { api, call, events, close } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
+  const { api, call, events, close, upgrade } = createTransport<paths, typeof operations>('tensorlake', operations, options, tensorlakeSandboxHost);
   const at = (pid: TensorlakePid) => ({ path: { pid } });
 
   async function* follow(
@@ -266,6 +294,7 @@ export function createTensorlakeClient(options: TensorlakeClientOptions): Tensor
     },
     health: (options) => call('sandbox_health', {}, (init) => api.GET('/api/v1/health', init), options),
     info: (options) => call('sandbox_info', {}, (init) => api.GET('/api/v1/info', init), options),
+    ...ptyMethods(api, call, upgrade),
   };
   return { ...client, processes: tensorlakeProcesses(client), close, [Symbol.asyncDispose]: close };
 }

@@ -64,5 +64,6 @@ export function tensorlakeProcesses(client: Omit<TensorlakeClient, 'processes' |
     async signal(id, signal) {
       await client.sendSignal(pidOf(id), signal);
     },
+    openTerminal: (options) => client.openTerminal(options),
   };
 }
