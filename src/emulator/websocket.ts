@@ -27,7 +27,8 @@ export interface UpgradeRefusal {
   headers?: Record<string, string>;
 }
 
-export type UpgradeDecision = { refuse: UpgradeRefusal } | { accept(socket: WebSocket): void };
+/** Accepted: `accept` gets the open socket; `abandon` is called instead when the upgrade does not happen after all (the client left). */
+export type UpgradeDecision = { refuse: UpgradeRefusal } | { accept(socket: WebSocket): void; abandon?(): void };
 
 export interface UpgradeRoute {
   /** The path, with `{name}` for a parameter (as in the specs). */
@@ -139,9 +140,24 @@ export function createUpgradeHandler(options: UpgradeOptions) {
     try {
       const decision = await route.open({ params, query: url.searchParams, headers: req.headers, requestId });
       if ('refuse' in decision) return refuse(socket, decision.refuse, requestId);
-      const server = await serverFor(route.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-      if (closed || socket.destroyed) return void socket.destroy();
+      let server: WebSocketServer;
+      try {
+        server = await serverFor(route.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+      } catch (error) {
+        decision.abandon?.();
+        throw error;
+      }
+      if (closed || socket.destroyed) {
+        decision.abandon?.();
+        return void socket.destroy();
+      }
+      // ws answers a malformed upgrade (bad key, version) itself and never calls back: the decision is abandoned when the socket closes unaccepted.
+      let accepted = false;
+      socket.once('close', () => {
+        if (!accepted) decision.abandon?.();
+      });
       server.handleUpgrade(req, socket, head, (ws) => {
+        accepted = true;
         open.add(ws);
         ws.once('close', () => open.delete(ws));
         ws.on('error', () => ws.terminate());
