@@ -25,6 +25,8 @@ export interface UpgradeRefusal {
   message: string;
   code?: string;
   headers?: Record<string, string>;
+  /** The message as a plain-text body instead of the provider's JSON error (a router's or framework's own answer). */
+  text?: boolean;
 }
 
 /** Accepted: `accept` gets the open socket; `abandon` is called instead when the upgrade does not happen after all (the client left). */
@@ -89,8 +91,8 @@ export function createUpgradeHandler(options: UpgradeOptions) {
   let closed = false;
 
   function refuse(socket: Duplex, refusal: UpgradeRefusal, requestId: string): void {
-    const body = JSON.stringify(options.errorBody(refusal.message, refusal.code, requestId));
-    const headers = { ...refusal.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'x-request-id': requestId, connection: 'close' };
+    const body = refusal.text ? refusal.message : JSON.stringify(options.errorBody(refusal.message, refusal.code, requestId));
+    const headers = { ...refusal.headers, 'content-type': refusal.text ? 'text/plain; charset=utf-8' : 'application/json', 'content-length': String(Buffer.byteLength(body)), 'x-request-id': requestId, connection: 'close' };
     const head = [`HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
     socket.end(`${head}\r\n\r\n${body}`);
   }
