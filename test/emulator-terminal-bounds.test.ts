@@ -1,0 +1,131 @@
+// What the emulators promise holds for terminal sessions too: a program that prints
+// a gigabyte into a terminal read slowly leaves the emulator's RSS under 256 MiB
+// (HopX: the slow reader holds the terminal, so the program waits; Tensorlake: as
+// the daemon does, a client that lags is closed with 1008 and the program goes on),
+// and SIGKILL of `sandbox-procs emulate` with an open terminal running `sleep`
+// leaves no process. Emulators in processes of their own, measured from /proc.
+// Both confined (where bubblewrap works here) and with isolation none.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
+import { EMULATOR_RUN_MARKER } from '../src/emulator/reaper.js';
+import { encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
+import { buildEmulator, hostEmulator, type HostedEmulator } from './support/emulator-process.js';
+import { waitFor } from './support/processes.js';
+import { collect, mustOpen } from './support/ws-session.js';
+
+const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
+const MiB = 1024 * 1024;
+const GIGABYTE_COMMAND = 'head -c 1000000000 /dev/zero | tr "\\0" x';
+const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
+
+/** Stops reading the socket: what the server sends piles up in the kernel, then in the server. */
+const stopReading = (ws: WebSocket) => (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+const startReading = (ws: WebSocket) => (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+
+let entry: string;
+beforeAll(async () => {
+  entry = await buildEmulator();
+}, 180_000);
+
+describe.each(ISOLATIONS)('isolation %s', (isolation) => {
+  describe('a gigabyte into a terminal read slowly', () => {
+    let hosted: HostedEmulator | undefined;
+    afterAll(async () => {
+      await hosted?.stop();
+    });
+
+    it('HopX: the terminal waits for the reader; the emulator stays under 256 MiB', async () => {
+      hosted = await hostEmulator(entry, 'hopx', undefined, isolation);
+      const ws = await mustOpen(`${hosted.baseUrl.replace('http:', 'ws:')}/terminal`, { authorization: `Bearer ${hosted.token}` });
+      let received = 0;
+      ws.on('message', (data: Buffer) => (received += data.length));
+      ws.send(JSON.stringify({ type: 'input', data: `${GIGABYTE_COMMAND}; echo done-printing\n` }));
+      await waitFor(() => received > MiB, 10_000);
+      // Slowly: nothing read for a while, then a trickle, the peak measured throughout.
+      let peak = 0;
+      for (let round = 0; round < 10; round++) {
+        stopReading(ws);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        peak = Math.max(peak, hosted.memory().peak);
+        startReading(ws);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(peak).toBeLessThan(256 * MiB);
+      // Held, not dropped: far less than the gigabyte has reached us, and the program is still printing.
+      expect(received).toBeLessThan(500 * MiB);
+      ws.close();
+      await once(ws, 'close');
+      await hosted.stop();
+      hosted = undefined;
+    }, 60_000);
+
+    it('Tensorlake: a lagging client is closed with 1008, as the daemon does; the emulator stays under 256 MiB', async () => {
+      hosted = await hostEmulator(entry, 'tensorlake', undefined, isolation);
+      const headers = { authorization: `Bearer ${hosted.token}`, 'content-type': 'application/json' };
+      const created = await fetch(`${hosted.baseUrl}/api/v1/pty`, { method: 'POST', headers, body: JSON.stringify({ command: 'sh', args: ['-c', GIGABYTE_COMMAND] }) });
+      const { session_id, token } = (await created.json()) as { session_id: string; token: string };
+      const ws = await mustOpen(`${hosted.baseUrl.replace('http:', 'ws:')}/api/v1/pty/${session_id}/ws?token=${token}`, headers);
+      const session = collect(ws);
+      ws.send(encodePtyFrame({ op: 'ready' }));
+      await session.until((m) => m.length > 10, 10_000);
+      stopReading(ws);
+      let peak = 0;
+      const closed = session.closed;
+      for (let round = 0; round < 40; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        peak = Math.max(peak, hosted.memory().peak);
+      }
+      startReading(ws);
+      const close = await closed;
+      expect(close.code).toBe(1008);
+      expect(close.reason).toMatch(/^output lagged by \d+ messages$/);
+      expect(peak).toBeLessThan(256 * MiB);
+      await hosted.stop();
+      hosted = undefined;
+    }, 60_000);
+  });
+
+  it('SIGKILL of `sandbox-procs emulate` with an open terminal running sleep leaves no process', async () => {
+    expect(existsSync(bin)).toBe(true);
+    const seconds = String(86_400 + Math.floor(Math.random() * 100_000));
+    const run = `${inject('emulatorRun')}.terminal-sigkill-${isolation}`;
+    const token = `tk_${Math.random().toString(16).slice(2)}`;
+    const child = spawn(process.execPath, [bin, 'emulate', '--provider', 'hopx', '--token', token, '--isolation', isolation], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', [EMULATOR_RUN_MARKER]: run },
+    });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c));
+    child.stderr!.on('data', (c: Buffer) => (output += c));
+    const exited = once(child, 'exit');
+    try {
+      expect(await waitFor(() => /listening on http:\S+/.test(output), 15_000)).toBe(true);
+      const baseUrl = /listening on (http:\S+)/.exec(output)![1]!;
+      const ws = await mustOpen(`${baseUrl.replace('http:', 'ws:')}/terminal`, { authorization: `Bearer ${token}` });
+      ws.on('error', () => undefined);
+      ws.send(JSON.stringify({ type: 'input', data: `sleep ${seconds}\n` }));
+      // Found by its unique command line: only this test's sleep has it.
+      const sleeps = () =>
+        readdirSync('/proc')
+          .filter((entry) => /^\d+$/.test(entry))
+          .filter((pid) => {
+            try {
+              return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
+            } catch {
+              return false;
+            }
+          });
+      expect(await waitFor(() => sleeps().length === 1, 10_000)).toBe(true);
+      child.kill('SIGKILL');
+      await exited;
+      expect(await waitFor(() => sleeps().length === 0, 5_000)).toBe(true);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
