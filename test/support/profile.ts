@@ -33,6 +33,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/html-report.test.ts': 'the HTML reports in headless Chromium',
   'test/readme.test.ts': 'the documentation\'s programs and examples/ run',
   'test/official-hopx-sdk.test.ts': 'the official HopX SDK',
+  'test/official-hopx-sdk-sessions.test.ts': 'the official HopX SDK\'s streamed runs and terminal',
   'test/official-sdk-tensorlake.test.ts': 'the official Tensorlake SDK',
   'test/no-orphans.test.ts': 'orphan checks after signals and crashes',
   'test/emulator-terminal-bounds.test.ts': 'a gigabyte into terminals read slowly, and SIGKILL with an open terminal',

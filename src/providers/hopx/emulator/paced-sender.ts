@@ -63,10 +63,14 @@ export function createPacedSender(ws: WebSocket, options: PacedSenderOptions) {
       options.onCaughtUp?.();
     }
     sending = true;
+    // A timer, then an immediate: between them the event loop polls once more, so a reader in this very
+    // process (a test, a tool embedding the emulator) has read this message before the next one is written.
     ws.send(JSON.stringify(body), () => {
       setTimeout(() => {
-        sending = false;
-        next();
+        setImmediate(() => {
+          sending = false;
+          next();
+        });
       }, PACE_MS);
     });
   }
