@@ -8,7 +8,7 @@ import { EMULATOR_MARKER, instancePrefix } from './reaper.js';
 import { childEnv, SpawnInputError } from './supervisor.js';
 import type { TerminalProcess } from './terminal-process.js';
 
-/** Sessions running at once in one sandbox unless the provider says otherwise: the Tensorlake daemon's cap (pty_manager.rs MAX_CONCURRENT_SESSIONS). */
+/** Sessions running at once in one sandbox unless the provider says otherwise (as many as the most generous provider's daemon allows). */
 export const DEFAULT_MAX_TERMINALS = 64;
 
 export class TerminalLimitError extends Error {}

@@ -10,6 +10,7 @@ import type { EmulatorContext, ProviderUpgrades } from '../../../emulator/emulat
 import { SpawnInputError } from '../../../emulator/supervisor.js';
 import { TerminalLimitError, type Terminal } from '../../../emulator/terminals.js';
 import type { UpgradeDecision, UpgradeRoute } from '../../../emulator/websocket.js';
+import type { Handler } from '../../../emulator/http.js';
 import { envStoreOf, finishWithin, startProcess } from './agent.js';
 import { interpreterFor, KINDS, isDirectory } from './local.js';
 import { createPacedSender } from './paced-sender.js';
@@ -136,15 +137,26 @@ async function openTerminal(context: EmulatorContext): Promise<UpgradeDecision> 
  */
 const NOT_EMULATED: UpgradeRoute[] = [
   { path: '/commands/stream', name: 'commands_stream', emulated: false },
-  { path: '/stream', name: 'stream', emulated: false },
+  { path: '/stream', name: 'stream_code', emulated: false },
   { path: '/stream/ipython', name: 'stream_ipython', emulated: false },
 ];
+
+/**
+ * What the WebSocket routes answer a plain GET (no upgrade): the agent's 400 (openapi_agent.json declares 400
+ * ErrorResponse for each), with the words of Go's gorilla/websocket (inferred: no source shows the agent's router).
+ */
+export const notUpgradedHandlers: Record<string, Handler> = Object.fromEntries(
+  ['execute_stream', 'terminal_connect'].map((operationId) => [
+    operationId,
+    (_request, reply) => reply.error(400, "websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header", 'INVALID_REQUEST'),
+  ]),
+);
 
 export function hopxUpgrades(context: EmulatorContext): ProviderUpgrades {
   return {
     routes: [
       { path: '/execute/stream', name: 'execute_stream', open: () => ({ accept: (ws) => executeStream(context, ws) }) },
-      { path: '/terminal', name: 'terminal', open: () => openTerminal(context) },
+      { path: '/terminal', name: 'terminal_connect', open: () => openTerminal(context) },
       ...NOT_EMULATED,
     ],
     // The agent's word for "too many at once" (its process cap answers the same).

@@ -8,7 +8,7 @@ import { operations } from '../../../../generated/hopx.operations.js';
 import type { components } from '../../../../generated/hopx.js';
 import { EMULATOR_VERSION, isolationInfo, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from '../../../emulator/emulator.js';
 import { createEnvStore, type EnvStore } from './env-store.js';
-import { hopxUpgrades } from './agent-sessions.js';
+import { hopxUpgrades, notUpgradedHandlers } from './agent-sessions.js';
 import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './local.js';
 import type { Handler, Reply } from '../../../emulator/http.js';
 import { shareOut, truncationHeaders } from '../../../emulator/output-buffer.js';
@@ -251,6 +251,7 @@ export const hopxEmulator: ProviderEmulator = {
     };
 
     return {
+      ...notUpgradedHandlers,
       execute_code: (request, reply) => {
         const body = request.json as Schemas['ExecuteRequest'];
         return runToEnd(body, reply, body.language ?? 'python');

@@ -326,6 +326,8 @@ export function createPtySessions(context: EmulatorContext) {
       if (s.terminal.running) await cancel(s);
       reply.empty(204);
     },
+    // A plain GET of the WebSocket route: axum's WebSocketUpgrade extractor refuses it in plain text before the handler.
+    sandbox_pty_connect: (_request, reply) => reply.text(400, "Connection header did not include 'upgrade'"),
     sandbox_pty_resize: (request, reply) => {
       const s = sessions.get(String(request.params.session_id));
       if (!s) return notFound(reply, String(request.params.session_id));
@@ -341,7 +343,7 @@ export function createPtySessions(context: EmulatorContext) {
     routes: [
       {
         path: '/api/v1/pty/{session_id}/ws',
-        name: 'sandbox_pty_websocket',
+        name: 'sandbox_pty_connect',
         maxMessageBytes: WS_MAX_MESSAGE_BYTES,
         open({ params, query }): UpgradeDecision {
           const token = query.get('token');
