@@ -127,3 +127,33 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     expect((await api('/api/v1/pty', { method: 'POST', body: JSON.stringify({ command: 'cat' }) })).status).toBe(201);
   });
 });
+
+describe('through the control plane\'s sandbox proxy, as the official SDK reaches a sandbox', () => {
+  let controlPlane: Awaited<ReturnType<typeof startEmulator>>;
+  beforeAll(async () => {
+    controlPlane = await startEmulator('tensorlake', { token: testKey('tensorlake-ws-cp'), isolation: 'none', controlPlane: true });
+  });
+  afterAll(async () => {
+    await controlPlane?.stop();
+  });
+
+  it('creates a PTY session and attaches to it with the API key, the sandbox named by X-Tensorlake-Sandbox-Id', async () => {
+    const auth = { authorization: `Bearer ${controlPlane.token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${controlPlane.baseUrl}/v1/namespaces/default/sandboxes`, { method: 'POST', headers: auth, body: JSON.stringify({ resources: { cpus: 1, memory_mb: 512 } }) });
+    expect(created.status).toBe(200);
+    const { sandbox_id } = (await created.json()) as { sandbox_id: string };
+    const headers = { ...auth, 'x-tensorlake-sandbox-id': sandbox_id };
+    const pty = await fetch(`${controlPlane.baseUrl}/api/v1/pty`, { method: 'POST', headers, body: JSON.stringify({ command: 'sh' }) });
+    expect(pty.status).toBe(201);
+    const { session_id, token } = (await pty.json()) as { session_id: string; token: string };
+    const url = `${controlPlane.baseUrl.replace('http:', 'ws:')}/api/v1/pty/${session_id}/ws?token=${token}`;
+    expect(((await openSocket(url.replace(token, 'f'.repeat(64)), headers)) as Refused).status).toBe(403);
+    expect(((await openSocket(url, { ...headers, authorization: 'Bearer wrong' })) as Refused).status).toBe(401);
+    const ws = await mustOpen(url, headers);
+    const session = collect(ws);
+    ws.send(encodePtyFrame({ op: 'ready' }));
+    ws.send(encodePtyFrame({ op: 'data', data: Buffer.from('echo via""proxy; exit 3\n') }));
+    expect(await session.closed).toEqual({ code: 1000, reason: 'exit:3' });
+    expect(textOf(session.messages)).toContain('viaproxy');
+  });
+});
