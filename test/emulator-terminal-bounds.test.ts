@@ -2,8 +2,8 @@
 // a gigabyte into a terminal read slowly leaves the emulator's RSS under 256 MiB
 // (HopX: the slow reader holds the terminal, so the program waits; Tensorlake: as
 // the daemon does, a client that lags is closed with 1008 and the program goes on),
-// and SIGKILL of `sandbox-procs emulate` with an open terminal running `sleep`
-// leaves no process. Emulators in processes of their own, measured from /proc.
+// SIGKILL of `sandbox-procs emulate` with an open terminal running `sleep`
+// leaves no process, and 64 sessions are open at once at most. Emulators in processes of their own, measured from /proc.
 // Both confined (where bubblewrap works here) and with isolation none.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,7 +16,9 @@ import { EMULATOR_RUN_MARKER } from '../src/emulator/reaper.js';
 import { encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import { buildEmulator, hostEmulator, type HostedEmulator } from './support/emulator-process.js';
 import { waitFor } from './support/processes.js';
-import { collect, mustOpen } from './support/ws-session.js';
+import { collect, mustOpen, openSocket, type Refused } from './support/ws-session.js';
+import { startEmulator } from '../src/emulator/index.js';
+import { testKey } from './support/secrets.js';
 
 const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
 const MiB = 1024 * 1024;
@@ -128,4 +130,36 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   }, 60_000);
+});
+
+describe('HopX: the session cap and a paused sandbox', () => {
+  let controlPlane: Awaited<ReturnType<typeof startEmulator>>;
+  beforeAll(async () => {
+    controlPlane = await startEmulator('hopx', { token: testKey('hopx-ws-cp'), isolation: 'none', controlPlane: true });
+  });
+  afterAll(async () => {
+    await controlPlane?.stop();
+  });
+
+  it('refuses the 65th session with 429, and a paused sandbox\'s upgrades with 503 SANDBOX_PAUSED', async () => {
+    const apiKey = { 'x-api-key': controlPlane.token, 'content-type': 'application/json' };
+    const created = await fetch(`${controlPlane.baseUrl}/v1/sandboxes`, { method: 'POST', headers: apiKey, body: JSON.stringify({ template_name: 'code-interpreter' }) });
+    expect(created.status).toBeLessThan(300);
+    const sandbox = (await created.json()) as { id: string; public_host: string; auth_token: string };
+    const url = `${sandbox.public_host.replace('http:', 'ws:')}/terminal`;
+    const auth = { authorization: `Bearer ${sandbox.auth_token}` };
+    const open: WebSocket[] = [];
+    try {
+      for (let i = 0; i < 64; i++) open.push(await mustOpen(url, auth));
+      const refused = (await openSocket(url, auth)) as Refused;
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED' });
+    } finally {
+      for (const ws of open) ws.close();
+    }
+    expect((await fetch(`${controlPlane.baseUrl}/v1/sandboxes/${sandbox.id}/pause`, { method: 'POST', headers: apiKey })).status).toBeLessThan(300);
+    const paused = (await openSocket(url, auth)) as Refused;
+    expect(paused.status).toBe(503);
+    expect(paused.body).toMatchObject({ code: 'SANDBOX_PAUSED' });
+  }, 180_000);
 });

@@ -5,7 +5,6 @@
 // decided before the upgrade, refusals are the agent's JSON errors. Each flow both
 // confined (the default, where bubblewrap works here) and with isolation none.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { collect, mustOpen, openSocket, type Refused } from './support/ws-session.js';
