@@ -35,7 +35,8 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     await emulator?.stop();
   });
 
-  async function create(body: object = { command: 'bash', rows: 24, cols: 80 }): Promise<{ session_id: string; token: string }> {
+  // bash without the host user's startup files: a slow ~/.bashrc is no part of what is under test.
+  async function create(body: object = { command: 'bash', args: ['--norc', '--noprofile'], rows: 24, cols: 80 }): Promise<{ session_id: string; token: string }> {
     const response = await api('/api/v1/pty', { method: 'POST', body: JSON.stringify(body) });
     expect(response.status).toBe(201);
     return (await response.json()) as { session_id: string; token: string };

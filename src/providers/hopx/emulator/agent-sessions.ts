@@ -79,8 +79,11 @@ function executeStream(context: EmulatorContext, ws: WebSocket): void {
   });
 }
 
-/** The sandbox's shell: bash where it is installed, else sh. */
-const shell = () => (existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh');
+/**
+ * The sandbox's shell: bash where it is installed, else sh. Without the host user's startup files
+ * (--norc): the sandbox is not the user's account, and a slow ~/.bashrc would hold the prompt.
+ */
+const shell = () => (existsSync('/bin/bash') ? { command: '/bin/bash', args: ['--norc', '--noprofile'] } : { command: '/bin/sh', args: [] });
 
 /** Joins a terminal to a client: output as {type:"output"}, the exit as {type:"exit", code}, then close. */
 function attachTerminal(terminal: Terminal, ws: WebSocket): void {
@@ -121,7 +124,7 @@ async function openTerminal(context: EmulatorContext): Promise<UpgradeDecision> 
   if (!(await isDirectory(context.workdir))) return { refuse: { status: 500, message: 'the sandbox has no working directory', code: 'EXECUTION_FAILED' } };
   let terminal: Terminal;
   try {
-    terminal = await context.terminals.open({ command: shell(), args: [], env: envStoreOf(context).all(), cwd: context.workdir, cols: 80, rows: 24 });
+    terminal = await context.terminals.open({ ...shell(), env: envStoreOf(context).all(), cwd: context.workdir, cols: 80, rows: 24 });
   } catch (error) {
     if (error instanceof TerminalLimitError) return { refuse: { status: 429, message: error.message, code: 'RATE_LIMIT_EXCEEDED', headers: { 'retry-after': '1' } } };
     if (error instanceof SpawnInputError) return { refuse: { status: 400, message: error.message, code: 'INVALID_REQUEST' } };
