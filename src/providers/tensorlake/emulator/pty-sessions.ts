@@ -355,7 +355,8 @@ export function createPtySessions(context: EmulatorContext) {
         },
       },
     ],
-    // Sessions are capped at create (429 TOO_MANY_SESSIONS); open sockets at once, at the same number per session's worth.
+    // The daemon caps sessions at create, not clients; the emulator also bounds the clients attached at once
+    // (its own bound, so that their buffers bound its memory), refused in the daemon's words for a cap.
     busy: { status: 429, code: 'TOO_MANY_SESSIONS' },
     maxSessions: 4 * MAX_SESSIONS,
   };
