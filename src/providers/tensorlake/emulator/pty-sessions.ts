@@ -332,8 +332,7 @@ export function createPtySessions(context: EmulatorContext) {
       const s = sessions.get(String(request.params.session_id));
       if (!s) return notFound(reply, String(request.params.session_id));
       const body = request.json as { rows: number; cols: number };
-      // The daemon's resize of an exited session fails with "Session is no longer alive": its 500.
-      if (!s.terminal.running) return reply.error(500, 'Session is no longer alive');
+      // An exited session is resized too: the daemon keeps its PTY's master until the session is cleaned up (pty_manager.rs resize checks no is_alive).
       s.terminal.resize(clamp(body.cols, MAX_COLS), clamp(body.rows, MAX_ROWS));
       reply.empty(204);
     },
