@@ -96,3 +96,26 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     }
   });
 });
+
+describe('an agent token that expired', () => {
+  let controlPlane: Awaited<ReturnType<typeof startEmulator>>;
+  beforeAll(async () => {
+    controlPlane = await startEmulator('hopx', { token: testKey('hopx-ws-ttl'), isolation: 'none', controlPlane: true, tokenTtlSeconds: 1 });
+  });
+  afterAll(async () => {
+    await controlPlane?.stop();
+  });
+
+  it('is refused on the upgrade with the agent\'s 401 TOKEN_EXPIRED, as on every other agent route', async () => {
+    const apiKey = { 'x-api-key': controlPlane.token, 'content-type': 'application/json' };
+    const created = await fetch(`${controlPlane.baseUrl}/v1/sandboxes`, { method: 'POST', headers: apiKey, body: JSON.stringify({ template_name: 'code-interpreter' }) });
+    const sandbox = (await created.json()) as { public_host: string; auth_token: string };
+    const url = `${sandbox.public_host.replace('http:', 'ws:')}/execute/stream`;
+    const auth = { authorization: `Bearer ${sandbox.auth_token}` };
+    (await mustOpen(url, auth)).close();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const refused = (await openSocket(url, auth)) as Refused;
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ code: 'TOKEN_EXPIRED' });
+  });
+});
