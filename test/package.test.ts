@@ -29,10 +29,14 @@ function outcome(file: string, args: string[], options: { cwd: string; env?: Nod
   );
 }
 
-/** Every module the file loads, following relative imports; bare specifiers are collected, not followed. */
-async function importGraph(entry: string): Promise<{ files: string[]; packages: string[] }> {
+/**
+ * Every module the file loads, following relative imports; bare specifiers are collected, not followed:
+ * `packages` those imported statically, `onDemand` those only a dynamic import() loads (on first use).
+ */
+async function importGraph(entry: string): Promise<{ files: string[]; packages: string[]; onDemand: string[] }> {
   const files = new Set<string>();
   const packages = new Set<string>();
+  const onDemand = new Set<string>();
   const visit = async (file: string) => {
     if (files.has(file)) return;
     files.add(file);
@@ -42,11 +46,11 @@ async function importGraph(entry: string): Promise<{ files: string[]; packages: 
       const specifier = imported ?? loaded;
       if (!specifier) continue;
       if (specifier.startsWith('.')) await visit(resolve(dirname(file), specifier));
-      else if (!specifier.startsWith('node:')) packages.add(specifier);
+      else if (!specifier.startsWith('node:')) (imported ? packages : onDemand).add(specifier);
     }
   };
   await visit(entry);
-  return { files: [...files].map((f) => f.slice(root.length + 1)), packages: [...packages] };
+  return { files: [...files].map((f) => f.slice(root.length + 1)), packages: [...packages], onDemand: [...onDemand].filter((p) => !packages.has(p)) };
 }
 
 describe('the client entry', () => {
@@ -59,9 +63,11 @@ describe('the client entry', () => {
   });
 
   it('the emulator entry finds providers through the registry and loads no contract engine, Prism or optional peer', async () => {
-    const { files, packages } = await importGraph(join(root, 'dist/src/emulator/index.js'));
+    const { files, packages, onDemand } = await importGraph(join(root, 'dist/src/emulator/index.js'));
     // openapi-fetch comes with the contract rows the registry can load; no optional peer does.
     expect(packages.filter((p) => p !== 'openapi-fetch')).toEqual([]);
+    // WebSocket and terminal sessions load theirs on the first session, not with the emulator.
+    expect(onDemand.sort()).toEqual(['@lydell/node-pty', 'ws']);
     expect(files).toContain('dist/src/registry.js');
     expect(files).toContain('dist/src/providers/hopx/emulator/agent.js');
     expect(files).toContain('dist/src/providers/tensorlake/emulator/control-plane.js');
