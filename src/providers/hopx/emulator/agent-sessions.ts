@@ -17,6 +17,9 @@ import { createPacedSender } from './paced-sender.js';
 
 const now = () => new Date().toISOString();
 
+/** How long /execute/stream waits for its execute message. */
+const FIRST_MESSAGE_TIMEOUT_MS = 30_000;
+
 /** Terminal sizes the emulator accepts (what a real terminal can be; larger is refused as an invalid resize). */
 const MAX_COLS = 1000;
 const MAX_ROWS = 500;
@@ -43,7 +46,11 @@ function executeStream(context: EmulatorContext, ws: WebSocket): void {
     sender.message({ type: 'complete', success: false });
     sender.close(1000);
   };
+  // A client that opens the stream and says nothing does not hold a session for ever.
+  const silent = setTimeout(() => fail(`no execute message within ${FIRST_MESSAGE_TIMEOUT_MS / 1000} seconds`, 'INVALID_REQUEST'), FIRST_MESSAGE_TIMEOUT_MS);
+  ws.once('close', () => clearTimeout(silent));
   ws.once('message', (data, isBinary) => {
+    clearTimeout(silent);
     void (async () => {
       const request = parseJson(data, isBinary);
       if (!request || request.type !== 'execute') return fail('the first message must be {"type":"execute", "code": ...}', 'INVALID_REQUEST');
