@@ -117,6 +117,21 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     await api(`/api/v1/pty/${session_id}`, { method: 'DELETE' });
   });
 
+  it('closes a client that sends a message over 64 KiB (1009), or more than 1 MiB of input in a second (1008)', async () => {
+    const { session_id, token } = await create({ command: 'cat' });
+    const big = await mustOpen(wsUrl(session_id, token), headers());
+    const bigSession = collect(big);
+    big.send(encodePtyFrame({ op: 'data', data: Buffer.alloc(65 * 1024, 'x') }));
+    expect((await bigSession.closed).code).toBe(1009);
+    const flood = await mustOpen(wsUrl(session_id, token), headers());
+    const floodSession = collect(flood);
+    send(flood, { op: 'ready' });
+    // 17 frames of 63 KiB: past 1 MiB within a second.
+    for (let i = 0; i < 17; i++) flood.send(encodePtyFrame({ op: 'data', data: Buffer.alloc(63 * 1024, 'y') }));
+    expect(await floodSession.closed).toEqual({ code: 1008, reason: 'input rate limit exceeded' });
+    await api(`/api/v1/pty/${session_id}`, { method: 'DELETE' });
+  });
+
   it('answers 429 TOO_MANY_SESSIONS at the daemon\'s cap of 64 sessions', async () => {
     const listed = (await (await api('/api/v1/pty')).json()) as { sessions: unknown[] };
     const created: string[] = [];
