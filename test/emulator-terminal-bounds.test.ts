@@ -92,10 +92,10 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     }, 60_000);
   });
 
-  it('SIGKILL of `sandbox-procs emulate` with an open terminal running sleep leaves no process', async () => {
+  it.each(['SIGKILL', 'SIGTERM'] as const)('%s of `sandbox-procs emulate` with an open terminal running sleep leaves no process', async (signal) => {
     expect(existsSync(bin)).toBe(true);
     const seconds = String(86_400 + Math.floor(Math.random() * 100_000));
-    const run = `${inject('emulatorRun')}.terminal-sigkill-${isolation}`;
+    const run = `${inject('emulatorRun')}.terminal-${signal}-${isolation}`;
     const token = `tk_${Math.random().toString(16).slice(2)}`;
     const child = spawn(process.execPath, [bin, 'emulate', '--provider', 'hopx', '--token', token, '--isolation', isolation], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,29 +105,32 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     child.stdout!.on('data', (c: Buffer) => (output += c));
     child.stderr!.on('data', (c: Buffer) => (output += c));
     const exited = once(child, 'exit');
+    // Found by its unique command line: only this test's sleep has it.
+    const sleeps = () =>
+      readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
+          } catch {
+            return false;
+          }
+        });
     try {
       expect(await waitFor(() => /listening on http:\S+/.test(output), 15_000)).toBe(true);
       const baseUrl = /listening on (http:\S+)/.exec(output)![1]!;
       const ws = await mustOpen(`${baseUrl.replace('http:', 'ws:')}/terminal`, { authorization: `Bearer ${token}` });
       ws.on('error', () => undefined);
-      ws.send(JSON.stringify({ type: 'input', data: `sleep ${seconds}\n` }));
-      // Found by its unique command line: only this test's sleep has it.
-      const sleeps = () =>
-        readdirSync('/proc')
-          .filter((entry) => /^\d+$/.test(entry))
-          .filter((pid) => {
-            try {
-              return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
-            } catch {
-              return false;
-            }
-          });
+      // Deaf to the SIGHUP a closing terminal sends: only the emulator's own cleanup (marks, reaper, sandbox) can end it.
+      ws.send(JSON.stringify({ type: 'input', data: `nohup sleep ${seconds} >/dev/null 2>&1\n` }));
       expect(await waitFor(() => sleeps().length === 1, 10_000)).toBe(true);
-      child.kill('SIGKILL');
+      child.kill(signal);
       await exited;
       expect(await waitFor(() => sleeps().length === 0, 5_000)).toBe(true);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // On failure too: this test's own sleep (its number is unique) does not outlive it.
+      for (const pid of sleeps()) process.kill(Number(pid), 'SIGKILL');
     }
   }, 60_000);
 });
