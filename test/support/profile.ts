@@ -35,6 +35,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/official-hopx-sdk.test.ts': 'the official HopX SDK',
   'test/official-hopx-sdk-sessions.test.ts': 'the official HopX SDK\'s streamed runs and terminal',
   'test/official-sdk-tensorlake.test.ts': 'the official Tensorlake SDK',
+  'test/official-sdk-tensorlake-pty.test.ts': 'the official Tensorlake SDK\'s PTY sessions',
   'test/no-orphans.test.ts': 'orphan checks after signals and crashes',
   'test/emulator-terminal-bounds.test.ts': 'a gigabyte into terminals read slowly, and SIGKILL with an open terminal',
   'test/emulator-soak.test.ts': 'the emulator soak',
