@@ -4,11 +4,13 @@
 // is the sandbox's shell in a real pseudo-terminal (input, resize, exit). Auth is
 // decided before the upgrade, refusals are the agent's JSON errors. Each flow both
 // confined (the default, where bubblewrap works here) and with isolation none.
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { collect, mustOpen, openSocket, type Refused } from './support/ws-session.js';
 import { testKey } from './support/secrets.js';
+import { waitFor } from './support/processes.js';
 
 const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
 
@@ -78,6 +80,31 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     const close = await session.closed;
     expect(parsed(session.messages).at(-1)).toEqual({ type: 'exit', code: 7 });
     expect(close.code).toBe(1000);
+  });
+
+  it('ends what the shell left running in its terminal session when the shell exits (a nohup background job too)', async () => {
+    const seconds = String(200_000 + Math.floor(Math.random() * 100_000));
+    const sleeps = () =>
+      readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
+          } catch {
+            return false;
+          }
+        });
+    const ws = await mustOpen(wsUrl('/terminal'), auth());
+    const session = collect(ws);
+    try {
+      ws.send(JSON.stringify({ type: 'input', data: `nohup sleep ${seconds} >/dev/null 2>&1 &\n` }));
+      expect(await waitFor(() => sleeps().length === 1, 5_000)).toBe(true);
+      ws.send(JSON.stringify({ type: 'input', data: 'exit\n' }));
+      await session.closed;
+      expect(await waitFor(() => sleeps().length === 0, 3_000)).toBe(true);
+    } finally {
+      for (const pid of sleeps()) process.kill(Number(pid), 'SIGKILL');
+    }
   });
 
   it('refuses an upgrade without the bearer token with the agent\'s 401, before any session exists', async () => {

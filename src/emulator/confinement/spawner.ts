@@ -193,6 +193,9 @@ function main(): void {
       blockedBySocket.add(id);
     });
     term.onExit((code, signal) => {
+      // What the program left running in its terminal session goes with it, as it does unconfined (Linux reuses no
+      // PID that still names a session, so the id is still this session's).
+      killSession(term.pid);
       terminals.delete(id);
       blockedBySocket.delete(id);
       held.delete(id);
