@@ -2003,7 +2003,6 @@ export const operations = {
   "execute_stream": {
     "method": "get",
     "path": "/execute/stream",
-    "emulated": false,
     "parameters": [],
     "messages": {
       "client": {
@@ -2172,18 +2171,12 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
-      },
-      "501": {
-        "mediaTypes": [
-          "application/json"
-        ]
       }
     }
   },
   "terminal_connect": {
     "method": "get",
     "path": "/terminal",
-    "emulated": false,
     "parameters": [],
     "messages": {
       "client": {
@@ -2281,11 +2274,6 @@ export const operations = {
         ]
       },
       "500": {
-        "mediaTypes": [
-          "application/json"
-        ]
-      },
-      "501": {
         "mediaTypes": [
           "application/json"
         ]

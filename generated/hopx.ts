@@ -3650,7 +3650,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManySessions"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     terminal_connect: {
@@ -3667,7 +3666,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManySessions"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     commands_stream: {

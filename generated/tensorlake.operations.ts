@@ -1277,7 +1277,6 @@ export const operations = {
   "sandbox_pty_list": {
     "method": "get",
     "path": "/api/v1/pty",
-    "emulated": false,
     "parameters": [],
     "responses": {
       "200": {
@@ -1289,18 +1288,12 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
-      },
-      "501": {
-        "mediaTypes": [
-          "application/json"
-        ]
       }
     }
   },
   "sandbox_pty_create": {
     "method": "post",
     "path": "/api/v1/pty",
-    "emulated": false,
     "parameters": [],
     "requestBody": {
       "required": true,
@@ -1378,18 +1371,12 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
-      },
-      "501": {
-        "mediaTypes": [
-          "application/json"
-        ]
       }
     }
   },
   "sandbox_pty_get": {
     "method": "get",
     "path": "/api/v1/pty/{session_id}",
-    "emulated": false,
     "parameters": [
       {
         "name": "session_id",
@@ -1416,18 +1403,12 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
-      },
-      "501": {
-        "mediaTypes": [
-          "application/json"
-        ]
       }
     }
   },
   "sandbox_pty_delete": {
     "method": "delete",
     "path": "/api/v1/pty/{session_id}",
-    "emulated": false,
     "parameters": [
       {
         "name": "session_id",
@@ -1457,18 +1438,12 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
-      },
-      "501": {
-        "mediaTypes": [
-          "application/json"
-        ]
       }
     }
   },
   "sandbox_pty_resize": {
     "method": "post",
     "path": "/api/v1/pty/{session_id}/resize",
-    "emulated": false,
     "parameters": [
       {
         "name": "session_id",
@@ -1536,18 +1511,12 @@ export const operations = {
         "mediaTypes": [
           "application/json"
         ]
-      },
-      "501": {
-        "mediaTypes": [
-          "application/json"
-        ]
       }
     }
   },
   "sandbox_pty_connect": {
     "method": "get",
     "path": "/api/v1/pty/{session_id}/ws",
-    "emulated": false,
     "parameters": [
       {
         "name": "session_id",
@@ -1686,11 +1655,6 @@ export const operations = {
         ]
       },
       "429": {
-        "mediaTypes": [
-          "application/json"
-        ]
-      },
-      "501": {
         "mediaTypes": [
           "application/json"
         ]

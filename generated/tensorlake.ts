@@ -1806,7 +1806,6 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     sandbox_pty_create: {
@@ -1864,7 +1863,6 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     sandbox_pty_get: {
@@ -1904,7 +1902,6 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["PtySessionNotFound"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     sandbox_pty_delete: {
@@ -1929,7 +1926,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["PtySessionNotFound"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     sandbox_pty_resize: {
@@ -1967,7 +1963,6 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableBody"];
             500: components["responses"]["InternalError"];
-            501: components["responses"]["NotEmulated"];
         };
     };
     sandbox_pty_connect: {
@@ -2036,7 +2031,6 @@ export interface operations {
                     "application/json": components["schemas"]["SandboxProxyError"];
                 };
             };
-            501: components["responses"]["NotEmulated"];
         };
     };
     sandbox_blob_sign: {

@@ -65,9 +65,11 @@ describe('the client entry', () => {
   });
 
   it('the emulator entry finds providers through the registry and loads no contract engine, Prism or optional peer', async () => {
-    const { files, packages } = await importGraph(join(root, 'dist/src/emulator/index.js'));
+    const { files, packages, onDemand } = await importGraph(join(root, 'dist/src/emulator/index.js'));
     // openapi-fetch comes with the contract rows the registry can load; no optional peer does.
     expect(packages.filter((p) => p !== 'openapi-fetch')).toEqual([]);
+    // WebSocket and terminal sessions load theirs on the first session, not with the emulator.
+    expect(onDemand.sort()).toEqual(['@lydell/node-pty', 'ws']);
     expect(files).toContain('dist/src/registry.js');
     expect(files).toContain('dist/src/providers/hopx/emulator/agent.js');
     expect(files).toContain('dist/src/providers/tensorlake/emulator/control-plane.js');

@@ -13,7 +13,9 @@ import { newInstanceId, runMarkerEnv } from './reaper.js';
 import { stopOnSignals } from './signals.js';
 import type { CgroupLimits, LimitsInForce } from './cgroups.js';
 import { confine, type Confinement } from './confinement/confine.js';
-import { confinedLauncher } from './launcher.js';
+import { confinedLauncher, directLauncher } from './launcher.js';
+import { createTerminals, type Terminals } from './terminals.js';
+import type { UpgradeRoute } from './websocket.js';
 import { createSupervisor, type Supervisor, type SupervisorLimits } from './supervisor.js';
 import { signalFreezer } from './freeze.js';
 
@@ -27,6 +29,17 @@ export interface EmulatorContext {
   stopping: AbortSignal;
   /** What confines this sandbox's processes: its info answer says so (`sandbox_procs_isolation`). */
   isolation: IsolationState;
+  /** The sandbox's terminal sessions (programs in pseudo-terminals), killed whole when it stops. */
+  terminals: Terminals;
+}
+
+/** A provider's WebSocket sessions: its upgrade routes and how it refuses one too many. */
+export interface ProviderUpgrades {
+  routes: readonly UpgradeRoute[];
+  /** The provider's status and code for a session over the cap. */
+  busy: { status: number; code: string };
+  /** Sessions open at once at most. Default 64. */
+  maxSessions?: number;
 }
 
 /** IsolationState as the info answers carry it (snake_case, as the providers' own fields are; the specs' EmulatorIsolation). */
@@ -66,6 +79,8 @@ export interface ProviderEmulator {
   /** The provider's router answer for an unknown path, so that a drift check can tell a missing route from a missing process. */
   unrouted?: { status: number; contentType?: string; body: string };
   handlers(context: EmulatorContext): Record<string, Handler>;
+  /** Its WebSocket routes, if it has any (served on the same server, auth as every other route). */
+  upgrades?(context: EmulatorContext): ProviderUpgrades;
   /** The variables that point a program (our examples, the provider's tools) at a running emulator: see RunningEmulator.env. */
   environment(baseUrl: string, token: string): Record<string, string>;
 }
@@ -241,8 +256,10 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
   const id = newInstanceId();
   let supervisor: Supervisor | undefined;
   let confinement: Confinement | undefined;
+  let terminals: Terminals | undefined;
   // From here on, even a SIGKILL leaves nothing behind.
   const { workdir, exitNow, release, watchCgroups } = await claimInstance(id, emulator.provider, () => {
+    terminals?.killAllNow();
     supervisor?.killAllNow();
     confinement?.killNow();
   });
@@ -254,15 +271,13 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     await release();
     throw error;
   }
-  supervisor = createSupervisor(options.limits, {
-    instanceId: id,
-    env: runMarkerEnv(),
-    ...(confinement && { launcher: confinedLauncher(confinement.sandbox, workdir) }),
-  });
+  const launcher = confinement ? confinedLauncher(confinement.sandbox, workdir) : directLauncher;
+  supervisor = createSupervisor(options.limits, { instanceId: id, env: runMarkerEnv(), launcher });
+  terminals = createTerminals({ launcher, instanceId: id, marks: runMarkerEnv() });
   const stopSignal = new AbortController();
   let state: SandboxState = 'running';
   // The cgroup freezer where the sandbox has one, else signals to its processes.
-  const signals = signalFreezer(id, () => supervisor!.list().filter((p) => p.running).map((p) => p.pid));
+  const signals = signalFreezer(id, () => [...supervisor!.list().filter((p) => p.running).map((p) => p.pid), ...terminals!.pids()]);
   const setFrozen = async (frozen: boolean) => {
     if (await confinement?.setFrozen(frozen)) return;
     await (frozen ? signals.freeze() : signals.thaw());
@@ -275,7 +290,8 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
     res.end(JSON.stringify(emulator.errorBody(`the sandbox is ${state}: resume or start it first`, code, randomUUID())));
     return true;
   };
-  const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal, isolation };
+  const context: EmulatorContext = { supervisor, workdir, startedAt: Date.now(), version: EMULATOR_VERSION, stopping: stopSignal.signal, isolation, terminals };
+  const upgrades = emulator.upgrades?.(context);
   let server;
   try {
     server = await serveOperations({
@@ -289,6 +305,13 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
       token,
       ...(auth.authorize && { authorize: auth.authorize }),
       divert: refuseUnlessRunning,
+      ...(upgrades && {
+        upgrades: {
+          ...upgrades,
+          gate: () =>
+            state === 'running' ? undefined : { status: 503, message: `the sandbox is ${state}: resume or start it first`, code: state === 'paused' ? 'SANDBOX_PAUSED' : 'SANDBOX_STOPPED', headers: { 'retry-after': '1' } },
+        },
+      }),
       ...serverSettings(options),
     });
   } catch (error) {
@@ -313,7 +336,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
         // Thawed first: a frozen process takes no signal until thawed.
         if (was === 'paused') await setFrozen(false);
         if (next === 'paused') await setFrozen(true);
-        if (next === 'stopped') await supervisor!.stopAll();
+        if (next === 'stopped') await Promise.all([terminals!.killAll(false), supervisor!.stopAll()]);
         state = next;
       });
       return changing;
@@ -332,7 +355,7 @@ export async function startProviderEmulator(emulator: ProviderEmulator, options:
         if (state === 'paused') await setFrozen(false);
         // A confined sandbox ends whole, escapees included; its processes' records then finish as killed.
         await confinement?.stop();
-        await supervisor!.stopAll();
+        await Promise.all([terminals!.killAll(), supervisor!.stopAll()]);
         await server.close();
         await release();
         releaseSignals();

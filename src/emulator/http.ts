@@ -6,6 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { OperationMeta, OperationTable, SchemaConstraints } from '../core/operation.js';
 import { findRequestViolation } from '../core/validate-input.js';
+import { createUpgradeHandler, type UpgradeRefusal, type UpgradeRoute } from './websocket.js';
+import type { Duplex } from 'node:stream';
 
 export interface EmulatorRequest {
   operationId: string;
@@ -79,6 +81,18 @@ export interface ServeOptions {
    * control plane's sandbox proxy, chosen by Host), so that one server serves both.
    */
   divert?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** WebSocket sessions: the provider's upgrade routes (see websocket.ts); without it, an upgrade request is refused as unrouted. */
+  upgrades?: {
+    routes: readonly UpgradeRoute[];
+    /** Sessions open at once at most. Default 64. */
+    maxSessions?: number;
+    /** The provider's status and code for a request over the cap. */
+    busy: { status: number; code: string };
+    /** Refuses every upgrade while it returns a refusal (a paused sandbox). */
+    gate?: () => UpgradeRefusal | undefined;
+  };
+  /** Sees each upgrade request first; true when it took it whole (the control plane's sandbox proxy). */
+  divertUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 }
 
 /** Why a request's credentials were refused: the 401's message and code. */
@@ -222,6 +236,13 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
     };
   }
 
+  /** The credentials check every route but a public one makes: the 401's message and code, or undefined. */
+  function authRefusal(authorization: string | undefined, headerValue: string | string[] | undefined): AuthRefusal | undefined {
+    if (options.authorize) return options.authorize(authorization);
+    if (headerValue === expectedAuth) return undefined;
+    return { message: options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', code: 'AUTHENTICATION_REQUIRED' };
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = `req_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
     const reply = replyFor(res, requestId);
@@ -244,12 +265,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       return void res.end(unrouted.body);
     }
     if (!options.publicOperations?.has(route.operationId)) {
-      if (options.authorize) {
-        const refusal = options.authorize(req.headers.authorization);
-        if (refusal) return reply.error(401, refusal.message, refusal.code);
-      } else if (req.headers[tokenHeader] !== expectedAuth) {
-        return reply.error(401, options.tokenHeader ? `missing or invalid ${options.tokenHeader} header` : 'missing or invalid bearer token', 'AUTHENTICATION_REQUIRED');
-      }
+      const refusal = authRefusal(req.headers.authorization, req.headers[tokenHeader]);
+      if (refusal) return reply.error(401, refusal.message, refusal.code);
     }
 
     // Declared but not served: the provider's own error shape, naming what is missing, rather than a bare "no route".
@@ -323,6 +340,27 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
       else res.destroy();
     });
   });
+  const upgrades = createUpgradeHandler({
+    routes: options.upgrades?.routes ?? [],
+    errorBody: options.errorBody,
+    authorize: (req) => {
+      const refusal = authRefusal(req.headers.authorization, req.headers[tokenHeader]);
+      return refusal && { status: 401, ...refusal };
+    },
+    ...(options.upgrades?.gate && { gate: options.upgrades.gate }),
+    ...(options.upgrades?.maxSessions !== undefined && { maxSessions: options.upgrades.maxSessions }),
+    busy: options.upgrades?.busy ?? { status: 429, code: 'TOO_MANY_SESSIONS' },
+    unrouted: () => {
+      const { unrouted } = options;
+      // The refusal's body is the provider's JSON error; a router's plain-text 404 is said in its words.
+      return unrouted ? { status: unrouted.status, message: unrouted.body.trim(), code: 'NOT_FOUND' } : { status: 404, message: 'no route for this WebSocket path', code: 'NOT_FOUND' };
+    },
+    notEmulated: (route) => ({ status: 501, message: notEmulatedMessage(route.name, { method: 'get', path: route.path }), code: 'NOT_IMPLEMENTED' }),
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.divertUpgrade?.(req, socket, head)) return;
+    upgrades.onUpgrade(req, socket, head);
+  });
   // Slow clients are cut off: headers within 10 s, a whole request within 30 s, idle keep-alive 5 s.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -337,6 +375,8 @@ export async function serveOperations(options: ServeOptions): Promise<HttpEmulat
     baseUrl: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        // Upgraded sockets are no longer the server's connections: they are ended here.
+        upgrades.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { WORKSPACE } from './confinement/bwrap.js';
 import type { ConfinedSandbox } from './confinement/sandbox.js';
 import { spawnOptions } from './confinement/spawner.js';
+import { launchDirectTerminal, type TerminalProcess, type TerminalRequest } from './terminal-process.js';
 
 export interface LaunchRequest {
   command: string;
@@ -39,6 +40,8 @@ export interface LaunchedProcess {
 export interface Launcher {
   /** Rejects as spawn() does when the program cannot start (ENOENT, EACCES, a missing working directory). */
   launch(request: LaunchRequest): Promise<LaunchedProcess>;
+  /** A program in a pseudo-terminal of its own, leading its own session. */
+  launchTerminal(request: TerminalRequest): Promise<TerminalProcess>;
 }
 
 const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
@@ -69,6 +72,7 @@ export const directLauncher: Launcher = {
       },
     };
   },
+  launchTerminal: launchDirectTerminal,
 };
 
 /** Processes inside `sandbox`, whose /workspace is the host directory `workdir`. */
@@ -99,5 +103,12 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
         hostPid: () => (hostPid ??= sandbox.hostPidOf(child.pid)),
       };
     },
+    launchTerminal: ({ marker: _marker, ...request }) =>
+      sandbox.spawnTerminal({
+        ...request,
+        args: [...request.args],
+        env: { ...sandbox.env, ...request.env },
+        cwd: inside(request.cwd),
+      }),
   };
 }

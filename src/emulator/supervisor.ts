@@ -116,7 +116,7 @@ export interface SupervisorMarking {
 }
 
 /** What the children see: a small, explicit environment, never the emulator's own (it may hold secrets). */
-function childEnv(extra: Readonly<Record<string, string>> | undefined, marks: Readonly<Record<string, string>>): Record<string, string> {
+export function childEnv(extra: Readonly<Record<string, string>> | undefined, marks: Readonly<Record<string, string>>): Record<string, string> {
   const base: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   if (process.env.HOME) base.HOME = process.env.HOME;
   return { ...base, ...extra, ...marks };

@@ -33,8 +33,9 @@ export interface HostedEmulator {
   stop(): Promise<void>;
 }
 
-export async function hostEmulator(entry: string, provider: ProviderName, limits?: Record<string, number>): Promise<HostedEmulator> {
-  const child = spawn(process.execPath, [join(root, 'test', 'support', 'emulator-host.mjs'), entry, provider, ...(limits ? [JSON.stringify(limits)] : [])], {
+export async function hostEmulator(entry: string, provider: ProviderName, limits?: Record<string, number>, isolation?: 'none' | 'auto' | 'strict'): Promise<HostedEmulator> {
+  const extra = isolation ? [JSON.stringify(limits ?? {}), isolation] : limits ? [JSON.stringify(limits)] : [];
+  const child = spawn(process.execPath, [join(root, 'test', 'support', 'emulator-host.mjs'), entry, provider, ...extra], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const stop = async () => {

@@ -10,8 +10,9 @@
 // docs/design/confinement.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { EGRESS_ARG, EGRESS_SOCKET } from './spawner.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { EGRESS_ARG, EGRESS_SOCKET, NODE_MODULES_INSIDE } from './spawner.js';
 
 /** Where the spawner and the Node binary that runs it appear inside. */
 export const INIT_DIR = '/.init';
@@ -79,9 +80,24 @@ export function bwrapArguments(layout: SandboxLayout): string[] {
   // The socket alone, read-only (connecting needs no write access to the mount): nothing else of the host's directory.
   if (layout.network) args.push('--ro-bind', layout.network.egressSocket, EGRESS_SOCKET);
   args.push('--ro-bind', process.execPath, `${INIT_DIR}/node`, '--ro-bind', layout.spawner, `${INIT_DIR}/spawner.mjs`);
+  // node-pty for terminal sessions: the host's copy, read-only, loaded by the spawner on the first terminal only.
+  const ptyScope = nodePtyScope();
+  if (ptyScope) args.push('--ro-bind', ptyScope, `${INIT_DIR}/${NODE_MODULES_INSIDE}/@lydell`);
   args.push('--remount-ro', '/', '--chdir', WORKSPACE, '--clearenv');
   args.push(`${INIT_DIR}/node`, '--max-old-space-size=32', `${INIT_DIR}/spawner.mjs`, ...(layout.network ? [EGRESS_ARG] : []));
   return args;
+}
+
+/**
+ * The host's `node_modules/@lydell` directory (node-pty and its platform's prebuilt binary,
+ * which it finds as a sibling package), if node-pty is installed; resolved, not loaded.
+ */
+function nodePtyScope(): string | undefined {
+  try {
+    return dirname(dirname(createRequire(import.meta.url).resolve('@lydell/node-pty/package.json')));
+  } catch {
+    return undefined;
+  }
 }
 
 /** /usr, and /bin, /lib, ... as the host has them: links into /usr on merged-usr systems, directories elsewhere. */

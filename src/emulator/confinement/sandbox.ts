@@ -15,7 +15,8 @@ import type { SandboxCgroup } from '../cgroups.js';
 import { bwrapArguments, findBubblewrap, WORKSPACE } from './bwrap.js';
 import type { EgressRules } from './egress-policy.js';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
-import { EGRESS_PORT, encodeFrame, FRAME, frameReader, type SpawnFrame } from './spawner.js';
+import { EGRESS_PORT, encodeFrame, FRAME, frameReader, type SpawnFrame, type TerminalSpawnFrame } from './spawner.js';
+import type { TerminalProcess } from '../terminal-process.js';
 
 /** The compiled spawner: beside this module in dist/, or, when this runs from its TypeScript source (the tests), the build's copy. */
 const SPAWNER = [
@@ -54,6 +55,8 @@ export interface ConfinedSandbox {
   hostPidOf(pid: number): number | undefined;
   /** Starts a process inside; rejects like spawn() does when it cannot (ENOENT, EACCES, ...). `cwd` is a path inside. */
   spawn(request: SpawnFrame): Promise<ConfinedProcess>;
+  /** Starts a program in a pseudo-terminal inside (node-pty, run by the spawner); `cwd` is a path inside. */
+  spawnTerminal(request: TerminalSpawnFrame): Promise<TerminalProcess>;
   /** Resolves when the sandbox has ended, whoever ended it. */
   readonly ended: Promise<void>;
   /** Ends the sandbox and everything in it; resolves once bwrap is gone. */
@@ -262,6 +265,54 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
           reject(error);
         });
       });
+    },
+    async spawnTerminal(request) {
+      const id = nextId++;
+      let markExited!: (how: { code: number | null; signal: number | null }) => void;
+      const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) => (markExited = resolve));
+      const process = Object.assign(new EventEmitter(), {
+        pid: 0,
+        stdin: null,
+        // Read as it comes (flowing), never buffered here: the spawner holds the terminal while this side is behind.
+        stdout: new PassThrough(),
+        stderr: new PassThrough(),
+        exited,
+        markExited,
+        signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
+      });
+      const started = await new Promise<ConfinedProcess>((resolve, reject) => {
+        waiting.set(id, { resolve, reject, process });
+        send(FRAME.spawnTerminal, id, { ...request, cwd: request.cwd || WORKSPACE }).catch((error: Error) => {
+          waiting.delete(id);
+          reject(error);
+        });
+      });
+      let gone = false;
+      void exited.then(() => (gone = true));
+      const quietly = (promise: Promise<void>) => void promise.catch(() => undefined);
+      return {
+        pid: started.pid,
+        onData: (listener) => void process.stdout.on('data', listener),
+        write: (data) =>
+          gone
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                // Taken by the terminal, or gone: either way nothing more waits for it.
+                const done = () => {
+                  process.off('stdin-taken', done);
+                  process.off('close', done);
+                  resolve();
+                };
+                process.once('stdin-taken', done);
+                process.once('close', done);
+                send(FRAME.stdin, id, data).catch(done);
+              }),
+        resize: (cols, rows) => quietly(send(FRAME.resize, id, { cols, rows })),
+        pause: () => quietly(send(FRAME.holdOutput, id)),
+        resume: () => quietly(send(FRAME.releaseOutput, id)),
+        exited,
+        kill: () => quietly(send(FRAME.killSession, id)),
+      };
     },
   };
 }

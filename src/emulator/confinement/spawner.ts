@@ -9,6 +9,8 @@
 // only Node's built-ins. The emulator imports the frame codec from it; main() runs
 // only when it is the program.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect, createServer, Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -19,6 +21,15 @@ export const FRAME = {
   stdin: 2,
   stdinClose: 3,
   signal: 4,
+  /** Start a program in a pseudo-terminal (TerminalSpawnFrame); its output comes as stdout frames, its input as stdin frames. */
+  spawnTerminal: 5,
+  /** A terminal's new size: {cols, rows}. */
+  resize: 6,
+  /** Stop / start again reading a terminal's output: the emulator's reader is behind. */
+  holdOutput: 7,
+  releaseOutput: 8,
+  /** SIGKILL to everything in a terminal's session (a shell's jobs lead groups of their own). */
+  killSession: 9,
   spawned: 10,
   spawnError: 11,
   stdout: 12,
@@ -54,6 +65,18 @@ export interface SpawnFrame {
   uid?: number;
   gid?: number;
 }
+
+/** What the emulator asks the spawner to start in a pseudo-terminal. */
+export interface TerminalSpawnFrame extends Omit<SpawnFrame, 'stdin'> {
+  cols: number;
+  rows: number;
+}
+
+/**
+ * Where node-pty appears inside: the host's `node_modules/@lydell` directory (node-pty and
+ * its platform binary), bound read-only beside the spawner. Loaded only when a terminal is asked for.
+ */
+export const NODE_MODULES_INSIDE = 'node_modules';
 
 /** A frame on the wire: u32 length (of what follows) | u8 type | u32 process id | payload (JSON, or raw bytes for output and stdin). */
 export function encodeFrame(type: FrameType, id: number, payload?: Uint8Array | object): Buffer {
@@ -109,9 +132,19 @@ function main(): void {
   // Output waits while the emulator is behind: a process that prints faster than the emulator reads is
   // held at its pipe (as when unconfined), instead of the socket's queue growing in this process.
   const paused = new Set<Readable>();
+  // Terminals whose output waits: for the socket (`blockedBySocket`), or because the emulator asked (`held`).
+  const blockedBySocket = new Set<number>();
+  const held = new Set<number>();
+  const terminals = new Map<number, TerminalHandle>();
+  const releaseIfFree = (id: number) => {
+    if (!blockedBySocket.has(id) && !held.has(id)) terminals.get(id)?.resume();
+  };
   socket.on('drain', () => {
     for (const stream of paused) stream.resume();
     paused.clear();
+    const waiting = [...blockedBySocket];
+    blockedBySocket.clear();
+    for (const id of waiting) releaseIfFree(id);
   });
   const relayOutput = (stream: Readable, type: FrameType, id: number) =>
     stream.on('data', (chunk: Buffer) => {
@@ -144,9 +177,58 @@ function main(): void {
     });
   };
 
+  const startTerminal = (id: number, request: TerminalSpawnFrame) => {
+    let term: TerminalHandle;
+    try {
+      term = openTerminal(request);
+    } catch (error) {
+      send(FRAME.spawnError, id, { message: (error as Error).message, code: (error as NodeJS.ErrnoException).code });
+      return;
+    }
+    terminals.set(id, term);
+    send(FRAME.spawned, id, { pid: term.pid });
+    term.onData((chunk) => {
+      if (send(FRAME.stdout, id, chunk)) return;
+      term.pause();
+      blockedBySocket.add(id);
+    });
+    term.onExit((code, signal) => {
+      // What the program left running in its terminal session goes with it, as it does unconfined (Linux reuses no
+      // PID that still names a session, so the id is still this session's).
+      killSession(term.pid);
+      terminals.delete(id);
+      blockedBySocket.delete(id);
+      held.delete(id);
+      send(FRAME.exit, id, { code, signal });
+      send(FRAME.closed, id);
+    });
+  };
+
+  const onTerminalFrame = (type: number, id: number, body: Buffer): boolean => {
+    const term = terminals.get(id);
+    if (!term) return type === FRAME.resize || type === FRAME.holdOutput || type === FRAME.releaseOutput || type === FRAME.killSession;
+    if (type === FRAME.stdin) {
+      term.write(body);
+      send(FRAME.stdinTaken, id);
+    } else if (type === FRAME.resize) {
+      const { cols, rows } = JSON.parse(body.toString()) as { cols: number; rows: number };
+      term.resize(cols, rows);
+    } else if (type === FRAME.holdOutput) {
+      held.add(id);
+      term.pause();
+    } else if (type === FRAME.releaseOutput) {
+      held.delete(id);
+      releaseIfFree(id);
+    } else if (type === FRAME.killSession) killSession(term.pid);
+    else return false;
+    return true;
+  };
+
   const onFrame = (type: number, id: number, body: Buffer) => {
     const child = children.get(id);
     if (type === FRAME.spawn) start(id, JSON.parse(body.toString()) as SpawnFrame);
+    else if (type === FRAME.spawnTerminal) startTerminal(id, JSON.parse(body.toString()) as TerminalSpawnFrame);
+    else if (onTerminalFrame(type, id, body)) return;
     else if (type === FRAME.stdin) {
       if (child?.stdin?.writable) child.stdin.write(body, () => send(FRAME.stdinTaken, id));
       else send(FRAME.stdinTaken, id);
@@ -172,6 +254,90 @@ function main(): void {
   const ready = () => send(FRAME.ready, 0, { pid: process.pid });
   if (process.argv.includes(EGRESS_ARG)) relayEgress(ready);
   else ready();
+}
+
+/** A program in a pseudo-terminal, as node-pty runs it inside the sandbox. */
+interface TerminalHandle {
+  pid: number;
+  onData(listener: (chunk: Buffer) => void): void;
+  onExit(listener: (code: number | null, signal: number | null) => void): void;
+  write(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
+}
+
+interface NodePtyModule {
+  spawn(
+    file: string,
+    args: string[],
+    options: { name: string; cols: number; rows: number; cwd: string; env: Record<string, string>; encoding: null; uid?: number; gid?: number },
+  ): {
+    pid: number;
+    onData(listener: (data: Buffer | string) => void): unknown;
+    onExit(listener: (event: { exitCode: number; signal?: number }) => void): unknown;
+    write(data: Buffer | string): void;
+    resize(cols: number, rows: number): void;
+    pause(): void;
+    resume(): void;
+  };
+}
+
+let nodePty: NodePtyModule | undefined;
+
+/** node-pty from the read-only bind beside this file (the host's copy); loaded on the first terminal only. */
+function openTerminal(request: TerminalSpawnFrame): TerminalHandle {
+  if (!nodePty) {
+    try {
+      nodePty = createRequire(process.argv[1]!)('@lydell/node-pty') as NodePtyModule;
+    } catch (error) {
+      throw Object.assign(new Error(`a terminal session needs the optional peer dependency @lydell/node-pty: npm install @lydell/node-pty (${(error as Error).message})`), {
+        code: 'ENOPTY',
+      });
+    }
+  }
+  const term = nodePty.spawn(request.command, request.args, {
+    name: 'xterm-256color',
+    cols: request.cols,
+    rows: request.rows,
+    cwd: request.cwd,
+    env: request.env,
+    encoding: null,
+    ...(request.uid !== undefined && { uid: request.uid }),
+    ...(request.gid !== undefined && { gid: request.gid }),
+  });
+  return {
+    pid: term.pid,
+    onData: (listener) => void term.onData((data) => listener(typeof data === 'string' ? Buffer.from(data) : data)),
+    onExit: (listener) => void term.onExit(({ exitCode, signal }) => (signal ? listener(null, signal) : listener(exitCode, null))),
+    write: (data) => term.write(data),
+    resize: (cols, rows) => term.resize(cols, rows),
+    pause: () => term.pause(),
+    resume: () => term.resume(),
+  };
+}
+
+/** SIGKILL to every process group of the session `sid` leads (this namespace's /proc shows only the sandbox's processes). */
+function killSession(sid: number): void {
+  const groups = new Set<number>([sid]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid pgrp session ...": comm may hold spaces, so split after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[3]) === sid) groups.add(Number(fields[2]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 }
 
 /**

@@ -7,7 +7,8 @@ import { arch, platform } from 'node:os';
 import { operations } from '../../../../generated/hopx.operations.js';
 import type { components } from '../../../../generated/hopx.js';
 import { EMULATOR_VERSION, isolationInfo, RETRY_SOON, type EmulatorContext, type ProviderEmulator } from '../../../emulator/emulator.js';
-import { createEnvStore } from './env-store.js';
+import { createEnvStore, type EnvStore } from './env-store.js';
+import { hopxUpgrades, notUpgradedHandlers } from './agent-sessions.js';
 import { interpreterFor, isDirectory, isLoopbackUrl, localWorkdir, procStats, sendWebhook, type CommandLine } from './local.js';
 import type { Handler, Reply } from '../../../emulator/http.js';
 import { shareOut, truncationHeaders } from '../../../emulator/output-buffer.js';
@@ -78,7 +79,7 @@ function toBackgroundProcess(b: Background, tally?: Tally, share = { stdout: Inf
 }
 
 /** Waits for the process, or kills it after `limit` seconds: true when it finished in time. */
-async function finishWithin(context: EmulatorContext, p: SupervisedProcess, limit: number): Promise<boolean> {
+export async function finishWithin(context: EmulatorContext, p: SupervisedProcess, limit: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
     // Clamped: Node fires a longer timer at once (the spec caps timeouts below this anyway).
@@ -93,10 +94,46 @@ async function finishWithin(context: EmulatorContext, p: SupervisedProcess, limi
   return inTime;
 }
 
-interface Launch {
+export interface Launch {
   line: CommandLine;
   env?: Record<string, string> | undefined;
   workdir?: string | undefined;
+}
+
+/** How a start that failed is answered: an HTTP error, or a stream's error message. */
+export type Refuse = (status: number, message: string, code: string, headers?: Record<string, string>) => void;
+
+/** The sandbox's /env variables, one store per sandbox: what its HTTP routes set, its streams and terminals see. */
+const envStores = new WeakMap<EmulatorContext, EnvStore>();
+export function envStoreOf(context: EmulatorContext): EnvStore {
+  let store = envStores.get(context);
+  if (!store) envStores.set(context, (store = createEnvStore()));
+  return store;
+}
+
+/** Starts a process, or refuses it as the agent does and returns undefined. */
+export async function startProcess(context: EmulatorContext, customEnv: EnvStore, refuse: Refuse, what: string, { line, env, workdir }: Launch): Promise<SupervisedProcess | undefined> {
+  const cwd = workdir === undefined ? context.workdir : await localWorkdir(workdir, context.workdir, context.isolation.confined);
+  // Checked first: spawn reports a missing cwd as ENOENT, like a missing program.
+  if (!(await isDirectory(cwd))) {
+    refuse(400, `working directory ${workdir} does not exist`, 'DIRECTORY_NOT_FOUND');
+    return undefined;
+  }
+  try {
+    return await context.supervisor.start({ command: line.command, args: line.args, env: { ...customEnv.all(), ...env }, cwd });
+  } catch (error) {
+    if (error instanceof SupervisorLimitError) {
+      refuse(429, error.message, 'RATE_LIMIT_EXCEEDED', RETRY_SOON);
+      return undefined;
+    }
+    if (error instanceof SpawnInputError) {
+      refuse(400, error.message, 'INVALID_REQUEST');
+      return undefined;
+    }
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    refuse(500, missing ? `${what} is not installed (${line.command} not found)` : `${what} failed to start: ${(error as Error).message}`, 'EXECUTION_FAILED');
+    return undefined;
+  }
 }
 
 export const hopxEmulator: ProviderEmulator = {
@@ -113,11 +150,12 @@ export const hopxEmulator: ProviderEmulator = {
     request_id: requestId,
     timestamp: new Date().toISOString(),
   }),
+  upgrades: hopxUpgrades,
   handlers(context: EmulatorContext): Record<string, Handler> {
     const { supervisor } = context;
     const background = new Map<string, Background>();
     // The sandbox's /env variables: under a request's own env, over the supervisor's minimal environment.
-    const customEnv = createEnvStore();
+    const customEnv = envStoreOf(context);
     // An entry whose process was evicted for the memory budget goes with it.
     const idOf = new WeakMap<SupervisedProcess, string>();
     supervisor.onEvict((p) => {
@@ -125,30 +163,7 @@ export const hopxEmulator: ProviderEmulator = {
       if (id !== undefined) background.delete(id);
     });
 
-    /** Starts a process, or answers the agent's error and returns undefined. */
-    async function launch(reply: Reply, what: string, { line, env, workdir }: Launch): Promise<SupervisedProcess | undefined> {
-      const cwd = workdir === undefined ? context.workdir : await localWorkdir(workdir, context.workdir, context.isolation.confined);
-      // Checked first: spawn reports a missing cwd as ENOENT, like a missing program.
-      if (!(await isDirectory(cwd))) {
-        reply.error(400, `working directory ${workdir} does not exist`, 'DIRECTORY_NOT_FOUND');
-        return undefined;
-      }
-      try {
-        return await supervisor.start({ command: line.command, args: line.args, env: { ...customEnv.all(), ...env }, cwd });
-      } catch (error) {
-        if (error instanceof SupervisorLimitError) {
-          reply.error(429, error.message, 'RATE_LIMIT_EXCEEDED', RETRY_SOON);
-          return undefined;
-        }
-        if (error instanceof SpawnInputError) {
-          reply.error(400, error.message, 'INVALID_REQUEST');
-          return undefined;
-        }
-        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        reply.error(500, missing ? `${what} is not installed (${line.command} not found)` : `${what} failed to start: ${(error as Error).message}`, 'EXECUTION_FAILED');
-        return undefined;
-      }
-    }
+    const launch = (reply: Reply, what: string, request: Launch) => startProcess(context, customEnv, (status, message, code, headers) => reply.error(status, message, code, headers), what, request);
 
     type CodeRequest = { code?: string; language?: string; env?: Record<string, string>; workdir?: string; working_dir?: string };
 
@@ -231,11 +246,12 @@ export const hopxEmulator: ProviderEmulator = {
       code_execution: true,
       background_jobs: true,
       ipython_kernel: false,
-      websocket_streaming: false,
+      websocket_streaming: true,
       languages: ['python', 'javascript', 'bash', 'go'],
     };
 
     return {
+      ...notUpgradedHandlers,
       execute_code: (request, reply) => {
         const body = request.json as Schemas['ExecuteRequest'];
         return runToEnd(body, reply, body.language ?? 'python');

@@ -11,7 +11,7 @@ import { isAbsolute, join, relative } from 'node:path';
  * Every language value the Python SDK's model accepts (hopx-ai/hopx:
  * python/hopx_ai/_generated/models.py:81-91), by the kind of program that runs it.
  */
-const KINDS: Record<string, 'python' | 'node' | 'bash' | 'sh' | 'go'> = {
+export const KINDS: Record<string, 'python' | 'node' | 'bash' | 'sh' | 'go'> = {
   python: 'python',
   python3: 'python',
   node: 'node',

@@ -17,7 +17,8 @@ import { claimInstance } from '../../../emulator/instance.js';
 import { newInstanceId } from '../../../emulator/reaper.js';
 import { tensorlakeEmulator } from './daemon.js';
 import { serveControlPlane, type RunningControlPlane } from '../../../emulator/control-plane.js';
-import { forwardToSandbox } from './proxy.js';
+import { forwardToSandbox, forwardUpgradeToSandbox } from './proxy.js';
+import type { Duplex } from 'node:stream';
 import { MAX_SANDBOXES } from '../../../emulator/sandboxes.js';
 import { createEndedSandboxes, createSandboxRegistry, type Sandbox } from './sandboxes.js';
 
@@ -173,9 +174,27 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
    * with `X-Tensorlake-Sandbox-Id` (the SDK on any other proxy; a client that cannot
    * set Host, as Node's fetch, on this one).
    */
-  const divert = (req: IncomingMessage, res: ServerResponse): boolean => {
+  const sandboxNamed = (req: IncomingMessage): string | undefined => {
     const header = req.headers['x-tensorlake-sandbox-id'];
-    const named = LOCAL_HOST.exec(req.headers.host ?? '')?.[1] ?? (typeof header === 'string' && header !== '' ? header : undefined);
+    return LOCAL_HOST.exec(req.headers.host ?? '')?.[1] ?? (typeof header === 'string' && header !== '' ? header : undefined);
+  };
+  /** A PTY session's WebSocket through the proxy, with the same auth as every proxied request. */
+  const divertUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const named = sandboxNamed(req);
+    if (named === undefined) return false;
+    const s = sandboxes.findAnywhere(named);
+    const refuse = (status: number, message: string) => {
+      const body = JSON.stringify(errorBody(message, undefined));
+      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Unauthorized'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    };
+    if (!s) refuse(404, `sandbox ${named} not found`);
+    else if (req.headers.authorization !== `Bearer ${apiKey}` && req.headers.authorization !== `Bearer ${s.emulator.token}`) refuse(401, 'missing or invalid bearer token');
+    else forwardUpgradeToSandbox(req, socket, head, s.emulator.baseUrl, s.emulator.token);
+    return true;
+  };
+
+  const divert = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const named = sandboxNamed(req);
     if (named === undefined) return false;
     const s = sandboxes.findAnywhere(named);
     if (!s) {
@@ -200,7 +219,7 @@ export async function startControlPlane(options: EmulatorOptions): Promise<Tenso
     instance,
     sandboxes,
     options,
-    serve: { operations, handlers, errorBody, divert, token: apiKey },
+    serve: { operations, handlers, errorBody, divert, divertUpgrade, token: apiKey },
     describe: (baseUrl) => ({
       sandboxes: () =>
         sandboxes.all().map((x) => ({ id: x.id, ...(x.request.name !== undefined ? { name: x.request.name } : {}), baseUrl: x.emulator.baseUrl, token: x.emulator.token, workdir: x.emulator.workdir })),

@@ -9,13 +9,22 @@ import { isolationInfo, RETRY_SOON } from '../../../emulator/emulator.js';
 import { EvictedOutput, truncationHeaders } from '../../../emulator/output-buffer.js';
 import { SpawnInputError, StdinQueueFullError, SupervisorLimitError, type StreamName, type SupervisedProcess } from '../../../emulator/supervisor.js';
 import { createManagedProcesses, isManagedRequest } from './managed.js';
+import { createPtySessions } from './pty-sessions.js';
 import { spawnIdentity, UserError, workdirSharing } from './users.js';
 
 type Schemas = components['schemas'];
 type StreamChoice = StreamName | 'output';
 
 // Tensorlake's error codes; its 400s and 500s mostly carry none, and the emulator leaves them out as the daemon does.
-const TENSORLAKE_CODES = new Set(['NOT_FOUND', 'STDIN_NOT_WRITABLE']);
+const TENSORLAKE_CODES = new Set(['NOT_FOUND', 'STDIN_NOT_WRITABLE', 'TOO_MANY_SESSIONS', 'INVALID_TOKEN']);
+
+/** One set of PTY sessions per sandbox: its REST routes and its WebSocket route share it. */
+const ptySessions = new WeakMap<EmulatorContext, ReturnType<typeof createPtySessions>>();
+function ptySessionsOf(context: EmulatorContext) {
+  let sessions = ptySessions.get(context);
+  if (!sessions) ptySessions.set(context, (sessions = createPtySessions(context)));
+  return sessions;
+}
 
 /** What axum's Json extractor answers, in plain text, before the daemon's handler runs. */
 function rejectBody(problem: BodyProblem): { status: number; text: string } {
@@ -34,6 +43,7 @@ function rejectBody(problem: BodyProblem): { status: number; text: string } {
 export const tensorlakeEmulator: ProviderEmulator = {
   provider: 'tensorlake',
   operations,
+  upgrades: (context) => ptySessionsOf(context).upgrades,
   environment: (baseUrl, token) => ({ TENSORLAKE_SANDBOX_URL: baseUrl, TENSORLAKE_API_KEY: token }),
   errorBody: (message, code) => ({ error: message, ...(code && TENSORLAKE_CODES.has(code) ? { code } : {}) }),
   rejectBody,
@@ -157,6 +167,7 @@ export const tensorlakeEmulator: ProviderEmulator = {
     };
 
     return {
+      ...ptySessionsOf(context).handlers,
       sandbox_process_list: (_request, reply) => reply.json(200, { processes: supervisor.list().map(toInfo) }),
       sandbox_process_start: async (request, reply) => {
         const p = await start(request.json as Schemas['StartProcessRequest'], reply);
