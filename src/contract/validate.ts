@@ -44,7 +44,7 @@ interface DeclaredResponse {
   events: string[];
 }
 
-function createAjv(doc: OpenApiDocument): Ajv2020 {
+export function createAjv(doc: OpenApiDocument): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
   for (const [format, limit] of Object.entries(INT_LIMITS)) {
     ajv.addFormat(format, { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -limit && n < limit });
@@ -78,6 +78,13 @@ export class SpecValidator {
         });
       }
     }
+  }
+
+  /** The operationId served at (path, method), if the spec declares one: the HTTP side of a WebSocket channel. */
+  operationAt(path: string, method: string): string | undefined {
+    const pointer = `/paths/${pointerEscape(path)}/${method.toLowerCase()}`;
+    for (const [id, op] of this.operations) if (op.pointer === pointer) return id;
+    return undefined;
   }
 
   /** Every (operationId, status) pair the spec declares. */
@@ -199,7 +206,15 @@ export type FindingKind =
   | 'additional-property'
   | 'undeclared-event'
   | 'empty-stream'
-  | 'more-findings';
+  | 'more-findings'
+  | ChannelFindingKind;
+
+/**
+ * What a WebSocket channel check finds: the upgrade refused, a message outside the
+ * contract (its schema's complaint is a `schema`/`missing-field`/... finding), a message
+ * out of order, a wrong ending, a channel silent or endless past the check's bound.
+ */
+export type ChannelFindingKind = 'upgrade-refused' | 'undeclared-message' | 'message-order' | 'wrong-ending' | 'channel-timeout' | 'channel-output';
 
 export interface Finding {
   /** `breaking`: a client built on the spec may fail; `warning`: it keeps working (e.g. an extra field). */
@@ -208,10 +223,10 @@ export interface Finding {
   message: string;
 }
 
-const breaking = (kind: FindingKind, message: string): Finding => ({ severity: 'breaking', kind, message });
-const warning = (kind: FindingKind, message: string): Finding => ({ severity: 'warning', kind, message });
+export const breaking = (kind: FindingKind, message: string): Finding => ({ severity: 'breaking', kind, message });
+export const warning = (kind: FindingKind, message: string): Finding => ({ severity: 'warning', kind, message });
 
-function describeError(e: ErrorObject, what: string): Finding {
+export function describeError(e: ErrorObject, what: string): Finding {
   const at = `${what}${e.instancePath || ''}`;
   switch (e.keyword) {
     case 'required':
