@@ -309,3 +309,22 @@ export function controlScenario(provider: ProviderName, operation: string, statu
     ...extra,
   };
 }
+
+/**
+ * A channel scenario: `operation` is the channel's key (specs/<provider>.asyncapi.yaml),
+ * `status` the upgrade's answer (101, or the refusal the contract declares; a 401 goes
+ * without credentials).
+ */
+export function channelScenario(provider: ProviderName, key: string, status: number, channel: Omit<ChannelScenario, 'key'>, extra: Partial<Scenario> = {}): Scenario {
+  return {
+    provider,
+    operation: key,
+    status,
+    // Not compared (no typed client call): what a client would make of the answer.
+    expect: status === 101 ? 'result' : status === 401 || status === 403 ? 'AuthenticationError' : (EXPECTED_BY_STATUS[status] ?? 'UnexpectedResponseError'),
+    input: {},
+    ...(status === 401 ? { credentials: 'missing' as const } : {}),
+    channel: { key, ...channel },
+    ...extra,
+  };
+}

@@ -1,0 +1,69 @@
+// Tensorlake's PTY channel in the contract scenarios: a session made over REST
+// (POST /api/v1/pty answers its id and token), the WebSocket opened with that token
+// in the `token` query and in X-PTY-Token, as the official SDK does (connectPty), and
+// the session deleted at the end (204, or 404 once it ended by itself). Binary
+// frames (pty-frames.ts), described decoded in specs/tensorlake.asyncapi.yaml.
+import { randomBytes } from 'node:crypto';
+import { readPrefix } from '../../contract/routes.js';
+import { channelScenario, type ChannelAdapter, type Scenario } from '../../contract/scenario.js';
+
+const CREATE = { command: '/bin/sh', rows: 24, cols: 80 };
+const MAX_BODY_BYTES = 64 * 1024;
+
+const ptySession: ChannelAdapter = {
+  codec: 'pty-frames',
+  async open({ baseUrl, apiKey, headers, credentials, address, signal, checkComponent }) {
+    const root = baseUrl.replace(/\/+$/, '');
+    const auth = { ...headers, Authorization: `Bearer ${apiKey}` };
+    const created = await fetch(`${root}/api/v1/pty`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(CREATE), redirect: 'manual', signal });
+    const text = await readPrefix(created, MAX_BODY_BYTES);
+    if (created.status !== 201) throw new Error(`POST /api/v1/pty answered ${created.status}: ${JSON.stringify(text.slice(0, 200))}`);
+    let body: { session_id?: unknown; token?: unknown };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new Error('POST /api/v1/pty answered 201 with a body that is not JSON');
+    }
+    if (typeof body.session_id !== 'string' || typeof body.token !== 'string') throw new Error('POST /api/v1/pty answered 201 without a session_id and token');
+    const { session_id: id, token } = body as { session_id: string; token: string };
+    const problems = checkComponent('CreatePtySessionResponse', body, 'POST /api/v1/pty body');
+    const sent = credentials === 'wrong' ? `sp-wrong-${randomBytes(12).toString('hex')}` : token;
+    const path = `${address.replace('{session_id}', encodeURIComponent(id))}${credentials === 'missing' ? '' : `?token=${encodeURIComponent(sent)}`}`;
+    return {
+      path,
+      headers: { Authorization: `Bearer ${apiKey}`, ...(credentials === 'missing' ? {} : { 'X-PTY-Token': sent }) },
+      secrets: [token, sent],
+      problems,
+      async close() {
+        const deleted = await fetch(`${root}/api/v1/pty/${encodeURIComponent(id)}`, { method: 'DELETE', headers: auth, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+        await deleted.body?.cancel().catch(() => undefined);
+        return deleted.status === 204 || deleted.status === 404 ? undefined : `DELETE /api/v1/pty/{session_id} answered ${deleted.status} (204 or 404 expected)`;
+      },
+    };
+  },
+};
+
+export const tensorlakeChannels: Record<string, ChannelAdapter> = { ptySession };
+
+const text = (data: string) => Buffer.from(data, 'utf8').toString('base64');
+
+/** Both make a PTY session: they run only where mutations are allowed. */
+export const tensorlakeChannelScenarios: Scenario[] = [
+  channelScenario(
+    'tensorlake',
+    'ptySession',
+    101,
+    {
+      steps: [
+        { send: { op: 'ready' } },
+        { send: { op: 'data', data: text('echo hi\n') } },
+        { until: { output: 'hi' } },
+        { send: { op: 'resize', cols: 100, rows: 30 } },
+        { send: { op: 'data', data: text('exit\n') } },
+      ],
+      ending: { close: { code: 1000, reason: 'exit:0' } },
+    },
+    { name: 'ready, echo, resize, exit' },
+  ),
+  channelScenario('tensorlake', 'ptySession', 403, { steps: [] }, { credentials: 'wrong' }),
+];
