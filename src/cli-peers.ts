@@ -5,13 +5,15 @@
 import { createRequire } from 'node:module';
 
 /** Each peer as `npm install` should name it: Prism is pinned because 5.15+ needs Node 24. */
-const INSTALL_AS = { '@stoplight/prism-cli': '@stoplight/prism-cli@~5.14.2', ajv: 'ajv', yaml: 'yaml' } as const;
+const INSTALL_AS = { '@stoplight/prism-cli': '@stoplight/prism-cli@~5.14.2', ajv: 'ajv', yaml: 'yaml', ws: 'ws' } as const;
 
 export type Peer = keyof typeof INSTALL_AS;
 
 /** The contract engine reads the specs (yaml) and validates responses against them (ajv). */
 export const ENGINE_PEERS: readonly Peer[] = ['ajv', 'yaml'];
 export const PRISM_PEERS: readonly Peer[] = ['@stoplight/prism-cli', ...ENGINE_PEERS];
+/** Where the WebSocket channels run for real (the emulators, a live API), they are opened with ws; a mock skips them. */
+export const CHANNEL_PEERS: readonly Peer[] = [...ENGINE_PEERS, 'ws'];
 
 /** A peer the command needs is not installed: exit 2, and no pointer to --help (the flags were fine). */
 export class MissingPeersError extends Error {}

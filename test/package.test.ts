@@ -141,15 +141,15 @@ describe('a consumer project that installs the tarball', () => {
     const drift = await cli(['drift']);
     expect(drift.code).toBe(2);
     expect(drift.stderr).toBe(
-      'error: sandbox-procs drift needs ajv and yaml, optional peer dependencies that are not installed with the package (missing: ajv, yaml); ' +
-        'install them with: npm install --save-dev ajv yaml\n',
+      'error: sandbox-procs drift needs ajv, yaml and ws, optional peer dependencies that are not installed with the package (missing: ajv, yaml, ws); ' +
+        'install them with: npm install --save-dev ajv yaml ws\n',
     );
     const check = await cli(['check']);
     expect(check.code).toBe(2);
     expect(check.stderr).toMatch(/^error: sandbox-procs check needs @stoplight\/prism-cli, ajv and yaml, .*\(missing: @stoplight\/prism-cli, ajv, yaml\); install them with: npm install --save-dev @stoplight\/prism-cli@~5\.14\.2 ajv yaml\n$/);
     const onEmulators = await cli(['check', '--target', 'emulator']);
     expect(onEmulators.code).toBe(2);
-    expect(onEmulators.stderr).toMatch(/^error: sandbox-procs check --target emulator needs ajv and yaml, .*\(missing: ajv, yaml\)/);
+    expect(onEmulators.stderr).toMatch(/^error: sandbox-procs check --target emulator needs ajv, yaml and ws, .*\(missing: ajv, yaml, ws\)/);
 
     const emulator = spawn(bin, ['emulate', '--provider', 'hopx'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = once(emulator, 'exit');
