@@ -7,16 +7,15 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { MissingPeersError } from '../cli-peers.js';
-import { decodePtyFrame, encodePtyFrame, type PtyFrame } from '../providers/tensorlake/pty-frames.js';
 import type { ChannelEnd, ChannelValidator } from './channel-spec.js';
-import type { ChannelAdapter, ChannelScenario, ChannelStep } from './scenario.js';
+import type { ChannelCodec, ChannelScenario, ChannelStep } from './scenario.js';
 import { breaking, type Finding } from './validate.js';
 
 export interface ChannelExchange {
   /** ws:// or wss:// */
   url: string;
   headers: Record<string, string>;
-  codec: ChannelAdapter['codec'];
+  codec: ChannelCodec;
   steps: readonly ChannelStep[];
   /** The scenario's own ending, beyond the channel's. */
   ending?: ChannelScenario['ending'];
@@ -70,26 +69,6 @@ export function loadWs(): Promise<typeof import('ws')> {
     throw new MissingPeersError(`the WebSocket channel checks need the optional peer dependency ws, which is not installed (${error instanceof Error ? error.message : String(error)}); install it with: npm install --save-dev ws`);
   });
   return loaded;
-}
-
-/** A decoded frame as the schemas describe it: `data` in base64. */
-function describedFrame(frame: PtyFrame): Record<string, unknown> {
-  return frame.op === 'data' ? { op: 'data', data: Buffer.from(frame.data).toString('base64') } : { ...frame };
-}
-
-function encode(codec: ChannelAdapter['codec'], message: unknown): string | Buffer {
-  if (codec === 'json') return JSON.stringify(message);
-  const described = message as { op: PtyFrame['op']; data?: string; cols?: number; rows?: number; code?: number };
-  const frame = (described.op === 'data' ? { op: 'data', data: Buffer.from(described.data ?? '', 'base64') } : described) as PtyFrame;
-  return encodePtyFrame(frame);
-}
-
-/** The text a message adds to the output (a terminal's or a stream's), if any. */
-function outputOf(codec: ChannelAdapter['codec'], value: unknown): string {
-  if (value === null || typeof value !== 'object') return '';
-  const data = (value as { data?: unknown }).data;
-  if (typeof data !== 'string') return '';
-  return codec === 'json' ? data : Buffer.from(data, 'base64').toString('utf8');
 }
 
 function sizeOf(data: RawData): number {
@@ -191,7 +170,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
         classified.findings.forEach((f) => find({ ...f, message: `${f.message}: ${excerpt(show(value))}` }));
         return;
       }
-      const text = outputOf(x.codec, value);
+      const text = x.codec.outputOf(value);
       if (text) {
         output = (output + text).slice(-OUTPUT_TAIL_CHARS);
         advance();
@@ -217,19 +196,10 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
 
   /** A server message as a value, or a finding when it is not in the channel's wire form. */
   function read(data: RawData, isBinary: boolean, what: string): unknown {
-    const bytes = bytesOf(data);
-    if (x.codec === 'json') {
-      if (isBinary) return void find(breaking('undeclared-message', `${what} is a binary frame of ${bytes.length} bytes; the channel sends JSON text`));
-      try {
-        return JSON.parse(bytes.toString('utf8'));
-      } catch {
-        return void find(breaking('invalid-json', `${what} is not valid JSON: ${excerpt(bytes.toString('utf8'))}`));
-      }
-    }
-    if (!isBinary) return void find(breaking('undeclared-message', `${what} is a text frame; the channel sends binary frames: ${excerpt(bytes.toString('utf8'))}`));
-    const frame = decodePtyFrame(bytes);
-    if ('problem' in frame) return void find(breaking('undeclared-message', `${what} is ${frame.problem}: ${excerpt(bytes.subarray(0, EXCERPT_CHARS).toString('hex'))}`));
-    return describedFrame(frame);
+    const decoded = x.codec.decode(bytesOf(data), isBinary);
+    if ('value' in decoded) return decoded.value;
+    find(breaking(decoded.problem === 'not valid JSON' ? 'invalid-json' : 'undeclared-message', `${what} is ${decoded.problem}${decoded.excerpt ? `: ${excerpt(decoded.excerpt)}` : ''}`));
+    return undefined;
   }
 
   /** Sends the steps' messages up to the next text the output has not shown yet. */
@@ -249,7 +219,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
       }
       sent++;
       step++;
-      socket.send(encode(x.codec, current.send));
+      socket.send(x.codec.encode(current.send));
     }
   }
 

@@ -98,10 +98,40 @@ export interface ChannelContext {
   checkComponent(schema: string, value: unknown, what: string): string[];
 }
 
+/**
+ * A channel's wire form: how a message, as its schema describes it, goes over the
+ * socket and comes back. Text JSON is `jsonCodec`; a provider with binary frames
+ * brings its own (Tensorlake: pty-frames.ts, `data` in base64 in the schemas).
+ */
+export interface ChannelCodec {
+  encode(message: unknown): string | Buffer;
+  /** The message as its schema describes it, or why the frame is not one (said in words). */
+  decode(data: Buffer, isBinary: boolean): { value: unknown } | { problem: string; excerpt: string };
+  /** The text a message adds to the session's output (a stream's, a terminal's), if any. */
+  outputOf(value: unknown): string;
+}
+
+/** One JSON text message per message; the output is a message's string `data`. */
+export const jsonCodec: ChannelCodec = {
+  encode: (message) => JSON.stringify(message),
+  decode(data, isBinary) {
+    if (isBinary) return { problem: `a binary frame of ${data.length} bytes; the channel sends JSON text`, excerpt: '' };
+    const text = data.toString('utf8');
+    try {
+      return { value: JSON.parse(text) as unknown };
+    } catch {
+      return { problem: 'not valid JSON', excerpt: text };
+    }
+  },
+  outputOf: (value) => {
+    const data = value !== null && typeof value === 'object' ? (value as { data?: unknown }).data : undefined;
+    return typeof data === 'string' ? data : '';
+  },
+};
+
 /** How a provider's channel is reached: its wire form, and what must exist before it opens. */
 export interface ChannelAdapter {
-  /** `json`: one JSON text message per message; `pty-frames`: binary frames (pty-frames.ts), described decoded with `data` in base64. */
-  codec: 'json' | 'pty-frames';
+  codec: ChannelCodec;
   open(context: ChannelContext): Promise<ChannelSession>;
 }
 

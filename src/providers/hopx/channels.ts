@@ -2,10 +2,10 @@
 // and /terminal, reached with the agent token as a Bearer header on the upgrade, as
 // its other routes are (the official SDK's ws-client). JSON text messages, as the
 // AsyncAPI document (specs/hopx.asyncapi.yaml) states them.
-import { channelScenario, type ChannelAdapter, type Scenario } from '../../contract/scenario.js';
+import { channelScenario, jsonCodec, type ChannelAdapter, type Scenario } from '../../contract/scenario.js';
 
 const bearer: ChannelAdapter = {
-  codec: 'json',
+  codec: jsonCodec,
   open: async ({ apiKey, credentials, address }) => ({
     path: address,
     headers: credentials === 'missing' ? {} : ({ Authorization: `Bearer ${apiKey}` } as Record<string, string>),

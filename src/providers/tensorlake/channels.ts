@@ -5,13 +5,32 @@
 // frames (pty-frames.ts), described decoded in specs/tensorlake.asyncapi.yaml.
 import { randomBytes } from 'node:crypto';
 import { readPrefix } from '../../contract/routes.js';
-import { channelScenario, type ChannelAdapter, type Scenario } from '../../contract/scenario.js';
+import { channelScenario, type ChannelAdapter, type ChannelCodec, type Scenario } from '../../contract/scenario.js';
+import { decodePtyFrame, encodePtyFrame, type PtyFrame } from './pty-frames.js';
 
 const CREATE = { command: '/bin/sh', rows: 24, cols: 80 };
 const MAX_BODY_BYTES = 64 * 1024;
 
+/** Binary frames, described decoded as the schemas do: `data` in base64. */
+const ptyFrames: ChannelCodec = {
+  encode(message) {
+    const described = message as { op: PtyFrame['op']; data?: string };
+    return encodePtyFrame((described.op === 'data' ? { op: 'data', data: Buffer.from(described.data ?? '', 'base64') } : described) as PtyFrame);
+  },
+  decode(data, isBinary) {
+    if (!isBinary) return { problem: 'a text frame; the channel sends binary frames', excerpt: data.toString('utf8') };
+    const frame = decodePtyFrame(data);
+    if ('problem' in frame) return { problem: frame.problem, excerpt: data.subarray(0, 160).toString('hex') };
+    return { value: frame.op === 'data' ? { op: 'data', data: Buffer.from(frame.data).toString('base64') } : { ...frame } };
+  },
+  outputOf: (value) => {
+    const frame = value as { op?: unknown; data?: unknown };
+    return frame.op === 'data' && typeof frame.data === 'string' ? Buffer.from(frame.data, 'base64').toString('utf8') : '';
+  },
+};
+
 const ptySession: ChannelAdapter = {
-  codec: 'pty-frames',
+  codec: ptyFrames,
   async open({ baseUrl, apiKey, headers, credentials, address, signal, checkComponent }) {
     const root = baseUrl.replace(/\/+$/, '');
     const auth = { ...headers, Authorization: `Bearer ${apiKey}` };
