@@ -103,12 +103,12 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
         connection: (socket) =>
           socket.on('message', () =>
             void sendEach(socket, [
-              json({ type: 'stdout', data: 42, echo: `Bearer ${KEY}` }),
+              json({ type: 'stdout', data: 42, timestamp: 't', echo: `Bearer ${KEY}` }),
               json({ type: 'progress', percent: 50 }),
               'not json',
-              json({ type: 'stdout', data: 'hi\n' }),
+              json({ type: 'stdout', data: 'hi\n', timestamp: 't' }),
               json({ type: 'complete', success: true }),
-              json({ type: 'stdout', data: 'late' }),
+              json({ type: 'stdout', data: 'late', timestamp: 't' }),
             ]),
           ),
       },
@@ -116,7 +116,7 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
     );
     const [result] = results;
     const found = result!.findings.map((f) => `${f.kind}: ${f.message}`);
-    expect(found[0]).toMatch(/^wrong-type: server message 0 \(stdout\)\/data must be string: "\{\\"type\\":\\"stdout\\",\\"data\\":42,\\"echo\\":\\"Bearer \[REDACTED\]\\"\}"$/);
+    expect(found[0]).toMatch(/^wrong-type: server message 0 \(stdout\)\/data must be string: "\{\\"type\\":\\"stdout\\",\\"data\\":42,\\"timestamp\\":\\"t\\",\\"echo\\":\\"Bearer \[REDACTED\]\\"\}"$/);
     expect(found[1]).toMatch(/^undeclared-message: server message 1 with type "progress" is none of the declared messages \(stdout, stderr, result, error, complete\)/);
     expect(found[2]).toBe('invalid-json: server message 2 is not valid JSON: "not json"');
     // The late message may or may not beat the close; if it came, it is out of order.
@@ -136,7 +136,7 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
       'hopx',
       {
         connection: (socket) => {
-          const timer = setInterval(() => socket.send(json({ type: 'stdout', data: 'x' })), 20);
+          const timer = setInterval(() => socket.send(json({ type: 'stdout', data: 'x', timestamp: 't' })), 20);
           socket.on('close', () => clearInterval(timer));
         },
       },
@@ -149,7 +149,7 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
 
   it('an agent that floods: the check stops at the byte cap, validates no more than its share, and keeps only excerpts', async () => {
     const CAP = 4 * 1024 * 1024;
-    const chunk = json({ type: 'stdout', data: 'y'.repeat(16 * 1024) });
+    const chunk = json({ type: 'stdout', data: 'y'.repeat(16 * 1024), timestamp: 't' });
     const [result] = await check(
       'hopx',
       {

@@ -53,7 +53,7 @@ async function driftedHopx(): Promise<StandIn> {
   return startStandIn({
     refuse: (req) => (pathOf(req) === '/terminal' ? { status: 403, body: json({ error: 'forbidden', code: 'FORBIDDEN' }) } : undefined),
     connection: (socket) =>
-      socket.on('message', () => void sendEach(socket, [json({ type: 'stdout', data: 'hi\n' }), json({ type: 'result', exit_code: '0' }), json({ type: 'complete', success: true })])),
+      socket.on('message', () => void sendEach(socket, [json({ type: 'stdout', data: 'hi\n', timestamp: 't' }), json({ type: 'result', exit_code: '0', execution_time: 0.01 }), json({ type: 'complete', success: true })])),
   });
 }
 
@@ -71,7 +71,7 @@ describe('drift reports the channels in every report', () => {
         ['terminal', 'no credentials', 'drift'],
       ]);
       const python = channelChecks[0]!;
-      expect(python.findings).toEqual([{ severity: 'breaking', kind: 'wrong-type', message: 'server message 1 (result)/exit_code must be integer: "{\\"type\\":\\"result\\",\\"exit_code\\":\\"0\\"}"' }]);
+      expect(python.findings).toEqual([{ severity: 'breaking', kind: 'wrong-type', message: 'server message 1 (result)/exit_code must be integer: "{\\"type\\":\\"result\\",\\"exit_code\\":\\"0\\",\\"execution_time\\":0.01}"' }]);
       expect(python.status).toBe(101);
       expect(python.request).toMatchObject({ method: 'GET', url: expect.stringMatching(/^ws:\/\/127\.0\.0\.1:\d+\/execute\/stream$/), headers: { authorization: 'Bearer [REDACTED]' } });
       const refused = channelChecks[3]!;

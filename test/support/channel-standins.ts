@@ -18,11 +18,11 @@ export function fixtureAsyncApi(provider: string): AsyncApiDocument {
   return parse(readFileSync(join(fixtures, `${provider}.asyncapi.yaml`), 'utf8')) as AsyncApiDocument;
 }
 
-/** `spec` with the fixture message schemas of `provider` among its component schemas (those it lacks). */
+/** `spec` with the fixture message schemas of `provider` among its component schemas (in place of its own, once it has them: the engine's tests stay on the fixtures). */
 export function withFixtureMessages(provider: string, spec: OpenApiDocument): OpenApiDocument {
   const messages = parse(readFileSync(join(fixtures, `${provider}-messages.yaml`), 'utf8')) as Record<string, unknown>;
   const components = (spec.components ?? {}) as { schemas?: Record<string, unknown> };
-  return { ...spec, components: { ...components, schemas: { ...messages, ...components.schemas } } };
+  return { ...spec, components: { ...components, schemas: { ...components.schemas, ...messages } } };
 }
 
 export interface Refusal {
