@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
+import { MAX_VALIDATED_MESSAGES } from '../src/contract/channel-check.js';
 import { runScenarios, type ScenarioResult, type Target } from '../src/contract/run.js';
 import { scenariosFor } from '../src/contract/scenarios.js';
 import { decodePtyFrame, encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
@@ -147,7 +148,7 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
     expect(result!.findings[0]!.message).toMatch(/^the channel did not end within \d+ ms \(\d+ messages, \d+ bytes\)/);
   });
 
-  it('an agent that floods: the check stops at the byte cap, validates no more than its share, and keeps only excerpts', async () => {
+  it('an agent that floods: the check stops at the byte cap and keeps only excerpts', async () => {
     const CAP = 4 * 1024 * 1024;
     const chunk = json({ type: 'stdout', data: 'y'.repeat(16 * 1024), timestamp: 't' });
     const [result] = await check(
@@ -169,6 +170,27 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
     // What the check kept of 4 MiB: the output's tail and a few excerpts, no message whole.
     expect(result!.channel!.keptBytes).toBeLessThan(16 * 1024);
     expect(json(result).length).toBeLessThan(16 * 1024);
+  });
+
+  it('thousands of messages outside the contract: 50 findings listed, the rest of the first 1,000 counted, later ones not validated', async () => {
+    const bad = json({ type: 'stdout', data: 1, timestamp: 't' });
+    const [result] = await check(
+      'hopx',
+      {
+        connection: (socket) =>
+          socket.on('message', () => {
+            for (let i = 0; i < 5_000; i++) socket.send(bad);
+            socket.send(json({ type: 'complete', success: true }));
+          }),
+      },
+      channelScenarios('hopx', 'executeStream').slice(1, 2),
+      { timeoutMs: 10_000 },
+    );
+    expect(result!.channel!.messages).toBe(5_001);
+    const findings = result!.findings;
+    expect(findings.filter((f) => f.kind === 'wrong-type')).toHaveLength(50);
+    expect(findings.find((f) => f.kind === 'more-findings')?.message).toBe(`${MAX_VALIDATED_MESSAGES - 50} more findings are not listed`);
+    expect(result!.channel!.keptBytes).toBeLessThan(50 * 200);
   });
 
   it('a terminal that ends with the wrong exit code: wrong-ending, naming the code', async () => {

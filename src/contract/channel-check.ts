@@ -84,16 +84,21 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
   const { validator, redact } = x;
   const outcome: ChannelOutcome = { status: undefined, findings: [], problems: [], messages: 0, bytes: 0, keptBytes: 0 };
   let more = 0;
+  const room = () => outcome.findings.length < MAX_FINDINGS;
   const find = (finding: Finding) => {
-    if (outcome.findings.length < MAX_FINDINGS) outcome.findings.push({ ...finding, message: redact(finding.message) });
+    if (room()) outcome.findings.push({ ...finding, message: redact(finding.message) });
     else more++;
   };
   /** A short quote of a message, redacted before it is cut (a cut could leave part of a secret that redaction no longer finds). */
   const excerpt = (text: string) => {
+    // A finding that will not be listed quotes nothing (it is only counted).
+    if (!room()) return '';
     const quoted = redact(text.slice(0, EXCERPT_CHARS * 4)).slice(0, EXCERPT_CHARS);
     outcome.keptBytes += quoted.length;
     return JSON.stringify(quoted) + (text.length > EXCERPT_CHARS ? '...' : '');
   };
+  const quote = (value: unknown) => excerpt(JSON.stringify(value) ?? String(value));
+  const endMessages = validator.contract.ends.flatMap((end) => (end.message === undefined ? [] : [end.message]));
 
   let output = '';
   let step = 0;
@@ -157,26 +162,30 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
         }
         return;
       }
-      if (index >= MAX_VALIDATED_MESSAGES) return;
       const what = `server message ${index}`;
-      const value = read(data, isBinary, what);
+      // Past the first MAX_VALIDATED_MESSAGES, a message is only decoded: to follow the output and to see the final message come.
+      const validating = index < MAX_VALIDATED_MESSAGES;
+      const value = read(data, isBinary, what, validating);
       if (value === undefined) return;
       if (final !== undefined) {
-        find(breaking('message-order', `${what} came after the final message (${final}): ${excerpt(show(value))}`));
+        if (validating) find(breaking('message-order', `${what} came after the final message (${final}): ${quote(value)}`));
         return;
       }
-      const classified = validator.classify('server', value, what);
-      if (classified.name === undefined) {
-        classified.findings.forEach((f) => find({ ...f, message: `${f.message}: ${excerpt(show(value))}` }));
-        return;
+      let name: string | undefined;
+      if (validating) {
+        const classified = validator.classify('server', value, what);
+        if (classified.name === undefined) return classified.findings.forEach((f) => find({ ...f, message: `${f.message}: ${quote(value)}` }));
+        name = classified.name;
+      } else {
+        name = endMessages.find((end) => validator.matches(end, value));
       }
       const text = x.codec.outputOf(value);
       if (text) {
         output = (output + text).slice(-OUTPUT_TAIL_CHARS);
         advance();
       }
-      if (validator.contract.ends.some((end) => end.message !== undefined && validator.is(classified.name, end.message))) {
-        final = classified.name;
+      if (name !== undefined && endMessages.some((end) => validator.is(name, end))) {
+        final = name;
         finalValue = value;
         // As the official SDKs do: the final message ends the session, the client closes.
         setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
@@ -195,10 +204,10 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
   });
 
   /** A server message as a value, or a finding when it is not in the channel's wire form. */
-  function read(data: RawData, isBinary: boolean, what: string): unknown {
+  function read(data: RawData, isBinary: boolean, what: string, validating: boolean): unknown {
     const decoded = x.codec.decode(bytesOf(data), isBinary);
     if ('value' in decoded) return decoded.value;
-    find(breaking(decoded.problem === 'not valid JSON' ? 'invalid-json' : 'undeclared-message', `${what} is ${decoded.problem}${decoded.excerpt ? `: ${excerpt(decoded.excerpt)}` : ''}`));
+    if (validating) find(breaking(decoded.problem === 'not valid JSON' ? 'invalid-json' : 'undeclared-message', `${what} is ${decoded.problem}${decoded.excerpt ? `: ${excerpt(decoded.excerpt)}` : ''}`));
     return undefined;
   }
 
@@ -257,17 +266,13 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     }
     for (const [field, value] of Object.entries(wanted.fields ?? {})) {
       const got = (finalValue as Record<string, unknown> | undefined)?.[field];
-      if (final !== undefined && got !== value) outcome.findings.push(breaking('wrong-ending', `${final}'s ${field} is ${excerpt(JSON.stringify(got) ?? 'undefined')}, expected ${JSON.stringify(value)}`));
+      if (final !== undefined && got !== value) outcome.findings.push(breaking('wrong-ending', `${final}'s ${field} is ${JSON.stringify(redact((JSON.stringify(got) ?? 'undefined').slice(0, 4 * EXCERPT_CHARS)).slice(0, EXCERPT_CHARS))}, expected ${JSON.stringify(value)}`));
     }
     if (wanted.close && (close?.code !== wanted.close.code || (wanted.close.reason !== undefined && close.reason !== wanted.close.reason))) {
       outcome.findings.push(breaking('wrong-ending', `the channel ${closed}, expected ${wanted.close.code}${wanted.close.reason === undefined ? '' : ` "${wanted.close.reason}"`}`));
     }
   }
   return outcome;
-}
-
-function show(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
 }
 
 function describeEnds(ends: readonly ChannelEnd[]): string {

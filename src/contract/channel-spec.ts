@@ -184,6 +184,12 @@ export class ChannelValidator {
     return { name: undefined, findings: [breaking('undeclared-message', `${what}${tag} is none of the declared messages (${candidates.map((m) => m.name).join(', ')})`)] };
   }
 
+  /** Whether `value` is the declared message `name` (or one it is an alias of). */
+  matches(name: string, value: unknown): boolean {
+    const message = [...this.contract.server, ...this.contract.client].find((m) => m.name === name || m.aliases.includes(name));
+    return message !== undefined && this.validator(message.pointer)(value);
+  }
+
   /** Whether `name` is (an alias of) the declared message `declared`. */
   is(name: string, declared: string): boolean {
     const all = [...this.contract.client, ...this.contract.server];
