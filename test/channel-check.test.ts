@@ -201,7 +201,7 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
           socket.on('message', (raw) => {
             const message = JSON.parse(raw.toString()) as { type: string; data?: string };
             if (message.type === 'input' && message.data === 'exit\n') void sendEach(socket, [json({ type: 'exit', code: 3 })]);
-            else if (message.type === 'input') void sendEach(socket, [json({ type: 'output', data: 'hi\r\n' })]);
+            else if (message.type === 'input') void sendEach(socket, [json({ type: 'output', data: 'echo hi\r\nhi\r\n' })]);
           }),
       },
       channelScenarios('hopx', 'terminal').slice(0, 1),

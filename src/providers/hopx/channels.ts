@@ -32,7 +32,8 @@ export const hopxChannelScenarios: Scenario[] = [
     {
       steps: [
         { send: { type: 'input', data: 'echo hi\n' } },
-        { until: { output: 'hi' } },
+        // The command's own line of output: a terminal echoes what is typed, and "echo hi" holds "hi" too.
+        { until: { output: '\nhi' } },
         { send: { type: 'resize', cols: 100, rows: 30 } },
         { send: { type: 'input', data: 'exit\n' } },
       ],
