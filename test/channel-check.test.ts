@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { MAX_VALIDATED_MESSAGES } from '../src/contract/channel-check.js';
 import { runScenarios, type ScenarioResult, type Target } from '../src/contract/run.js';
+import { outputLines } from '../src/contract/scenario.js';
 import { scenariosFor } from '../src/contract/scenarios.js';
 import { decodePtyFrame, encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import type { ProviderName } from '../src/errors.js';
@@ -129,7 +130,7 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
   it('a silent agent: channel-timeout, said as silence, within the check\'s bound', async () => {
     const [result] = await check('hopx', { connection: () => undefined }, channelScenarios('hopx', 'executeStream').slice(0, 1), { timeoutMs: 300 });
     expect(result!.findings.map((f) => f.kind)).toEqual(['channel-timeout']);
-    expect(result!.findings[0]!.message).toMatch(/^the channel stayed silent for \d+ ms after the upgrade; it was waiting for the output to show "hi"$/);
+    expect(result!.findings[0]!.message).toMatch(/^the channel stayed silent for \d+ ms after the upgrade; it was waiting for the output to show the line "hi"$/);
   });
 
   it('an agent that trickles forever: channel-timeout, with what it sent counted', async () => {
@@ -309,6 +310,16 @@ describe('the Tensorlake PTY channel against stand-in daemons', () => {
     expect(found[1]).toBe('server message 1 is a text frame; the channel sends binary frames: "text"');
     // A RESIZE frame is one the daemon never sends, even whole: the first fault is its length.
     expect(found[2]).toBe('server message 2 is a RESIZE frame of 2 bytes (5 expected): "0100"');
+  });
+});
+
+describe('a step waits for a line of output, as a person reads it', () => {
+  it('the command\'s own line, not the echo of the typed one, through bracketed paste and split messages (outputs seen on the emulators)', () => {
+    expect(outputLines('\u001b[?2004hbash-5.2# echo hi\r\n\u001b[?2004l\rhi\r\n\u001b[?2004hbash-5.2# ')).toContain('hi');
+    expect(outputLines('# echo hi\r\nhi\r\n# ')).toContain('hi');
+    expect(outputLines('bash-5.2# echo hi\r\n\u001b[?2004l\r')).not.toContain('hi');
+    expect(outputLines('echo hi\r\n')).not.toContain('hi');
+    expect(outputLines('\u001b[32mhi\u001b[0m\n')).toContain('hi');
   });
 });
 

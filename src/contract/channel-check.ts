@@ -8,7 +8,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { MissingPeersError } from '../cli-peers.js';
 import type { ChannelEnd, ChannelValidator } from './channel-spec.js';
-import type { ChannelCodec, ChannelScenario, ChannelStep } from './scenario.js';
+import { outputLines, type ChannelCodec, type ChannelScenario, type ChannelStep } from './scenario.js';
 import { breaking, type Finding } from './validate.js';
 
 export interface ChannelExchange {
@@ -216,7 +216,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     while (step < x.steps.length && socket.readyState === WebSocket.OPEN) {
       const current = x.steps[step]!;
       if ('until' in current) {
-        if (!output.includes(current.until.output)) return;
+        if (!outputLines(output).includes(current.until.line)) return;
         step++;
         continue;
       }
@@ -236,8 +236,8 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
   if (more > 0) outcome.findings.push(breaking('more-findings', `${more} more findings are not listed`));
   if (outcome.status !== 101 || x.openOnly) return outcome;
 
-  const pending = x.steps.slice(step).find((s): s is { until: { output: string } } => 'until' in s);
-  const waited = pending ? `; it was waiting for the output to show ${JSON.stringify(pending.until.output)}` : '';
+  const pending = x.steps.slice(step).find((s): s is { until: { line: string } } => 'until' in s);
+  const waited = pending ? `; it was waiting for the output to show the line ${JSON.stringify(pending.until.line)}` : '';
   if (stopped === 'timeout') {
     outcome.findings.push(
       outcome.messages === 0
@@ -250,7 +250,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     outcome.findings.push(breaking('channel-timeout', `the channel sent more than ${x.maxBytes} bytes (${outcome.messages} messages) without ending; the check stopped reading it`));
     return outcome;
   }
-  if (pending) outcome.findings.push(breaking('channel-output', `the session ended before its output showed ${JSON.stringify(pending.until.output)}`));
+  if (pending) outcome.findings.push(breaking('channel-output', `the session ended before its output showed the line ${JSON.stringify(pending.until.line)}`));
   const close = outcome.close;
   const closeMatches = (end: ChannelEnd) =>
     end.close !== undefined && close !== undefined && (end.close.code === undefined || end.close.code === close.code) && (end.close.reason === undefined || end.close.reason.test(close.reason));

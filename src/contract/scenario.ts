@@ -62,8 +62,18 @@ export interface Scenario {
   channel?: ChannelScenario;
 }
 
-/** One step of a channel exchange: send a client message (as its schema describes it), or wait until the output shows a text. */
-export type ChannelStep = { send: unknown } | { until: { output: string } };
+/**
+ * One step of a channel exchange: send a client message (as its schema describes it),
+ * or wait until the output shows a line that is exactly `line` once terminal control
+ * sequences are left out (a terminal echoes what is typed: "echo hi" is not the line "hi").
+ */
+export type ChannelStep = { send: unknown } | { until: { line: string } };
+
+/** The output's lines as a person reads them: escape sequences (colours, bracketed paste) left out, CR and LF both ending a line. */
+export function outputLines(output: string): string[] {
+  // eslint-disable-next-line no-control-regex
+  return output.replace(/\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g, '').split(/\r\n|\r|\n/);
+}
 
 export interface ChannelScenario {
   key: string;

@@ -22,8 +22,8 @@ const execute = (language: string, code: string) => ({ type: 'execute', code, la
 const completes = { message: 'StreamCompleteMessage', fields: { success: true } };
 
 export const hopxChannelScenarios: Scenario[] = [
-  channelScenario('hopx', 'executeStream', 101, { steps: [{ send: execute('python', 'print("hi")') }, { until: { output: 'hi' } }], ending: completes }, { name: 'python print' }),
-  channelScenario('hopx', 'executeStream', 101, { steps: [{ send: execute('bash', 'echo hi') }, { until: { output: 'hi' } }], ending: completes }, { name: 'bash echo' }),
+  channelScenario('hopx', 'executeStream', 101, { steps: [{ send: execute('python', 'print("hi")') }, { until: { line: 'hi' } }], ending: completes }, { name: 'python print' }),
+  channelScenario('hopx', 'executeStream', 101, { steps: [{ send: execute('bash', 'echo hi') }, { until: { line: 'hi' } }], ending: completes }, { name: 'bash echo' }),
   channelScenario('hopx', 'executeStream', 401, { steps: [] }),
   channelScenario(
     'hopx',
@@ -32,8 +32,8 @@ export const hopxChannelScenarios: Scenario[] = [
     {
       steps: [
         { send: { type: 'input', data: 'echo hi\n' } },
-        // The command's own line of output: a terminal echoes what is typed, and "echo hi" holds "hi" too.
-        { until: { output: '\nhi' } },
+        // The command's own line of output (a terminal echoes the typed line too).
+        { until: { line: 'hi' } },
         { send: { type: 'resize', cols: 100, rows: 30 } },
         { send: { type: 'input', data: 'exit\n' } },
       ],

@@ -76,8 +76,8 @@ export const tensorlakeChannelScenarios: Scenario[] = [
       steps: [
         { send: { op: 'ready' } },
         { send: { op: 'data', data: text('echo hi\n') } },
-        // The command's own line of output: a terminal echoes what is typed, and "echo hi" holds "hi" too.
-        { until: { output: '\nhi' } },
+        // The command's own line of output (a terminal echoes the typed line too).
+        { until: { line: 'hi' } },
         { send: { op: 'resize', cols: 100, rows: 30 } },
         { send: { op: 'data', data: text('exit\n') } },
       ],
