@@ -52,6 +52,8 @@ const unauthorized = (req: IncomingMessage) => (req.headers.authorization === `B
 
 /** As the agent does it: one message per write, the stream's output, its result, and its completion. */
 function faithfulHopx(socket: WebSocket, req: IncomingMessage): void {
+  // A shell's prompt, as the terminal opens.
+  if (pathOf(req) === '/terminal') void sendEach(socket, [json({ type: 'output', data: '$ ' })]);
   socket.on('message', (raw) => {
     const message = JSON.parse(raw.toString()) as { type: string; code?: string; data?: string };
     const now = new Date().toISOString();
@@ -198,12 +200,14 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
     const [result] = await check(
       'hopx',
       {
-        connection: (socket) =>
+        connection: (socket) => {
+          void sendEach(socket, [json({ type: 'output', data: '$ ' })]);
           socket.on('message', (raw) => {
             const message = JSON.parse(raw.toString()) as { type: string; data?: string };
             if (message.type === 'input' && message.data === 'exit\n') void sendEach(socket, [json({ type: 'exit', code: 3 })]);
             else if (message.type === 'input') void sendEach(socket, [json({ type: 'output', data: 'echo hi\r\nhi\r\n' })]);
-          }),
+          });
+        },
       },
       channelScenarios('hopx', 'terminal').slice(0, 1),
     );
@@ -250,6 +254,7 @@ function ptyServer(end: (socket: WebSocket) => void = (socket) => socket.close(1
         socket.on('message', (raw: Buffer) => {
           const frame = decodePtyFrame(raw);
           if ('problem' in frame) return socket.close(1008, 'bad frame');
+          if (frame.op === 'ready' && !ready) socket.send(encodePtyFrame({ op: 'data', data: Buffer.from('# ') }));
           if (frame.op === 'ready') ready = true;
           if (!ready || frame.op !== 'data') return;
           const typed = Buffer.from(frame.data).toString();

@@ -216,7 +216,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     while (step < x.steps.length && socket.readyState === WebSocket.OPEN) {
       const current = x.steps[step]!;
       if ('until' in current) {
-        if (!outputLines(output).includes(current.until.line)) return;
+        if (current.until.line === '' ? output === '' : !outputLines(output).includes(current.until.line)) return;
         step++;
         continue;
       }
@@ -237,7 +237,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
   if (outcome.status !== 101 || x.openOnly) return outcome;
 
   const pending = x.steps.slice(step).find((s): s is { until: { line: string } } => 'until' in s);
-  const waited = pending ? `; it was waiting for the output to show the line ${JSON.stringify(pending.until.line)}` : '';
+  const waited = pending ? `; it was waiting for ${describeWait(pending.until.line)}` : '';
   if (stopped === 'timeout') {
     outcome.findings.push(
       outcome.messages === 0
@@ -250,7 +250,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     outcome.findings.push(breaking('channel-timeout', `the channel sent more than ${x.maxBytes} bytes (${outcome.messages} messages) without ending; the check stopped reading it`));
     return outcome;
   }
-  if (pending) outcome.findings.push(breaking('channel-output', `the session ended before its output showed the line ${JSON.stringify(pending.until.line)}`));
+  if (pending) outcome.findings.push(breaking('channel-output', `the session ended while waiting for ${describeWait(pending.until.line)}`));
   const close = outcome.close;
   const closeMatches = (end: ChannelEnd) =>
     end.close !== undefined && close !== undefined && (end.close.code === undefined || end.close.code === close.code) && (end.close.reason === undefined || end.close.reason.test(close.reason));
@@ -279,4 +279,8 @@ function describeEnds(ends: readonly ChannelEnd[]): string {
   return ends
     .map((end) => [end.message, end.close && `close ${end.close.code ?? 'any code'}${end.close.reason ? ` ${end.close.reason.source}` : ''}`].filter(Boolean).join(' then '))
     .join('; ');
+}
+
+function describeWait(line: string): string {
+  return line === '' ? 'any output (a prompt)' : `the output to show the line ${JSON.stringify(line)}`;
 }

@@ -65,7 +65,10 @@ export interface Scenario {
 /**
  * One step of a channel exchange: send a client message (as its schema describes it),
  * or wait until the output shows a line that is exactly `line` once terminal control
- * sequences are left out (a terminal echoes what is typed: "echo hi" is not the line "hi").
+ * sequences are left out (a terminal echoes what is typed: "echo hi" is not the line
+ * "hi"), or (`line: ''`) until it shows anything at all: a shell's prompt, before typing,
+ * as a person would (typed ahead, the echo comes before the prompt, and the prompt then
+ * shares the output's line: "# hi").
  */
 export type ChannelStep = { send: unknown } | { until: { line: string } };
 

@@ -31,6 +31,8 @@ export const hopxChannelScenarios: Scenario[] = [
     101,
     {
       steps: [
+        // The prompt first: typed ahead, the echo of the line would come before it.
+        { until: { line: '' } },
         { send: { type: 'input', data: 'echo hi\n' } },
         // The command's own line of output (a terminal echoes the typed line too).
         { until: { line: 'hi' } },

@@ -75,6 +75,8 @@ export const tensorlakeChannelScenarios: Scenario[] = [
     {
       steps: [
         { send: { op: 'ready' } },
+        // The prompt first: typed ahead, the echo of the line would come before it ("echo hi\r\n# hi").
+        { until: { line: '' } },
         { send: { op: 'data', data: text('echo hi\n') } },
         // The command's own line of output (a terminal echoes the typed line too).
         { until: { line: 'hi' } },
