@@ -2,7 +2,7 @@
 // for the cheap flag cases.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { controlScenariosFor, scenariosFor } from '../src/contract/scenarios.js'
 import { createHopxClient, createTensorlakeClient } from '../src/index.js';
 import { childrenOf, commandLineOf, descendantsOf, isAlive, waitFor } from './support/processes.js';
 import { full } from './support/profile.js';
+import { channelsPending as pendingChannel } from './support/pending-channels.js';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'src', 'bin.js');
 
@@ -67,12 +68,8 @@ describe('sandbox-procs check (built bin)', () => {
   });
 });
 
-/**
- * Until specs/<provider>.asyncapi.yaml and the emulators' WebSocket sessions are there (#24,
- * built in parallel), the channel scenarios cannot pass on the emulator target: these
- * end-to-end runs wait for them (test/contract.test.ts runs the rest meanwhile).
- */
-const channelsPending = ['hopx', 'tensorlake'].some((provider) => !existsSync(join(import.meta.dirname, '..', 'specs', `${provider}.asyncapi.yaml`)));
+/** The end-to-end runs on the emulators wait for the channels (see pending-channels.ts); test/contract.test.ts runs the rest meanwhile. */
+const channelsPending = pendingChannel('hopx') || pendingChannel('tensorlake');
 
 describe('sandbox-procs check --target emulator (built bin)', () => {
   it.skipIf(channelsPending)('runs the reachable scenarios against the emulators and exits 0', async () => {

@@ -3,15 +3,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runnableOn, runScenarios, startEmulatorTarget, type RunningTarget, type Target } from '../src/contract/run.js';
 import { controlContracts, controlScenariosFor, providers, scenariosFor } from '../src/contract/scenarios.js';
-import { existsSync } from 'node:fs';
-import { asyncApiPath, loadSpec } from '../src/specs.js';
+import { loadSpec } from '../src/specs.js';
+import { channelsPending } from './support/pending-channels.js';
 import { channelValidator } from '../src/contract/channel-run.js';
 import type { ProviderName } from '../src/errors.js';
 import { scenarioLabel } from '../src/contract/scenario.js';
 import { SpecValidator } from '../src/contract/validate.js';
 import { startServer, json } from './support/servers.js';
 
-const hasChannels = (provider: ProviderName) => existsSync(asyncApiPath(provider));
+const hasChannels = (provider: ProviderName) => !channelsPending(provider);
 
 const prism: Target = {
   name: 'prism',

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runDrift, type DriftOptions, type DriftReport } from '../src/contract/drift.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { jsonAnswer, startStandIn, type RunningStandIn, type StandIn } from './support/stand-ins.js';
+import { withoutPendingChannels } from './support/pending-channels.js';
 
 const owned: Array<RunningStandIn | RunningEmulator> = [];
 afterEach(async () => {
@@ -18,8 +19,8 @@ async function standIn(provider: 'hopx' | 'tensorlake', rules: StandIn): Promise
   return started;
 }
 
-function drift(options: Omit<DriftOptions, 'toolVersion'>): Promise<DriftReport> {
-  return runDrift({ ...options, toolVersion: 'test', timeoutMs: 5_000 });
+async function drift(options: Omit<DriftOptions, 'toolVersion'>): Promise<DriftReport> {
+  return withoutPendingChannels(await runDrift({ ...options, toolVersion: 'test', timeoutMs: 5_000 }));
 }
 
 const verdicts = (report: DriftReport) => Object.fromEntries(Object.entries(report.killForms!).map(([form, v]) => [form, v.verdict]));
