@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { MAX_VALIDATED_MESSAGES } from '../src/contract/channel-check.js';
 import { runScenarios, type ScenarioResult, type Target } from '../src/contract/run.js';
-import { outputLines } from '../src/contract/scenario.js';
+import { outputLines } from '../src/contract/channel-codec.js';
 import { scenariosFor } from '../src/contract/scenarios.js';
 import { decodePtyFrame, encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import type { ProviderName } from '../src/errors.js';

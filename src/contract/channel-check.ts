@@ -8,7 +8,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { MissingPeersError } from '../cli-peers.js';
 import type { ChannelEnd, ChannelValidator } from './channel-spec.js';
-import { outputLines, type ChannelCodec, type ChannelScenario, type ChannelStep } from './scenario.js';
+import { outputLines } from './channel-codec.js';
+import type { ChannelCodec, ChannelScenario, ChannelStep } from './scenario.js';
 import { breaking, type Finding } from './validate.js';
 
 export interface ChannelExchange {

@@ -72,11 +72,6 @@ export interface Scenario {
  */
 export type ChannelStep = { send: unknown } | { until: { line: string } };
 
-/** The output's lines as a person reads them: escape sequences (colours, bracketed paste) left out, CR and LF both ending a line. */
-export function outputLines(output: string): string[] {
-  // eslint-disable-next-line no-control-regex
-  return output.replace(/\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g, '').split(/\r\n|\r|\n/);
-}
 
 export interface ChannelScenario {
   key: string;
@@ -123,24 +118,6 @@ export interface ChannelCodec {
   /** The text a message adds to the session's output (a stream's, a terminal's), if any. */
   outputOf(value: unknown): string;
 }
-
-/** One JSON text message per message; the output is a message's string `data`. */
-export const jsonCodec: ChannelCodec = {
-  encode: (message) => JSON.stringify(message),
-  decode(data, isBinary) {
-    if (isBinary) return { problem: `a binary frame of ${data.length} bytes; the channel sends JSON text`, excerpt: '' };
-    const text = data.toString('utf8');
-    try {
-      return { value: JSON.parse(text) as unknown };
-    } catch {
-      return { problem: 'not valid JSON', excerpt: text };
-    }
-  },
-  outputOf: (value) => {
-    const data = value !== null && typeof value === 'object' ? (value as { data?: unknown }).data : undefined;
-    return typeof data === 'string' ? data : '';
-  },
-};
 
 /** How a provider's channel is reached: its wire form, and what must exist before it opens. */
 export interface ChannelAdapter {

@@ -2,7 +2,8 @@
 // and /terminal, reached with the agent token as a Bearer header on the upgrade, as
 // its other routes are (the official SDK's ws-client). JSON text messages, as the
 // AsyncAPI document (specs/hopx.asyncapi.yaml) states them.
-import { channelScenario, jsonCodec, type ChannelAdapter, type Scenario } from '../../contract/scenario.js';
+import { jsonCodec } from '../../contract/channel-codec.js';
+import { channelScenario, type ChannelAdapter, type Scenario } from '../../contract/scenario.js';
 
 const bearer: ChannelAdapter = {
   codec: jsonCodec,
