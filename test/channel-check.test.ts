@@ -95,6 +95,22 @@ describe('HopX channels (execute stream, terminal) against stand-in agents', () 
     expect(results.find((r) => r.label === 'no credentials')!.passed).toBe(true);
   });
 
+  it('a refusal the spec does not declare: its status or body is a finding, as for any response', async () => {
+    const plain = await check('hopx', { refuse: () => ({ status: 401, contentType: 'text/plain', body: 'Unauthorized' }), connection: faithfulHopx }, channelScenarios('hopx', 'terminal'));
+    expect(plain.find((r) => r.label === 'no credentials')!.findings.map((f) => `${f.kind}: ${f.message}`)).toEqual(['content-type: content type text/plain is not declared (application/json)']);
+    await running!.close();
+    running = undefined;
+    const other = await check('hopx', { refuse: () => ({ status: 403, body: json({ error: 'forbidden', code: 'FORBIDDEN' }) }), connection: faithfulHopx }, channelScenarios('hopx', 'terminal'));
+    expect(other.find((r) => r.label === 'no credentials')!.problems).toEqual(['expected status 401, got 403 "FORBIDDEN"', 'status 403 is not declared for terminal_connect']);
+    await running!.close();
+    running = undefined;
+    // Declared for /terminal (the fixture's), the same 401 passes.
+    expect(summary(await check('hopx', { refuse: unauthorized, connection: faithfulHopx }, channelScenarios('hopx', 'terminal')))).toEqual([
+      'terminal echo, resize, exit 101: ok',
+      'terminal no credentials 401: ok',
+    ]);
+  });
+
   it('an agent that opens without credentials: the refusal scenario says so', async () => {
     const results = await check('hopx', { connection: faithfulHopx }, channelScenarios('hopx', 'terminal'));
     expect(results.find((r) => r.label === 'no credentials')!.problems).toEqual(['expected the upgrade to be refused with 401, the channel opened (101)']);

@@ -129,9 +129,10 @@ export async function runChannelScenario(scenario: Scenario, context: ChannelRun
   } else if (status !== undefined && status !== scenario.status) {
     problems.push(`expected status ${scenario.status}, got ${status}${codeOf(refusal?.body)}`);
   }
-  // A refusal's body, checked against what the spec declares for the upgrade (once it declares the path).
-  const operation = context.spec.operationAt(validator.contract.address, 'get');
-  if (refusal && status !== undefined && operation) findings.push(...context.spec.check(operation, { status, contentType: refusal.contentType, bodyText: refusal.body, complete: refusal.body.length < 2_048 }));
+  // A refusal, checked against what the OpenAPI spec declares for the upgrade's path (its status and body), once it declares the path.
+  if (refusal && status !== undefined) {
+    findings.push(...(context.spec.checkUpgrade(validator.contract.address, { status, contentType: refusal.contentType, bodyText: refusal.body, complete: refusal.body.length < 2_048 }) ?? []));
+  }
   problems.push(...findings.filter((f) => f.severity === 'breaking').map((f) => f.message));
 
   const request: RequestEvidence = { method: 'GET', url: redact(url), headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), redact(value)])) };

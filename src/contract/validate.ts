@@ -80,13 +80,6 @@ export class SpecValidator {
     }
   }
 
-  /** The operationId served at (path, method), if the spec declares one: the HTTP side of a WebSocket channel. */
-  operationAt(path: string, method: string): string | undefined {
-    const pointer = `/paths/${pointerEscape(path)}/${method.toLowerCase()}`;
-    for (const [id, op] of this.operations) if (op.pointer === pointer) return id;
-    return undefined;
-  }
-
   /** Every (operationId, status) pair the spec declares. */
   declaredPairs(): Array<{ operation: string; status: string }> {
     return [...this.operations].flatMap(([operation, { responses }]) => Object.keys(responses).map((status) => ({ operation, status })));
@@ -95,6 +88,10 @@ export class SpecValidator {
   private declared(operation: string, status: number): DeclaredResponse | undefined {
     const op = this.operations.get(operation);
     if (!op) throw new Error(`${this.provider}: no operation ${operation} in the spec`);
+    return this.declaredIn(op, status);
+  }
+
+  private declaredIn(op: { pointer: string; responses: Record<string, unknown> }, status: number): DeclaredResponse | undefined {
     const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => k in op.responses);
     if (!key) return undefined;
     let pointer = `${op.pointer}/responses/${key}`;
@@ -128,7 +125,22 @@ export class SpecValidator {
 
   /** Everything about `observed` that departs from the spec; empty when it conforms. */
   check(operation: string, observed: ObservedResponse): Finding[] {
-    const declared = this.declared(operation, observed.status);
+    return this.checkDeclared(this.declared(operation, observed.status), operation, observed);
+  }
+
+  /**
+   * The answer to a WebSocket upgrade at `path` checked against what the spec declares
+   * for (path, GET): a channel's refusal. Undefined when the spec declares no such
+   * operation (the upgrade is the AsyncAPI document's alone).
+   */
+  checkUpgrade(path: string, observed: ObservedResponse): Finding[] | undefined {
+    const pointer = `/paths/${pointerEscape(path)}/get`;
+    const op = follow(this.doc, pointer) as { operationId?: string; responses?: Record<string, unknown> } | undefined;
+    if (!op?.responses) return undefined;
+    return this.checkDeclared(this.declaredIn({ pointer, responses: op.responses }, observed.status), op.operationId ?? `GET ${path}`, observed);
+  }
+
+  private checkDeclared(declared: DeclaredResponse | undefined, operation: string, observed: ObservedResponse): Finding[] {
     if (!declared) return [breaking('undeclared-status', `status ${observed.status} is not declared for ${operation}`)];
     if (declared.mediaTypes.length === 0) {
       return observed.bodyText === '' ? [] : [breaking('unexpected-body', `status ${observed.status} declares no body, got ${observed.bodyText.length} bytes`)];

@@ -3,7 +3,7 @@
 // into the real OpenAPI specs), and stand-in WebSocket servers: real `ws` servers on
 // 127.0.0.1:0 behind a node:http server that also answers REST requests and can
 // refuse an upgrade with any status and body.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -22,7 +22,9 @@ export function fixtureAsyncApi(provider: string): AsyncApiDocument {
 export function withFixtureMessages(provider: string, spec: OpenApiDocument): OpenApiDocument {
   const messages = parse(readFileSync(join(fixtures, `${provider}-messages.yaml`), 'utf8')) as Record<string, unknown>;
   const components = (spec.components ?? {}) as { schemas?: Record<string, unknown> };
-  return { ...spec, components: { ...components, schemas: { ...components.schemas, ...messages } } };
+  // The upgrade's HTTP side, where the fixture declares one (a refusal's status and body).
+  const upgrades = existsSync(join(fixtures, `${provider}-upgrades.yaml`)) ? (parse(readFileSync(join(fixtures, `${provider}-upgrades.yaml`), 'utf8')) as Record<string, Record<string, unknown>>) : {};
+  return { ...spec, paths: { ...spec.paths, ...upgrades }, components: { ...components, schemas: { ...components.schemas, ...messages } } };
 }
 
 export interface Refusal {
