@@ -75,8 +75,11 @@ describe('drift reports the channels in every report', () => {
       expect(python.status).toBe(101);
       expect(python.request).toMatchObject({ method: 'GET', url: expect.stringMatching(/^ws:\/\/127\.0\.0\.1:\d+\/execute\/stream$/), headers: { authorization: 'Bearer [REDACTED]' } });
       const refused = channelChecks[3]!;
-      // One finding per root cause: the refusal, not also the status it came with.
-      expect(refused.findings.map((f) => [f.kind, f.message])).toEqual([['upgrade-refused', 'the channel refused the upgrade: 403 "FORBIDDEN"']]);
+      // The refusal, and that the spec declares no such answer for the upgrade (not also the status it came with).
+      expect(refused.findings.map((f) => [f.kind, f.message])).toEqual([
+        ['upgrade-refused', 'the channel refused the upgrade: 403 "FORBIDDEN"'],
+        ['undeclared-status', 'status 403 is not declared for terminal_connect'],
+      ]);
       expect(refused.response).toEqual({ status: 403, contentType: 'application/json', bodyExcerpt: '{"error":"forbidden","code":"FORBIDDEN"}' });
       expect(channelChecks[2]!.findings.map((f) => [f.kind, f.message])).toEqual([['unexpected-status', 'expected status 401, got 101 (no content type) "0 server messages, 0 bytes; closed 1000"']]);
 
