@@ -169,8 +169,8 @@ describe('a consumer project that installs the tarball', () => {
     }
   }, 60_000);
 
-  it('with ajv and yaml but no Prism: check runs on the emulators, and check with Prism names only what is missing', async () => {
-    await npm(['install', '--save-dev', 'ajv@^8', 'yaml@^2'], project);
+  it('with ajv, yaml and ws but no Prism: check runs on the emulators (their WebSocket channels with ws), and check with Prism names only what is missing', async () => {
+    await npm(['install', '--save-dev', 'ajv@^8', 'yaml@^2', 'ws@^8'], project);
     const bin = join(project, 'node_modules/.bin/sandbox-procs');
     const env = { ...process.env, NO_COLOR: '1' };
     const onEmulators = await outcome(bin, ['check', '--target', 'emulator', '--provider', 'hopx'], { cwd: project, env });

@@ -35,7 +35,7 @@ export async function probeRouter(baseUrl: string, token: string, timeoutMs: num
   }
 }
 
-export async function readPrefix(response: Response, maxBytes: number): Promise<string> {
+async function readPrefix(response: Response, maxBytes: number): Promise<string> {
   if (!response.body) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -4,12 +4,28 @@
 // the session deleted at the end (204, or 404 once it ended by itself). Binary
 // frames (pty-frames.ts), described decoded in specs/tensorlake.asyncapi.yaml.
 import { randomBytes } from 'node:crypto';
-import { readPrefix } from '../../contract/routes.js';
 import { channelScenario, type ChannelAdapter, type ChannelCodec, type Scenario } from '../../contract/scenario.js';
 import { decodePtyFrame, encodePtyFrame, type PtyFrame } from './pty-frames.js';
 
 const CREATE = { command: '/bin/sh', rows: 24, cols: 80 };
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** The start of a body, at most `maxBytes` of it: a REST answer here is small, and a hostile one must not fill the memory. */
+async function readPrefix(response: Response, maxBytes: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (let read = await reader.read(); !read.done && size < maxBytes; read = await reader.read()) {
+      chunks.push(read.value);
+      size += read.value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
 
 /** Binary frames, described decoded as the schemas do: `data` in base64. */
 const ptyFrames: ChannelCodec = {
