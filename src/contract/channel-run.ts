@@ -28,7 +28,7 @@ export interface ChannelRunContext {
 const validators = new Map<string, ChannelValidator>();
 
 /** The channel's contract, read once per process. */
-export function channelValidator(provider: ProviderName, key: string): ChannelValidator {
+function channelValidator(provider: ProviderName, key: string): ChannelValidator {
   const id = `${provider} ${key}`;
   let validator = validators.get(id);
   if (!validator) {
