@@ -32,7 +32,7 @@ Commands:
 
 Run \`sandbox-procs COMMAND --help\` for a command's options and exit codes.
 check and drift need optional peer dependencies (ajv, yaml; Prism for check's
-default target); emulate and help need none.
+default target; ws for drift and the emulator target); emulate and help need none.
 Colour is used on a terminal only, and never when NO_COLOR is set.
 `;
 
@@ -56,7 +56,8 @@ against the spec (status, content type, schema) and the client's typed outcome.
 
 Exit codes: 0 all passed, 1 a scenario failed, 2 the check could not run.
 Needs the optional peer dependencies ajv and yaml, and @stoplight/prism-cli
-for --target prism.
+for --target prism (where WebSocket channels are skipped: a mock cannot
+upgrade) or ws for --target emulator.
 `,
   drift: `sandbox-procs drift --provider NAME --base-url URL [options]
 sandbox-procs drift --provider NAME --api-key-env VAR [--sandbox ID] [options]
@@ -112,7 +113,7 @@ key variable not set, a sandbox that could not be created, found or deleted,
 unreachable host, reset, timeout, TLS failure, token refused, a report file
 that could not be written). A signal exits 128 + its number once the throwaway
 sandbox is deleted.
-Needs the optional peer dependencies ajv and yaml.
+Needs the optional peer dependencies ajv, yaml and ws (the WebSocket channels).
 `,
   emulate: `sandbox-procs emulate --provider NAME [--port N] [--token-env VAR] [limits] [--control-plane]
                       [--token-ttl SECONDS] [--isolation MODE] [--write-env FILE]

@@ -5,19 +5,25 @@
 import { createRequire } from 'node:module';
 
 /** Each peer as `npm install` should name it: Prism is pinned because 5.15+ needs Node 24. */
-const INSTALL_AS = { '@stoplight/prism-cli': '@stoplight/prism-cli@~5.14.2', ajv: 'ajv', yaml: 'yaml' } as const;
+const INSTALL_AS = { '@stoplight/prism-cli': '@stoplight/prism-cli@~5.14.2', ajv: 'ajv', yaml: 'yaml', ws: 'ws', '@lydell/node-pty': '@lydell/node-pty' } as const;
 
 export type Peer = keyof typeof INSTALL_AS;
 
 /** The contract engine reads the specs (yaml) and validates responses against them (ajv). */
 export const ENGINE_PEERS: readonly Peer[] = ['ajv', 'yaml'];
 export const PRISM_PEERS: readonly Peer[] = ['@stoplight/prism-cli', ...ENGINE_PEERS];
+/** Where the WebSocket channels run for real (the emulators, a live API), they are opened with ws; a mock skips them. */
+export const CHANNEL_PEERS: readonly Peer[] = [...ENGINE_PEERS, 'ws'];
+/** The emulators serve their sessions with ws and their terminals with node-pty; without them those answer an error naming the peer. */
+export const SESSION_PEERS: readonly Peer[] = ['ws', '@lydell/node-pty'];
+/** Checking the emulators opens their channels, terminals included. */
+export const EMULATOR_CHECK_PEERS: readonly Peer[] = [...CHANNEL_PEERS, '@lydell/node-pty'];
 
 /** A peer the command needs is not installed: exit 2, and no pointer to --help (the flags were fine). */
 export class MissingPeersError extends Error {}
 
 /** Resolved from this file, as the command's own imports will be: from the package's place in node_modules. */
-function missingPeers(peers: readonly Peer[]): Peer[] {
+export function missingPeers(peers: readonly Peer[]): Peer[] {
   const { resolve } = createRequire(import.meta.url);
   return peers.filter((peer) => {
     try {

@@ -17,7 +17,7 @@ import { controlScenariosFor, scenariosFor } from './contract/scenarios.js';
 import { providerNames as providers, registry } from './registry.js';
 import { COMMAND_HELP, HELP } from './cli-help.js';
 import { parseFlags, UsageError } from './cli-args.js';
-import { ENGINE_PEERS, PRISM_PEERS, requirePeers } from './cli-peers.js';
+import { CHANNEL_PEERS, EMULATOR_CHECK_PEERS, missingPeers, PRISM_PEERS, requirePeers, SESSION_PEERS } from './cli-peers.js';
 import { MIN_SECRET_CHARACTERS, redactText } from './core/redact.js';
 import { packageRoot } from './package-root.js';
 
@@ -63,7 +63,7 @@ async function check(args: string[], io: Io): Promise<number> {
   const jsonFile = typeof values.json === 'string' ? await outputFile('--json', values.json) : undefined;
   const htmlFile = values.html !== undefined ? await outputFile('--html', values.html) : undefined;
   if (jsonFile !== undefined && jsonFile === htmlFile) throw new UsageError('--json and --html name the same file');
-  requirePeers(values.target === undefined ? 'check' : `check --target ${targetName}`, targetName === 'prism' ? PRISM_PEERS : ENGINE_PEERS);
+  requirePeers(values.target === undefined ? 'check' : `check --target ${targetName}`, targetName === 'prism' ? PRISM_PEERS : EMULATOR_CHECK_PEERS);
   const { runnableOn, runScenarios, startEmulatorTarget, startPrismTarget } = await import('./contract/run.js');
   const starting = targetName === 'prism' ? 'Prism mocks' : 'emulators';
   const wallStart = performance.now();
@@ -250,7 +250,7 @@ async function drift(args: string[], io: Io): Promise<number> {
   if (values.token !== undefined) {
     throw new UsageError('unknown flag --token for drift\nThe token goes in an environment variable, named with --token-env VAR (a command line is visible to every local user).');
   }
-  requirePeers('drift', ENGINE_PEERS);
+  requirePeers('drift', CHANNEL_PEERS);
   const { DriftCannotRunError, runDrift } = await import('./contract/drift.js');
   // Every flag and output path is checked before the token, and everything before the first request.
   if (!values.provider) throw new UsageError('drift needs --provider');
@@ -515,6 +515,10 @@ async function emulate(args: string[], io: Io): Promise<number> {
   io.out(`${provider} ${values['control-plane'] ? 'control plane' : 'emulator'} listening on ${emulator.baseUrl}\n`);
   io.out(`isolation: ${describeIsolation(emulator.isolation, values['control-plane'] ?? false)}\n`);
   if (emulator.isolation.mode === 'auto' && !values['control-plane'] && !emulator.isolation.confined) io.err(`warning: ${emulator.isolation.note}\n`);
+  const sessionPeersMissing = missingPeers(SESSION_PEERS);
+  if (sessionPeersMissing.length > 0) {
+    io.err(`warning: streamed execution and terminals (WebSocket sessions) need the optional peers ${SESSION_PEERS.join(' and ')}; without ${sessionPeersMissing.join(' and ')} they answer an error naming it: npm install --save-dev ${SESSION_PEERS.join(' ')}\n`);
+  }
   if ('settings' in emulator) {
     // The official SDK's endpoint settings; the key is shown only when it was generated here, as below.
     const shown = Object.entries(emulator.settings as Record<string, string>).map(([name, value]) => `  ${name}=${value === emulator.token && token !== undefined ? '<your token>' : value}`);

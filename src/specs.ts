@@ -24,3 +24,21 @@ export function loadSpec(provider: SpecName): OpenApiDocument {
   }
   return doc;
 }
+
+/** A provider's AsyncAPI document: the message side of its WebSocket channels, whose payloads `$ref` the OpenAPI spec's schemas. */
+export function asyncApiPath(provider: ProviderName): string {
+  return join(packageRoot, 'specs', `${provider}.asyncapi.yaml`);
+}
+
+export type AsyncApiDocument = Record<string, unknown> & { channels?: Record<string, unknown>; operations?: Record<string, unknown> };
+
+const asyncCache = new Map<ProviderName, AsyncApiDocument>();
+
+export function loadAsyncApi(provider: ProviderName): AsyncApiDocument {
+  let doc = asyncCache.get(provider);
+  if (!doc) {
+    doc = parse(readFileSync(asyncApiPath(provider), 'utf8')) as AsyncApiDocument;
+    asyncCache.set(provider, doc);
+  }
+  return doc;
+}

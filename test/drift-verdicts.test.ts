@@ -18,7 +18,7 @@ async function standIn(provider: 'hopx' | 'tensorlake', rules: StandIn): Promise
   return started;
 }
 
-function drift(options: Omit<DriftOptions, 'toolVersion'>): Promise<DriftReport> {
+async function drift(options: Omit<DriftOptions, 'toolVersion'>): Promise<DriftReport> {
   return runDrift({ ...options, toolVersion: 'test', timeoutMs: 5_000 });
 }
 

@@ -149,15 +149,15 @@ describe('a consumer project that installs the tarball', () => {
     const drift = await cli(['drift']);
     expect(drift.code).toBe(2);
     expect(drift.stderr).toBe(
-      'error: sandbox-procs drift needs ajv and yaml, optional peer dependencies that are not installed with the package (missing: ajv, yaml); ' +
-        'install them with: npm install --save-dev ajv yaml\n',
+      'error: sandbox-procs drift needs ajv, yaml and ws, optional peer dependencies that are not installed with the package (missing: ajv, yaml, ws); ' +
+        'install them with: npm install --save-dev ajv yaml ws\n',
     );
     const check = await cli(['check']);
     expect(check.code).toBe(2);
     expect(check.stderr).toMatch(/^error: sandbox-procs check needs @stoplight\/prism-cli, ajv and yaml, .*\(missing: @stoplight\/prism-cli, ajv, yaml\); install them with: npm install --save-dev @stoplight\/prism-cli@~5\.14\.2 ajv yaml\n$/);
     const onEmulators = await cli(['check', '--target', 'emulator']);
     expect(onEmulators.code).toBe(2);
-    expect(onEmulators.stderr).toMatch(/^error: sandbox-procs check --target emulator needs ajv and yaml, .*\(missing: ajv, yaml\)/);
+    expect(onEmulators.stderr).toMatch(/^error: sandbox-procs check --target emulator needs ajv, yaml, ws and @lydell\/node-pty, .*\(missing: ajv, yaml, ws, @lydell\/node-pty\)/);
 
     const emulator = spawn(bin, ['emulate', '--provider', 'hopx'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = once(emulator, 'exit');
@@ -170,6 +170,8 @@ describe('a consumer project that installs the tarball', () => {
       const token = /token: (emu_\w+)/.exec(output)?.[1];
       expect({ baseUrl, token, output }).toMatchObject({ baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), token: expect.any(String) });
       expect(await createHopxClient({ apiKey: token!, baseUrl: baseUrl! }).listProcesses()).toEqual([]);
+      // It still serves everything else, and says up front what its sessions need.
+      expect(output).toMatch(/^warning: streamed execution and terminals \(WebSocket sessions\) need the optional peers ws and @lydell\/node-pty; without ws and @lydell\/node-pty .*npm install --save-dev ws @lydell\/node-pty$/m);
     } finally {
       emulator.kill('SIGTERM');
       const [code] = (await exited) as [number | null];
@@ -177,10 +179,14 @@ describe('a consumer project that installs the tarball', () => {
     }
   }, 60_000);
 
-  it('with ajv and yaml but no Prism: check runs on the emulators, and check with Prism names only what is missing', async () => {
-    await npm(['install', '--save-dev', 'ajv@^8', 'yaml@^2'], project);
+  it('without Prism: check on the emulators names node-pty until it is there, then runs (terminals included), and check with Prism names only what is missing', async () => {
+    await npm(['install', '--save-dev', 'ajv@^8', 'yaml@^2', 'ws@^8'], project);
     const bin = join(project, 'node_modules/.bin/sandbox-procs');
     const env = { ...process.env, NO_COLOR: '1' };
+    const withoutPty = await outcome(bin, ['check', '--target', 'emulator', '--provider', 'hopx'], { cwd: project, env });
+    expect(withoutPty.code).toBe(2);
+    expect(withoutPty.stderr).toMatch(/needs ajv, yaml, ws and @lydell\/node-pty, .*\(missing: @lydell\/node-pty\); install them with: npm install --save-dev ajv yaml ws @lydell\/node-pty\n$/);
+    await npm(['install', '--save-dev', '@lydell/node-pty@^1'], project);
     const onEmulators = await outcome(bin, ['check', '--target', 'emulator', '--provider', 'hopx'], { cwd: project, env });
     expect(onEmulators.stdout).toMatch(/^\d+ passed, 0 failed/m);
     expect(onEmulators.code).toBe(0);

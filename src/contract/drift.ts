@@ -120,7 +120,7 @@ function rootCause(result: ScenarioResult, router: Answer | undefined): DriftChe
   if (answer.status !== expected) {
     // What the body breaks under its own status still counts; the client's outcome only follows from the status.
     const findings: DriftCheck['findings'] = result.findings.map(({ severity, kind, message }) => ({ severity, kind, message }));
-    if (!findings.some((f) => f.kind === 'undeclared-status')) {
+    if (!findings.some((f) => f.kind === 'undeclared-status' || f.kind === 'upgrade-refused')) {
       findings.unshift({ severity: 'breaking', kind: 'unexpected-status', message: `expected status ${expected}, got ${describeAnswer(answer)}` });
     }
     return findings;
@@ -282,7 +282,7 @@ export async function runDrift(options: DriftOptions): Promise<DriftReport> {
     headersFor: (scenario: Scenario) => ({ Prefer: `code=${scenario.status}` }),
   };
   const scenarios = runnableOn(target, scenariosFor([provider])).filter(
-    (scenario) => scenario.only !== 'local' && (options.allowMutations || isHarmless(scenario, operationMethod(provider, scenario.operation))),
+    (scenario) => scenario.only !== 'local' && (options.allowMutations || isHarmless(scenario, scenario.channel ? 'get' : operationMethod(provider, scenario.operation))),
   );
   // The router's answer to a path no one serves: what a missing route looks like on this server.
   const router = await probeRouter(baseUrl, token, timeoutMs, options.headers);

@@ -219,6 +219,7 @@ interface CheckRow {
   warnings: string[];
   request: RequestEvidence | undefined;
   response: ResponseEvidence | undefined;
+  skipped: string | undefined;
 }
 
 /** The results as the page shows them, every string redacted here, once. */
@@ -234,6 +235,7 @@ function checkRows(results: readonly ScenarioResult[], redact: (text: string) =>
     ms: result.ms,
     problems: result.problems.map(redact),
     warnings: result.warnings.map(redact),
+    skipped: result.skipped === undefined ? undefined : redact(result.skipped),
     request: result.request && {
       method: redact(result.request.method),
       url: redact(result.request.url),
@@ -281,8 +283,13 @@ export function renderCheckHtml(run: CheckRun, options: HtmlOptions = {}): strin
 
   const all = rows.map((r) => {
     const tone: Tone = !r.passed ? 'bad' : r.warnings.length > 0 ? 'warn' : 'ok';
-    return `<tr class="${tone}"><td class="key">${h(r.provider)}</td><td class="key"><code>${h(r.operation)}</code></td><td class="text">${h(r.case || '-')}</td><td class="num">${r.expectedStatus}</td><td class="num">${r.status ?? 'none'}</td><td class="key">${h(r.outcome)}</td><td class="key">${badge(tone, r.passed ? 'pass' : 'FAIL')}</td><td class="num">${r.ms.toFixed(1)} ms</td></tr>`;
+    return `<tr class="${tone}"><td class="key">${h(r.provider)}</td><td class="key"><code>${h(r.operation)}</code></td><td class="text">${h(r.case || '-')}</td><td class="num">${r.expectedStatus}</td><td class="num">${r.status ?? 'none'}</td><td class="key">${h(r.outcome)}</td><td class="key">${badge(tone, r.skipped ? 'skip' : r.passed ? 'pass' : 'FAIL')}</td><td class="num">${r.ms.toFixed(1)} ms</td></tr>`;
   });
+  const skippedRows = rows.filter((r) => r.skipped);
+  const skipped =
+    skippedRows.length === 0
+      ? ''
+      : `<h2>Skipped</h2><ul>${skippedRows.map((r) => `<li>${h(r.provider)} <code>${h(r.operation)}</code> · ${h(r.case)}: ${h(r.skipped!)}</li>`).join('')}</ul>`;
 
   return page(
     `sandbox-procs check: ${target}${failed > 0 ? ` (${failed} failed)` : ''}`,
@@ -291,7 +298,7 @@ export function renderCheckHtml(run: CheckRun, options: HtmlOptions = {}): strin
 ${banner}${counts}
 <h2>Per provider</h2>${table(['Provider', '#Scenarios', '#Passed', '#Failed'], perProvider)}
 <h2>Per operation</h2>${table(['Provider', 'Operation', '#Scenarios', '#Passed', '#Failed', 'Result'], operations)}
-<h2>Failures and warnings</h2>${findings}
+<h2>Failures and warnings</h2>${findings}${skipped}
 <h2>All scenarios</h2>${table(['Provider', 'Operation', 'Case', '#Expected', '#Status', 'Client', 'Result', '#Time'], all)}
 <footer>sandbox-procs${run.toolVersion ? ` ${h(run.toolVersion)}` : ''} · contract check</footer>`,
   );

@@ -16,6 +16,7 @@ import type { FindingKind } from './validate.js';
 const FINDING_KINDS = Object.keys({
   'undeclared-status': 1, 'unexpected-body': 1, 'content-type': 1, 'invalid-json': 1, schema: 1, 'missing-field': 1, 'wrong-type': 1,
   'unknown-enum': 1, 'additional-property': 1, 'undeclared-event': 1, 'empty-stream': 1, 'more-findings': 1,
+  'upgrade-refused': 1, 'undeclared-message': 1, 'message-order': 1, 'wrong-ending': 1, 'channel-timeout': 1, 'channel-output': 1,
   'missing-route': 1, 'unauthorized-body': 1, 'unexpected-status': 1, contract: 1, lifecycle: 1,
 } satisfies Record<FindingKind | 'missing-route' | 'unauthorized-body' | 'unexpected-status' | 'contract' | 'lifecycle', 1>);
 

@@ -25,8 +25,8 @@ export function renderTable(results: readonly ScenarioResult[], style: Style = p
     r.scenario.provider,
     r.scenario.operation,
     r.label || '-',
-    r.status === r.scenario.status ? String(r.status) : `${r.scenario.status}->${r.status ?? 'none'}`,
-    `${r.passed ? 'pass' : 'FAIL'} ${r.outcome}`,
+    r.skipped || r.status === r.scenario.status ? String(r.status ?? r.scenario.status) : `${r.scenario.status}->${r.status ?? 'none'}`,
+    r.skipped ? 'skip' : `${r.passed ? 'pass' : 'FAIL'} ${r.outcome}`,
     `${r.ms.toFixed(1)} ms`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -34,6 +34,7 @@ export function renderTable(results: readonly ScenarioResult[], style: Style = p
   rows.forEach((row, index) => {
     const line = row.map((cell, i) => pad(cell, widths[i]!)).join('  ').trimEnd();
     lines.push(results[index]!.passed ? line : style.fail(line));
+    if (results[index]!.skipped) lines.push(style.dim(`    - ${results[index]!.skipped}`));
     for (const problem of results[index]!.problems) lines.push(style.fail(`    - ${problem}`));
   });
   return lines.join('\n');
@@ -41,10 +42,11 @@ export function renderTable(results: readonly ScenarioResult[], style: Style = p
 
 export function summarize(results: readonly ScenarioResult[], wallMs: number): string {
   const failed = results.filter((r) => !r.passed).length;
+  const skipped = results.filter((r) => r.skipped).length;
   const perProvider = new Map<string, number>();
   for (const r of results) perProvider.set(r.scenario.provider, (perProvider.get(r.scenario.provider) ?? 0) + 1);
   const breakdown = [...perProvider].map(([provider, n]) => `${provider} ${n}`).join(', ');
-  return `${results.length - failed} passed, ${failed} failed (${results.length} scenarios: ${breakdown}) in ${(wallMs / 1000).toFixed(1)} s`;
+  return `${results.length - failed - skipped} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} (${results.length} scenarios: ${breakdown}) in ${(wallMs / 1000).toFixed(1)} s`;
 }
 
 export function toJson(results: readonly ScenarioResult[]): object {
@@ -60,6 +62,7 @@ export function toJson(results: readonly ScenarioResult[]): object {
       outcome: r.outcome,
       passed: r.passed,
       problems: r.problems,
+      ...(r.skipped && { skipped: r.skipped }),
       ms: Math.round(r.ms * 10) / 10,
     })),
   };

@@ -15,6 +15,7 @@ import { SpecValidator, type Finding, type ObservedResponse } from './validate.j
 import { guardedFetch } from '../core/guarded-fetch.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../core/options.js';
 import { timerDelay } from '../core/sleep.js';
+import { runChannelScenario } from './channel-run.js';
 import { CheckStopped, createBound, cutShort, finish, observed, release, tap, type Bound, type Recording } from './record.js';
 
 export interface Target {
@@ -59,6 +60,10 @@ export interface ScenarioResult {
   /** What departs from the spec without breaking a client built on it. */
   warnings: string[];
   ms: number;
+  /** Why the scenario did not run on this target (a channel on a mock): said in every report, never dropped. */
+  skipped?: string;
+  /** A channel scenario's server messages, their bytes, and what of them the check kept. */
+  channel?: { messages: number; bytes: number; keptBytes: number };
 }
 
 export interface RequestEvidence {
@@ -316,7 +321,9 @@ export async function runScenarios(scenarios: readonly Scenario[], target: Targe
         state = { target, validator, apiKey: keyFor(scenario.provider), timeoutMs, maxBytes, started: new Set(), ...(control ? { control } : {}) };
         states.set(spec, state);
       }
-      const result = await runScenario(scenario, state);
+      const result = scenario.channel
+        ? await runChannelScenario(scenario, { target, apiKey: state.apiKey, timeoutMs, maxBytes, spec: state.validator, bounds: checkBounds(timeoutMs) })
+        : await runScenario(scenario, state);
       options.onResult?.(result);
       results.push(result);
     }

@@ -23,8 +23,11 @@ export interface Scenario {
    * named`): reports show it in their CASE column.
    */
   name?: string;
-  /** `missing`: the request goes out without an Authorization header. */
-  credentials?: 'valid' | 'missing';
+  /**
+   * `missing`: the request goes out without an Authorization header. `wrong`: a
+   * channel's own token (Tensorlake's PTY session token) is replaced by a random one.
+   */
+  credentials?: 'valid' | 'missing' | 'wrong';
   /** The status the contract expects. Against Prism it is also the one asked for. */
   status: number;
   /** A typed result, or the error class the facade must throw. */
@@ -51,6 +54,75 @@ export interface Scenario {
    * runs only on a target that serves one (see ControlPlaneContract).
    */
   api?: 'control';
+  /**
+   * A WebSocket channel (its key in specs/<provider>.asyncapi.yaml): the scenario opens
+   * it, runs `steps` and checks every message; `operation` is the channel's key and
+   * `status` the upgrade's answer (101, or the refusal the contract declares).
+   */
+  channel?: ChannelScenario;
+}
+
+/**
+ * One step of a channel exchange: send a client message (as its schema describes it),
+ * or wait until the output shows a line that is exactly `line` once terminal control
+ * sequences are left out (a terminal echoes what is typed: "echo hi" is not the line
+ * "hi"), or (`line: ''`) until it shows anything at all: a shell's prompt, before typing,
+ * as a person would (typed ahead, the echo comes before the prompt, and the prompt then
+ * shares the output's line: "# hi").
+ */
+export type ChannelStep = { send: unknown } | { until: { line: string } };
+
+
+export interface ChannelScenario {
+  key: string;
+  steps: readonly ChannelStep[];
+  /** How this exchange must end, beyond the endings the channel allows (e.g. exit 0): a final message and its fields, or a close frame. */
+  ending?: { message?: string; fields?: Readonly<Record<string, unknown>>; close?: { code: number; reason?: string } };
+}
+
+/** Where a channel's session is, once what it needs exists (Tensorlake: a PTY session made over REST). */
+export interface ChannelSession {
+  /** The address with its placeholders filled, and its query (a session token), if any. */
+  path: string;
+  headers: Record<string, string>;
+  /** Secrets besides the API key that the session carries (a session token): redacted from every report. */
+  secrets: string[];
+  /** What went wrong on the way (a REST answer outside the contract): breaking problems of the check. */
+  problems: string[];
+  /** Ends what `open` made; answers a problem, if any. */
+  close(): Promise<string | undefined>;
+}
+
+export interface ChannelContext {
+  baseUrl: string;
+  apiKey: string;
+  /** Routing headers every request carries (a sandbox proxy's). */
+  headers: Record<string, string>;
+  credentials: 'valid' | 'missing' | 'wrong';
+  /** The channel's address (from the AsyncAPI document), e.g. `/api/v1/pty/{session_id}/ws`. */
+  address: string;
+  signal: AbortSignal;
+  /** Checks a REST body against a component schema of the provider's OpenAPI spec; findings as problems (empty when it fits, or when the spec has no such schema). */
+  checkComponent(schema: string, value: unknown, what: string): string[];
+}
+
+/**
+ * A channel's wire form: how a message, as its schema describes it, goes over the
+ * socket and comes back. Text JSON is `jsonCodec`; a provider with binary frames
+ * brings its own (Tensorlake: pty-frames.ts, `data` in base64 in the schemas).
+ */
+export interface ChannelCodec {
+  encode(message: unknown): string | Buffer;
+  /** The message as its schema describes it, or why the frame is not one (said in words). */
+  decode(data: Buffer, isBinary: boolean): { value: unknown } | { problem: string; excerpt: string };
+  /** The text a message adds to the session's output (a stream's, a terminal's), if any. */
+  outputOf(value: unknown): string;
+}
+
+/** How a provider's channel is reached: its wire form, and what must exist before it opens. */
+export interface ChannelAdapter {
+  codec: ChannelCodec;
+  open(context: ChannelContext): Promise<ChannelSession>;
 }
 
 export interface RawRequest {
@@ -72,6 +144,8 @@ export interface RawRequest {
  * against a live provider only when allowed.
  */
 export function isHarmless(scenario: Scenario, method: string): boolean {
+  // A channel runs a program; only its refusal of a request without credentials starts nothing.
+  if (scenario.channel) return scenario.credentials === 'missing' && scenario.fixture === undefined;
   if (scenario.fixture !== undefined && scenario.fixture !== 'unknown') return false;
   return method.toLowerCase() === 'get' || scenario.fixture === 'unknown' || scenario.raw !== undefined;
 }
@@ -114,6 +188,8 @@ export interface ProviderContract<Client = unknown> {
    * the forms that drift judges one by one, to tell which ones a server honours.
    */
   killForms?: readonly KillFormName[];
+  /** How each WebSocket channel a scenario names (its AsyncAPI key) is opened. */
+  channels?: Readonly<Record<string, ChannelAdapter>>;
 }
 
 /** The forms a kill request can take: a JSON body, a query parameter, the id in the path, or a POST with a JSON body. */
@@ -227,6 +303,7 @@ export function scenarioLabel(scenario: Scenario): string {
   if (typeof scenario.input.form === 'string') parts.push(`form=${scenario.input.form}`);
   if (scenario.name) parts.push(scenario.name);
   if (scenario.credentials === 'missing') parts.push('no credentials');
+  if (scenario.credentials === 'wrong') parts.push('wrong token');
   if (scenario.fixture) parts.push(`${scenario.fixture} process`);
   if (parts.length > 0) return parts.join(', ');
   // Nothing sets it apart: the operation's usual request, which only a mock can be asked to refuse.
@@ -249,6 +326,25 @@ export function controlScenario(provider: ProviderName, operation: string, statu
     input: {},
     ...(status === 401 ? { credentials: 'missing' as const } : {}),
     raw,
+    ...extra,
+  };
+}
+
+/**
+ * A channel scenario: `operation` is the channel's key (specs/<provider>.asyncapi.yaml),
+ * `status` the upgrade's answer (101, or the refusal the contract declares; a 401 goes
+ * without credentials).
+ */
+export function channelScenario(provider: ProviderName, key: string, status: number, channel: Omit<ChannelScenario, 'key'>, extra: Partial<Scenario> = {}): Scenario {
+  return {
+    provider,
+    operation: key,
+    status,
+    // Not compared (no typed client call): what a client would make of the answer.
+    expect: status === 101 ? 'result' : status === 401 || status === 403 ? 'AuthenticationError' : (EXPECTED_BY_STATUS[status] ?? 'UnexpectedResponseError'),
+    input: {},
+    ...(status === 401 ? { credentials: 'missing' as const } : {}),
+    channel: { key, ...channel },
     ...extra,
   };
 }

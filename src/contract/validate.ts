@@ -44,7 +44,7 @@ interface DeclaredResponse {
   events: string[];
 }
 
-function createAjv(doc: OpenApiDocument): Ajv2020 {
+export function createAjv(doc: OpenApiDocument): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
   for (const [format, limit] of Object.entries(INT_LIMITS)) {
     ajv.addFormat(format, { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -limit && n < limit });
@@ -91,6 +91,10 @@ export class SpecValidator {
   private declared(operation: string, status: number): DeclaredResponse | undefined {
     const op = this.operations.get(operation);
     if (!op) throw new Error(`${this.provider}: no operation ${operation} in the spec`);
+    return this.declaredIn(op, status);
+  }
+
+  private declaredIn(op: { pointer: string; responses: Record<string, unknown> }, status: number): DeclaredResponse | undefined {
     const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => k in op.responses);
     if (!key) return undefined;
     let pointer = `${op.pointer}/responses/${key}`;
@@ -124,7 +128,22 @@ export class SpecValidator {
 
   /** Everything about `observed` that departs from the spec; empty when it conforms. */
   check(operation: string, observed: ObservedResponse): Finding[] {
-    const declared = this.declared(operation, observed.status);
+    return this.checkDeclared(this.declared(operation, observed.status), operation, observed);
+  }
+
+  /**
+   * The answer to a WebSocket upgrade at `path` checked against what the spec declares
+   * for (path, GET): a channel's refusal. Undefined when the spec declares no such
+   * operation (the upgrade is the AsyncAPI document's alone).
+   */
+  checkUpgrade(path: string, observed: ObservedResponse): Finding[] | undefined {
+    const pointer = `/paths/${pointerEscape(path)}/get`;
+    const op = follow(this.doc, pointer) as { operationId?: string; responses?: Record<string, unknown> } | undefined;
+    if (!op?.responses) return undefined;
+    return this.checkDeclared(this.declaredIn({ pointer, responses: op.responses }, observed.status), op.operationId ?? `GET ${path}`, observed);
+  }
+
+  private checkDeclared(declared: DeclaredResponse | undefined, operation: string, observed: ObservedResponse): Finding[] {
     if (!declared) return [breaking('undeclared-status', `status ${observed.status} is not declared for ${operation}`)];
     if (declared.mediaTypes.length === 0) {
       return observed.bodyText === '' ? [] : [breaking('unexpected-body', `status ${observed.status} declares no body, got ${observed.bodyText.length} bytes`)];
@@ -202,7 +221,15 @@ export type FindingKind =
   | 'additional-property'
   | 'undeclared-event'
   | 'empty-stream'
-  | 'more-findings';
+  | 'more-findings'
+  | ChannelFindingKind;
+
+/**
+ * What a WebSocket channel check finds: the upgrade refused, a message outside the
+ * contract (its schema's complaint is a `schema`/`missing-field`/... finding), a message
+ * out of order, a wrong ending, a channel silent or endless past the check's bound.
+ */
+export type ChannelFindingKind = 'upgrade-refused' | 'undeclared-message' | 'message-order' | 'wrong-ending' | 'channel-timeout' | 'channel-output';
 
 export interface Finding {
   /** `breaking`: a client built on the spec may fail; `warning`: it keeps working (e.g. an extra field). */
@@ -211,10 +238,10 @@ export interface Finding {
   message: string;
 }
 
-const breaking = (kind: FindingKind, message: string): Finding => ({ severity: 'breaking', kind, message });
-const warning = (kind: FindingKind, message: string): Finding => ({ severity: 'warning', kind, message });
+export const breaking = (kind: FindingKind, message: string): Finding => ({ severity: 'breaking', kind, message });
+export const warning = (kind: FindingKind, message: string): Finding => ({ severity: 'warning', kind, message });
 
-function describeError(e: ErrorObject, what: string): Finding {
+export function describeError(e: ErrorObject, what: string): Finding {
   const at = `${what}${e.instancePath || ''}`;
   switch (e.keyword) {
     case 'required':

@@ -3,8 +3,8 @@
 // provider's server would, and passes the rest to an emulator (whose answers
 // follow our specs). Each stand-in is written from a source that
 // ../shared/providers/real-sources.md names.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { ProviderName } from '../../src/index.js';
 
@@ -60,11 +60,35 @@ export async function startStandIn(provider: ProviderName, standIn: StandIn): Pr
       res.end(answer.body);
     });
   });
+  // A WebSocket upgrade: `before` may answer it (a refusal); else it goes on to the emulator as it came, and the
+  // connection is piped both ways (the stand-ins differ from the emulators in their HTTP answers, not in messages).
+  const tunnels = new Set<Socket>();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    tunnels.add(socket);
+    socket.on('error', () => undefined).on('close', () => tunnels.delete(socket));
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const answer = standIn.before?.({ method: req.method ?? '', path: url.pathname, query: url.searchParams, authorized: req.headers.authorization === `Bearer ${emulator.token}`, body: '' });
+    if (answer) {
+      socket.end(`HTTP/1.1 ${answer.status} Refused\r\n${answer.contentType ? `content-type: ${answer.contentType}\r\n` : ''}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n${answer.body}`);
+      return;
+    }
+    const target = new URL(emulator.baseUrl);
+    const upstream = connect(Number(target.port), target.hostname, () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i]!.toLowerCase() === 'host' ? target.host : req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+    tunnels.add(upstream);
+    upstream.on('error', () => socket.destroy()).on('close', () => (tunnels.delete(upstream), socket.destroy()));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     token: emulator.token,
     stop: async () => {
+      tunnels.forEach((socket) => socket.destroy());
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await emulator.stop();

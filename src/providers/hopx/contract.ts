@@ -3,6 +3,7 @@
 // tells which forms an agent honours), and the fixtures that make each reachable
 // on a real (stateful) target.
 import { invokeFrom, LOCAL_ONLY, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { hopxChannels, hopxChannelScenarios } from './channels.js';
 import { killAll } from '../../flows.js';
 import {
   createHopxClient,
@@ -98,7 +99,10 @@ export const hopxContract: ProviderContract<HopxClient> = {
     // Variables that are not a map of strings: no agent can decode them, so nothing changes.
     ...rawScenarios('hopx', 'set_env', [{ method: 'PUT', path: '/env', body: { env_vars: 'GREETING=hi' } }]),
     ...rawScenarios('hopx', 'update_env', [{ method: 'PATCH', path: '/env', body: { env_vars: ['GREETING=hi'], merge: true } }]),
+    // The WebSocket channels (specs/hopx.asyncapi.yaml).
+    ...hopxChannelScenarios,
   ],
+  channels: hopxChannels,
   fixtures: {
     running: async (client) => ({ process_id: (await client.runCodeBackground(sleeper)).process_id }),
     unknown: async () => ({ process_id: 'proc_000000000000' }),

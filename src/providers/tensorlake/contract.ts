@@ -3,6 +3,7 @@
 // reachable on a real (stateful) target.
 import { randomBytes } from 'node:crypto';
 import { drain, invokeFrom, MOCK_ONLY, rawScenarios, statusScenarios, type OperationCall, type ProviderContract, type StatusCase } from '../../contract/scenario.js';
+import { tensorlakeChannels, tensorlakeChannelScenarios } from './channels.js';
 import { killAll, waitForExit } from '../../flows.js';
 import { createTensorlakeClient, type TensorlakeClient, type TensorlakeStartProcessRequest } from './client.js';
 
@@ -83,7 +84,10 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
       { method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, body: { signal: 'TERM' }, status: 422 },
       { method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, bodyText: 'signal=15', contentType: 'text/plain', status: 415 },
     ]),
+    // The WebSocket channels (specs/tensorlake.asyncapi.yaml).
+    ...tensorlakeChannelScenarios,
   ],
+  channels: tensorlakeChannels,
   fixtures: {
     running: async (client) => ({ pid: (await client.startProcess(sleeper)).pid }),
     stdin: async (client) => ({ pid: (await client.startProcess({ command: 'cat', stdin_mode: 'pipe' })).pid }),
