@@ -22,6 +22,8 @@ import { summary } from './clients.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const round = (n, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+/** a / b, or null where b is no figure to divide by (nothing came). */
+const ratio = (a, b) => (b > 0 && Number.isFinite(a / b) ? round(a / b) : null);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function host(provider, options) {
@@ -395,10 +397,10 @@ export async function benchTerminal({ quick, streamMegabytes = 64, log }) {
       const l = label[isolation];
       return {
         isolation: l,
-        echoP50OursOverSdk: round(find(echoResults, l, 'sandbox-procs').backToBack.medianMs / find(echoResults, l, '@hopx-ai/sdk').backToBack.medianMs),
-        echoSpacedP50OursOverSdk: round(find(echoResults, l, 'sandbox-procs').spaced.medianMs / find(echoResults, l, '@hopx-ai/sdk').spaced.medianMs),
-        streamMBpsOursOverSdk: round(find(streamResults, l, 'sandbox-procs').medianMBps / find(streamResults, l, '@hopx-ai/sdk').medianMBps),
-        terminalMBpsOursOverSdk: round(find(terminalResults, l, 'sandbox-procs').medianMBps / find(terminalResults, l, '@hopx-ai/sdk').medianMBps),
+        echoP50OursOverSdk: ratio(find(echoResults, l, 'sandbox-procs').backToBack.medianMs, find(echoResults, l, '@hopx-ai/sdk').backToBack.medianMs),
+        echoSpacedP50OursOverSdk: ratio(find(echoResults, l, 'sandbox-procs').spaced.medianMs, find(echoResults, l, '@hopx-ai/sdk').spaced.medianMs),
+        streamMBpsOursOverSdk: ratio(find(streamResults, l, 'sandbox-procs').medianMBps, find(streamResults, l, '@hopx-ai/sdk').medianMBps),
+        terminalMBpsOursOverSdk: ratio(find(terminalResults, l, 'sandbox-procs').medianMBps, find(terminalResults, l, '@hopx-ai/sdk').medianMBps),
       };
     });
     return { roundTrip: { method: 'a line written to `cat >/dev/null`, timed until the terminal echoes it (canonical mode, echo on)', gapMs: GAP_MS, warmup, results: echoResults }, stream: { bytes, results: streamResults }, terminal: { bytes, results: terminalResults }, ratios };
