@@ -167,5 +167,5 @@ describe('npm run bench (smoke)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });
