@@ -13,6 +13,24 @@ const confinable = !('unavailable' in findBubblewrap());
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
+interface Latency {
+  calls: number;
+  medianMs: number;
+  p99Ms: number;
+  callsPerSecond: number;
+  lost: number;
+}
+
+interface Throughput {
+  runs: number;
+  expectedBytes: number;
+  receivedBytes: Array<number | null>;
+  allReceived: boolean;
+  endLost: number;
+  medianMBps: number;
+  minMBps: number;
+}
+
 interface Result {
   operation: string;
   client: string;
@@ -54,6 +72,12 @@ describe('npm run bench (smoke)', () => {
             renewingOverFixedMedianSequential: number;
             renewingOverFixedMedianConcurrent: number;
           };
+        };
+        terminal: {
+          roundTrip: { method: string; gapMs: number; results: Array<{ provider: string; isolation: string; client: string; backToBack: Latency; spaced: Latency }> };
+          stream: { bytes: number; results: Array<Throughput & { isolation: string; client: string; complete: boolean }> };
+          terminal: { bytes: number; results: Array<Throughput & { provider: string; isolation: string; client: string }> };
+          ratios: Array<{ isolation: string; echoP50OursOverSdk: number; echoSpacedP50OursOverSdk: number; streamMBpsOursOverSdk: number | null; terminalMBpsOursOverSdk: number | null }>;
         };
         installedSize: Record<string, unknown>;
         machine: { cores: number };
@@ -107,11 +131,41 @@ describe('npm run bench (smoke)', () => {
       expect(report.connect.renewal.renewingOverFixedMedianConcurrent).toBeGreaterThan(0);
       expect(stdout).toMatch(/^connect by ID \(emulated control planes\): hopx median/m);
       expect(stdout).toMatch(/^per call, connected by ID with renewal .* target within 5%$/m);
+      // Terminals: the echo round trip and streamed MB/s for both clients on the same HopX emulator (confined too where bwrap works), ours on Tensorlake's PTY.
+      const isolations = confinable ? ['unconfined', 'confined'] : ['unconfined'];
+      const hopxContenders = isolations.flatMap((isolation) => [`hopx ${isolation} sandbox-procs`, `hopx ${isolation} @hopx-ai/sdk`]);
+      const { roundTrip, stream, terminal, ratios } = report.terminal;
+      expect(roundTrip.results.map((r) => `${r.provider} ${r.isolation} ${r.client}`)).toEqual([...hopxContenders, 'tensorlake unconfined sandbox-procs']);
+      for (const r of roundTrip.results) {
+        // Lost echoes are counted apart (the SDK drops messages), so timed and lost make up the count.
+        expect(r.backToBack.calls + r.backToBack.lost).toBe(40);
+        expect(r.spaced.calls + r.spaced.lost).toBe(20);
+        for (const figures of [r.backToBack, r.spaced]) {
+          expect(figures.medianMs).toBeGreaterThan(0);
+          expect(figures.p99Ms).toBeGreaterThanOrEqual(figures.medianMs);
+        }
+      }
+      // Ours never loses an echo: each write is answered.
+      for (const r of roundTrip.results.filter((x) => x.client === 'sandbox-procs')) expect([r.backToBack.lost, r.spaced.lost]).toEqual([0, 0]);
+      expect(stream.bytes).toBe(2_000_000);
+      expect(stream.results.map((r) => `hopx ${r.isolation} ${r.client}`)).toEqual(hopxContenders);
+      expect(terminal.results.map((r) => `${r.provider} ${r.isolation} ${r.client}`)).toEqual([...hopxContenders, 'tensorlake unconfined sandbox-procs']);
+      for (const r of [...stream.results, ...terminal.results]) {
+        expect(r).toMatchObject({ runs: 1, expectedBytes: 2_000_000, medianMBps: expect.any(Number), minMBps: expect.any(Number), endLost: expect.any(Number) });
+        expect(r.receivedBytes).toHaveLength(1);
+        expect(r.allReceived).toBe(r.receivedBytes.every((bytes) => bytes === 2_000_000));
+      }
+      // A terminal holds its program while the reader is behind: our client gets every byte.
+      for (const r of terminal.results.filter((x) => x.client === 'sandbox-procs')) expect(r.receivedBytes).toEqual([2_000_000]);
+      expect(ratios.map((r) => r.isolation)).toEqual(isolations);
+      for (const r of ratios) for (const value of Object.values(r).slice(1)) expect(value === null || typeof value === 'number').toBe(true);
+      expect(stdout).toMatch(/^terminal echo round trip .* target p50 under 2 ms$/m);
+      expect(stdout).toMatch(/^streamed output, 2 MB: .* target at least the SDK's throughput$/m);
       expect(Object.keys(report.installedSize)).toEqual(['sandboxProcsRuntimeDeps', 'sandboxProcsOwnFilesKb', 'hopxSdkWithDeps']);
       expect(report.machine.cores).toBeGreaterThan(0);
       expect(stdout).toMatch(/facade\/floor \(seq\)/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });
