@@ -8,7 +8,7 @@
 // message both ways and the close) and recorded in `channels`, when given: each
 // message with its direction, kind and bytes (base64), for the test to validate.
 import http from 'node:http';
-// A dependency of the tensorlake SDK, installed beside it in this folder's node_modules.
+// This folder's own dependency (the tensorlake SDK's too), pinned in its package.json.
 import WebSocket, { WebSocketServer } from 'ws';
 
 // Whole bodies (these scripts' are small), so that a test can validate each against a spec.
