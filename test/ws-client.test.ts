@@ -470,6 +470,20 @@ describe('Tensorlake PTY sessions', () => {
     expect(JSON.parse(standIn!.requests[0]!.body)).toEqual({ command: '/bin/sh', rows: 20, cols: 90 });
     expect(await failure(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
   });
+
+  it('the neutral openTerminal kills its PTY session when its signal cancels it too, once whatever follows', async () => {
+    await start(() => ({ accept: () => undefined }), ptyHttp('h'.repeat(64)));
+    const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
+    const controller = new AbortController();
+    const terminal = await client.processes.openTerminal({ signal: controller.signal });
+    controller.abort();
+    expect(await failure(terminal.exitCode)).toBeInstanceOf(AbortedError);
+    const sent = () => standIn!.requests.map((r) => `${r.method} ${r.url}`);
+    for (let i = 0; i < 200 && sent().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sent()).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);
+    await terminal.close();
+    expect(sent()).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);
+  });
 });
 
 describe('bounded buffering with a slow consumer', () => {
