@@ -365,6 +365,13 @@ describe('Tensorlake PTY sessions', () => {
     expect(upgrade?.headers['x-pty-token']).toBe(token);
   });
 
+  it('a session the daemon closed before READY went out (1008 "pre-ready buffer overflow") is returned, and says so as any close does', async () => {
+    await start(() => ({ accept: (socket) => socket.close(1008, 'pre-ready buffer overflow') }), ptyHttp('c'.repeat(64)));
+    const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
+    const pty = await client.createPty({ command: '/bin/sh', rows: 24, cols: 80 });
+    expect(await failure(pty.exitCode)).toMatchObject({ name: 'SessionClosedError', closeCode: 1008, closeReason: 'pre-ready buffer overflow' });
+  });
+
   it('takes the exit code from an EXIT frame too (the official SDK reads one)', async () => {
     await start(() => ({
       accept: async (socket) => {
