@@ -129,12 +129,13 @@ describe("channelViolations is no rubber stamp", () => {
   });
 
   it('passes a conforming channel and flags each kind of break', () => {
-    expect(channelViolations([channel({})], 'hopx')).toEqual([]);
+    expect(channelViolations([channel({}), channel({ status: 401, messages: [], responseBody: '{"error":"Unauthorized","code":"UNAUTHORIZED"}' })], 'hopx')).toEqual([]);
     const ok = channel({}).messages;
     const found = channelViolations(
       [
         channel({ path: '/nowhere' }),
         channel({ status: 418 }),
+        channel({ status: 401, messages: [], responseBody: '{"message":"no"}' }),
         channel({ messages: [ok[0]!, text('server', { ...stdout, data: 1 }), ok[2]!] }),
         channel({ messages: [ok[0]!, text('server', { ...stdout, colour: 'red' }), ok[2]!] }),
         channel({ messages: [ok[0]!, text('server', 'not json'), ok[2]!] }),
@@ -147,6 +148,7 @@ describe("channelViolations is no rubber stamp", () => {
     expect(found).toEqual([
       expect.stringMatching(/^GET \/nowhere -> 101: no WebSocket operation/),
       expect.stringMatching(/status 418 is not declared for execute_stream/),
+      expect.stringMatching(/^GET \/execute\/stream -> 401: the refusal's body breaks the spec/),
       expect.stringMatching(/server message 1 is none of the server's messages/),
       expect.stringMatching(/server message 1 has fields the spec does not declare: .*colour/),
       expect.stringMatching(/server message 1: not JSON/),
@@ -159,7 +161,8 @@ describe("channelViolations is no rubber stamp", () => {
   it('reads Tensorlake binary frames and its close-frame endings', () => {
     const frame = (from: 'client' | 'server', ...bytes: number[]) => ({ from, binary: true, data: Buffer.from(bytes) });
     const pty = (over: Partial<ChannelExchange>) => channel({ path: '/api/v1/pty/s1/ws', messages: [frame('client', 2), frame('server', 0, 104, 105), frame('client', 1, 0, 120, 0, 40)], close: { by: 'server', code: 1000, reason: 'exit:0' }, ...over });
-    expect(channelViolations([pty({}), pty({ close: { by: 'server', code: 1001, reason: 'session terminated' } })], 'tensorlake')).toEqual([]);
+    const refused = pty({ status: 403, messages: [], responseBody: '{"error":"Invalid token","code":"INVALID_TOKEN"}' });
+    expect(channelViolations([pty({}), pty({ close: { by: 'server', code: 1001, reason: 'session terminated' } }), refused], 'tensorlake')).toEqual([]);
     expect(
       channelViolations(
         [

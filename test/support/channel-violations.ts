@@ -1,6 +1,6 @@
 // The WebSocket half of the recording proxy's spec check: every channel an official
 // SDK opened, against our contract. The upgrade against the OpenAPI operation of its
-// path (declared status, refusal body); each message against the schema the
+// path (a declared status; a refusal's body against that status's schema); each message against the schema the
 // operation's `x-messages` names for its side (text JSON for HopX, decoded binary
 // frames for Tensorlake, `data` as base64 as the schemas describe it); the order and
 // the ending the AsyncAPI channel's `x-session` states.
@@ -50,6 +50,8 @@ interface Contract {
   /** Every message of every channel: its name and where its payload schema is in the OpenAPI document. */
   named: Map<string, { name: string; pointer: string }[]>;
   validate(pointer: string, value: unknown): { ok: true; undeclared: string[] } | { ok: false; errors: string[] };
+  /** The node at a JSON pointer of the OpenAPI document. */
+  resolve(pointer: string): unknown;
 }
 
 const contracts = new Map<ProviderName, Contract>();
@@ -111,9 +113,30 @@ function loadContract(provider: ProviderName): Contract {
         })),
     });
   }
-  const contract = { operations, sessions, named, validate };
+  const resolve = (pointer: string) => pointer.split('/').slice(1).reduce<unknown>((node, raw) => (node as Node | undefined)?.[raw.replace(/~1/g, '/').replace(/~0/g, '~')], doc);
+  const contract = { operations, sessions, named, validate, resolve };
   contracts.set(provider, contract);
   return contract;
+}
+
+/** A refused upgrade's body against what the operation declares for its status (its content type, its JSON schema). */
+function refusalViolations(contract: Contract, operation: ChannelOperation, channel: ChannelExchange, where: string): string[] {
+  let pointer = `${operation.pointer}/responses/${channel.status}`;
+  const response = operation.responses[String(channel.status)] as Node;
+  if (typeof response.$ref === 'string') pointer = response.$ref.slice(1);
+  const declared = (typeof response.$ref === 'string' ? contract.resolve(pointer) : response) as Node;
+  const types = Object.keys(isNode(declared?.content) ? declared.content : {});
+  if (types.length === 0) return channel.responseBody === '' ? [] : [`${where}: the refusal has a body, and the spec declares none`];
+  if (!types.includes('application/json')) return [];
+  let body: unknown;
+  try {
+    body = JSON.parse(channel.responseBody);
+  } catch {
+    return [`${where}: the refusal's body is not the JSON the spec declares`];
+  }
+  const found = contract.validate(`${pointer}/content/application~1json/schema`, body);
+  if (!found.ok) return [`${where}: the refusal's body breaks the spec: ${found.errors.join('; ')}`];
+  return found.undeclared.length > 0 ? [`${where}: the refusal's body has fields the spec does not declare: ${found.undeclared.join(', ')}`] : [];
 }
 
 /** A message as the schemas describe it: a JSON text frame (HopX), a decoded binary frame with base64 `data` (Tensorlake). */
@@ -143,7 +166,7 @@ export function channelViolations(channels: readonly ChannelExchange[], provider
     const operation = contract.operations.find((op) => op.template.test(channel.path));
     if (!operation) return [`${where}: no WebSocket operation of the spec has this path`];
     if (!(String(channel.status) in operation.responses)) return [`${where}: status ${channel.status} is not declared for ${operation.id}`];
-    if (channel.status !== 101) return [];
+    if (channel.status !== 101) return refusalViolations(contract, operation, channel, where);
     const rules = operation.channel ? contract.sessions.get(operation.channel) : undefined;
     if (!rules) return [`${where}: ${operation.id} names no AsyncAPI channel (x-channel)`];
     const problems: string[] = [];
