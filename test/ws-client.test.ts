@@ -365,6 +365,13 @@ describe('Tensorlake PTY sessions', () => {
     expect(upgrade?.headers['x-pty-token']).toBe(token);
   });
 
+  it('a session the daemon closed before READY went out (1008 "pre-ready buffer overflow") is returned, and says so as any close does', async () => {
+    await start(() => ({ accept: (socket) => socket.close(1008, 'pre-ready buffer overflow') }), ptyHttp('c'.repeat(64)));
+    const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
+    const pty = await client.createPty({ command: '/bin/sh', rows: 24, cols: 80 });
+    expect(await failure(pty.exitCode)).toMatchObject({ name: 'SessionClosedError', closeCode: 1008, closeReason: 'pre-ready buffer overflow' });
+  });
+
   it('takes the exit code from an EXIT frame too (the official SDK reads one)', async () => {
     await start(() => ({
       accept: async (socket) => {
@@ -469,6 +476,20 @@ describe('Tensorlake PTY sessions', () => {
     expect(standIn!.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);
     expect(JSON.parse(standIn!.requests[0]!.body)).toEqual({ command: '/bin/sh', rows: 20, cols: 90 });
     expect(await failure(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
+  });
+
+  it('the neutral openTerminal kills its PTY session when its signal cancels it too, once whatever follows', async () => {
+    await start(() => ({ accept: () => undefined }), ptyHttp('h'.repeat(64)));
+    const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
+    const controller = new AbortController();
+    const terminal = await client.processes.openTerminal({ signal: controller.signal });
+    controller.abort();
+    expect(await failure(terminal.exitCode)).toBeInstanceOf(AbortedError);
+    const sent = () => standIn!.requests.map((r) => `${r.method} ${r.url}`);
+    for (let i = 0; i < 200 && sent().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sent()).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);
+    await terminal.close();
+    expect(sent()).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);
   });
 });
 

@@ -37,6 +37,9 @@ export function terminalSession(socket: WebSocketSession, codec: TerminalCodec, 
   // Nobody may await exitCode: its rejection is output's to report, never an unhandled one.
   exitCode.catch(() => undefined);
   let closing = false;
+  // Once, whichever comes first: the owner's close() or a cancellation by its signal.
+  let cleanedUp: Promise<void> | undefined;
+  const cleanUp = () => (cleanedUp ??= codec.onClose?.() ?? Promise.resolve());
 
   const pump = async () => {
     let exit: number | undefined;
@@ -74,6 +77,8 @@ export function terminalSession(socket: WebSocketSession, codec: TerminalCodec, 
       output.end(error, error instanceof AbortedError);
       settle.reject(error);
       socket.close();
+      // A cancelled session is ended as close() ends it (the neutral Tensorlake terminal's PTY is killed), not left running.
+      if (error instanceof AbortedError) void socket.closed.then(cleanUp).catch(() => undefined);
     }
   };
   void pump();
@@ -84,7 +89,7 @@ export function terminalSession(socket: WebSocketSession, codec: TerminalCodec, 
     output.end();
     socket.close();
     await socket.closed;
-    await codec.onClose?.();
+    await cleanUp();
   };
 
   return {

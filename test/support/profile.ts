@@ -38,6 +38,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/official-sdk-tensorlake-pty.test.ts': 'the official Tensorlake SDK\'s PTY sessions',
   'test/no-orphans.test.ts': 'orphan checks after signals and crashes',
   'test/emulator-terminal-bounds.test.ts': 'a gigabyte into terminals read slowly, and SIGKILL with an open terminal',
+  'test/client-terminal-memory.test.ts': "a gigabyte into terminals our client reads slowly, the client's peak RSS measured in a process of its own",
   'test/emulator-soak.test.ts': 'the emulator soak',
   'test/emulator-hostile.test.ts': 'hostile clients against the emulators',
   'test/drift-bounds.test.ts': 'drift against endless and silent servers',

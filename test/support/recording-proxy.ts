@@ -84,17 +84,36 @@ function relayUpgrade(upstream: string, channels: ChannelExchange[], accept: Web
     target.on('open', () => {
       channel.status = 101;
       accept.handleUpgrade(req, socket, head, (client) => {
+        // Each direction relays one message at a time, the next only once the last has been
+        // written and the event loop has polled again (a timer, then an immediate, as the
+        // emulator's paced-sender.ts does): messages that arrived here in one read
+        // leave in separate writes, as the upstream sent them (@hopx-ai/sdk 0.5.1 loses
+        // messages that reach it in one socket read), and a close follows what came before it.
+        const queues = { client: Promise.resolve(), server: Promise.resolve() };
+        const paced = (from: 'client' | 'server', to: WebSocket, send: (done: () => void) => void) => {
+          queues[from] = queues[from].then(
+            () =>
+              new Promise<void>((resolve) => {
+                if (to.readyState !== WebSocket.OPEN) return resolve();
+                send(() => setTimeout(() => setImmediate(resolve), 1));
+              }),
+          );
+        };
         const relay = (from: 'client' | 'server', to: WebSocket) => (data: RawData, binary: boolean) => {
           const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
           channel.messages.push({ from, binary, data: bytes });
-          if (to.readyState === WebSocket.OPEN) to.send(bytes, { binary });
+          paced(from, to, (done) => to.send(bytes, { binary }, done));
         };
         client.on('message', relay('client', target));
         target.on('message', relay('server', client));
         const closed = (by: 'client' | 'server', other: WebSocket) => (code: number, reason: Buffer) => {
           channel.close ??= { by, code, reason: reason.toString('utf8') };
           // 1005 (no status) and 1006 (abnormal) cannot be sent in a close frame.
-          if (other.readyState === WebSocket.OPEN) code === 1005 || code === 1006 ? other.close() : other.close(code, reason);
+          paced(by, other, (done) => {
+            if (code === 1005 || code === 1006) other.close();
+            else other.close(code, reason);
+            done();
+          });
         };
         client.on('close', closed('client', target));
         target.on('close', closed('server', client));

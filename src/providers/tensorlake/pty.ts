@@ -6,7 +6,7 @@
 import type { Client } from 'openapi-fetch';
 import type { components, paths } from '../../../generated/tensorlake.js';
 import { operations } from '../../../generated/tensorlake.operations.js';
-import { NotFoundError, ValidationError } from '../../errors.js';
+import { NetworkError, NotFoundError, ValidationError } from '../../errors.js';
 import { listIn } from '../../core/decode.js';
 import { checkOutgoing, messageRules, messageViolation, outsideContract } from '../../core/messages.js';
 import type { OperationTable } from '../../core/operation.js';
@@ -100,7 +100,11 @@ export function ptyMethods(api: Client<paths>, call: Call, upgrade: Upgrade) {
       ...(onClose && { onClose }),
     });
     // Until READY the daemon holds the session's output (up to 1 MiB, then it closes 1008).
-    await socket.send(encodePtyFrame({ op: 'ready' }));
+    // A session that closed before READY went out (that 1008, or its program's exit) is
+    // returned all the same: its output and exitCode say how it ended, as for any close.
+    await socket.send(encodePtyFrame({ op: 'ready' })).catch((error: unknown) => {
+      if (!(error instanceof NetworkError && error.code === 'SESSION_CLOSED')) throw error;
+    });
     return Object.assign(session, { sessionId });
   }
 

@@ -2,10 +2,27 @@
 // SDK as a user's code would (configured by the environment only): Sandbox.create,
 // createPty (its onData), sendInput "echo hi", resize, connectPty again to the same
 // session (what it replays), kill, terminate. Run under Node >= 22 by
-// test/official-sdk-tensorlake-pty.test.ts. Output: one JSON line {steps, output, ...}.
+// test/official-sdk-tensorlake-pty.test.ts. Every request and every WebSocket
+// message goes through logging proxies (logging-proxy.mjs), which the SDK sees in
+// place of TENSORLAKE_API_URL and TENSORLAKE_SANDBOX_PROXY_URL, so that the test can
+// validate them against the contract. Output: one JSON line {steps, output, requests, channels, ...}.
+import { startLoggingProxy } from './logging-proxy.mjs';
+
+const API_KEY = process.env.TENSORLAKE_API_KEY;
+const API_URL = process.env.TENSORLAKE_API_URL;
+const PROXY_URL = process.env.TENSORLAKE_SANDBOX_PROXY_URL;
+if (!API_KEY || !API_URL || !PROXY_URL) {
+  console.error('run-pty.mjs needs TENSORLAKE_API_URL, TENSORLAKE_SANDBOX_PROXY_URL and TENSORLAKE_API_KEY');
+  process.exit(2);
+}
+const result = { steps: [], requests: [], channels: [] };
+const proxies = new Map();
+for (const url of new Set([API_URL, PROXY_URL])) proxies.set(url, await startLoggingProxy(url, { owner: () => result, secrets: [API_KEY], channels: result.channels }));
+// The SDK reads these when it is loaded: point them at the proxies first.
+process.env.TENSORLAKE_API_URL = proxies.get(API_URL).url;
+process.env.TENSORLAKE_SANDBOX_PROXY_URL = proxies.get(PROXY_URL).url;
 const { Sandbox } = await import('tensorlake');
 
-const result = { steps: [] };
 const deadline = (promise, ms, what) =>
   Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref())]);
 const waitFor = async (test, ms, what) => {
@@ -48,6 +65,9 @@ try {
   try {
     await sandbox?.terminate();
   } catch {}
+  // Let the proxies finish recording what the SDK already consumed (a close handshake).
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const proxy of proxies.values()) proxy.close();
 }
 console.log(JSON.stringify(result));
 process.exit(0);
