@@ -72,6 +72,11 @@ describe('contract against the emulators (real processes behind the API)', () =>
     const results = await runScenarios(scenarios, running.target);
     expect(results.filter((r) => !r.passed).map((r) => `${r.scenario.operation} ${r.scenario.status} ${r.label}: ${r.problems.join('; ')}`)).toEqual([]);
     expect(results).toHaveLength(scenarios.length);
+    if (provider === 'tensorlake') {
+      // What the scenarios opened (201s and fixtures) is killed by the run's cleanup: no PTY session lives on.
+      const ptys = await fetch(`${running.target.baseUrls.tensorlake}/api/v1/pty`, { headers: { Authorization: `Bearer ${running.target.apiKeys!.tensorlake}` } });
+      expect(((await ptys.json()) as { sessions: Array<{ is_alive: boolean }> }).sessions.filter((s) => s.is_alive)).toEqual([]);
+    }
   });
 });
 

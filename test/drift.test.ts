@@ -41,6 +41,12 @@ describe('no drift where the contract is kept', () => {
       const list = await fetch(`${e.baseUrl}${e.provider === 'hopx' ? '/execute/processes' : '/api/v1/processes'}`, { headers: { Authorization: `Bearer ${e.token}` } });
       const processes = ((await list.json()) as { processes: Array<{ status: string }> }).processes;
       expect(processes.filter((p) => p.status === 'running')).toEqual([]);
+      if (e.provider === 'tensorlake') {
+        // The PTY sessions the scenarios opened are killed too, not left to run their `sleep 60`.
+        const ptys = await fetch(`${e.baseUrl}/api/v1/pty`, { headers: { Authorization: `Bearer ${e.token}` } });
+        const sessions = ((await ptys.json()) as { sessions: Array<{ is_alive: boolean }> }).sessions;
+        expect(sessions.filter((s) => s.is_alive)).toEqual([]);
+      }
       if (e.provider === 'hopx') {
         const verdicts = Object.fromEntries(Object.entries(report.killForms!).map(([form, v]) => [form, v.verdict]));
         expect(verdicts).toEqual({ body: 'accepted', query: 'accepted', path: 'accepted', post: 'accepted' });

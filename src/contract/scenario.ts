@@ -151,7 +151,7 @@ export function isHarmless(scenario: Scenario, method: string): boolean {
 }
 
 /** States a stateful target can be put in before a scenario (`namedSandbox`: one whose name a duplicate create asks for). */
-export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin' | 'sandbox' | 'namedSandbox' | 'pausedSandbox' | 'stoppedSandbox' | 'uniquelyNamedSandbox' | 'sandboxBesideNamed';
+export type FixtureName = 'running' | 'exited' | 'stdin' | 'unknown' | 'managed' | 'closedStdin' | 'pty' | 'sandbox' | 'namedSandbox' | 'pausedSandbox' | 'stoppedSandbox' | 'uniquelyNamedSandbox' | 'sandboxBesideNamed';
 
 export type Fixtures<Client> = Partial<Record<FixtureName, (client: Client) => Promise<Record<string, unknown>>>>;
 

@@ -6,6 +6,7 @@ import { drain, invokeFrom, MOCK_ONLY, rawScenarios, statusScenarios, type Opera
 import { tensorlakeChannels, tensorlakeChannelScenarios } from './channels.js';
 import { killAll, waitForExit } from '../../flows.js';
 import { createTensorlakeClient, type TensorlakeClient, type TensorlakeStartProcessRequest } from './client.js';
+import type { TensorlakePtyRequest } from './pty.js';
 
 const pid = { pid: 42 };
 const sleeper: TensorlakeStartProcessRequest = { command: 'sleep', args: ['60'] };
@@ -16,6 +17,16 @@ const UNKNOWN_PID = 2_147_483_646;
 const SPAWN_FAILURE = { request: { command: '/nonexistent/sandbox-procs-probe' } };
 /** A managed name no one uses: the daemon answers 404 for it where it answers an unknown PID's reads with 200. */
 const UNKNOWN_NAME = { pid: 'sandbox-procs-no-such-process' };
+/** No daemon hands out this session ID (its IDs are 21-character nanoids). */
+const UNKNOWN_PTY = 'sandbox-procs-no-such-pty-session';
+const pty = { session_id: UNKNOWN_PTY };
+const ptyRunner: TensorlakePtyRequest = { command: 'sleep', args: ['60'], rows: 24, cols: 80 };
+const sessionOf = (input: Readonly<Record<string, unknown>>) => input.session_id as string;
+/**
+ * What cleanup receives for a PTY session: its ID marked, since a nanoid can look like
+ * a managed process's name, and a session is killed through its own route.
+ */
+const PTY_MARK = 'pty:';
 
 const calls: Record<string, OperationCall<TensorlakeClient>> = {
   sandbox_process_list: { input: {}, invoke: (c) => c.listProcesses() },
@@ -35,6 +46,11 @@ const calls: Record<string, OperationCall<TensorlakeClient>> = {
   sandbox_process_follow_output: { input: pid, invoke: (c, i) => drain(c.followOutput(pidOf(i))) },
   sandbox_health: { input: {}, invoke: (c) => c.health() },
   sandbox_info: { input: {}, invoke: (c) => c.info() },
+  sandbox_pty_create: { input: { request: ptyRunner }, invoke: (c, i) => c.createPtySession(i.request as TensorlakePtyRequest) },
+  sandbox_pty_list: { input: {}, invoke: (c) => c.listPtys() },
+  sandbox_pty_get: { input: pty, invoke: (c, i) => c.getPty(sessionOf(i)) },
+  sandbox_pty_delete: { input: pty, invoke: (c, i) => c.killPty(sessionOf(i)) },
+  sandbox_pty_resize: { input: { ...pty, rows: 40, cols: 120 }, invoke: (c, i) => c.resizePty(sessionOf(i), { rows: i.rows as number, cols: i.cols as number }) },
 };
 
 const unknown = [404, { fixture: 'unknown' }] as const satisfies StatusCase;
@@ -63,6 +79,13 @@ const cases: Record<keyof typeof calls, StatusCase[]> = {
   sandbox_process_follow_output: readOutput,
   sandbox_health: [200, 401],
   sandbox_info: [200, 401],
+  // 429 needs 64 sessions at once, too costly for a check; the delete's and resize's 500 need a failing PTY.
+  // A 400 is malformed JSON, which Prism answers with its own validation body: only the mock is asked for it, as for the processes.
+  sandbox_pty_create: [201, [400, MOCK_ONLY], 401, [429, MOCK_ONLY], [500, { input: SPAWN_FAILURE, name: 'command not found' }]],
+  sandbox_pty_list: [200, 401],
+  sandbox_pty_get: [[200, { fixture: 'pty' }], noAuth, unknown],
+  sandbox_pty_delete: [[204, { fixture: 'pty' }], noAuth, unknown, [500, MOCK_ONLY]],
+  sandbox_pty_resize: [[204, { fixture: 'pty' }], [400, MOCK_ONLY], noAuth, unknown, [500, MOCK_ONLY]],
 };
 
 export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
@@ -84,6 +107,15 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
       { method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, body: { signal: 'TERM' }, status: 422 },
       { method: 'POST', path: `/api/v1/processes/${UNKNOWN_PID}/signal`, bodyText: 'signal=15', contentType: 'text/plain', status: 415 },
     ]),
+    ...rawScenarios('tensorlake', 'sandbox_pty_create', [
+      { method: 'POST', path: '/api/v1/pty', body: { args: ['no command'] }, status: 422 },
+      { method: 'POST', path: '/api/v1/pty', bodyText: 'command=sh', contentType: 'text/plain', status: 415 },
+    ]),
+    // The body is read before the session is looked up (axum's extractors run before the handler): an unknown session is harmless here.
+    ...rawScenarios('tensorlake', 'sandbox_pty_resize', [
+      { method: 'POST', path: `/api/v1/pty/${UNKNOWN_PTY}/resize`, body: { rows: 40, cols: -1 }, status: 422 },
+      { method: 'POST', path: `/api/v1/pty/${UNKNOWN_PTY}/resize`, bodyText: 'rows=40', contentType: 'text/plain', status: 415 },
+    ]),
     // The WebSocket channels (specs/tensorlake.asyncapi.yaml).
     ...tensorlakeChannelScenarios,
   ],
@@ -96,7 +128,8 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
       await waitForExit(client.processes, pid, { timeoutMs: 10_000 });
       return { pid };
     },
-    unknown: async () => ({ pid: UNKNOWN_PID }),
+    unknown: async () => ({ pid: UNKNOWN_PID, session_id: UNKNOWN_PTY }),
+    pty: async (client) => ({ session_id: (await client.createPtySession(ptyRunner)).session_id }),
     managed: async (client) => {
       const name = `sandbox-procs-fixture-${randomBytes(4).toString('hex')}`;
       await client.startProcess({ ...sleeper, name, restart: { policy: 'never' } });
@@ -108,14 +141,21 @@ export const tensorlakeContract: ProviderContract<TensorlakeClient> = {
       return { pid };
     },
   },
-  startedIds: (operation, body) =>
-    operation === 'sandbox_process_start' || operation === 'sandbox_process_restart' ? [String((body as { pid: number }).pid)] : [],
-  idOf: (input) => (input.pid === undefined ? undefined : String(input.pid)),
+  startedIds: (operation, body) => {
+    if (operation === 'sandbox_pty_create') return [PTY_MARK + (body as { session_id: string }).session_id];
+    return operation === 'sandbox_process_start' || operation === 'sandbox_process_restart' ? [String((body as { pid: number }).pid)] : [];
+  },
+  idOf: (input) => {
+    if (input.session_id !== undefined) return PTY_MARK + String(input.session_id);
+    return input.pid === undefined ? undefined : String(input.pid);
+  },
   preflight: (client) => client.health(),
   neutral: (client) => client.processes,
   cleanup: async (client, ids) => {
+    const sessions = ids.filter((id) => id.startsWith(PTY_MARK)).map((id) => id.slice(PTY_MARK.length));
+    await Promise.all(sessions.map((id) => client.killPty(id).catch(() => undefined)));
     // Managed names first: killing one by name stops its supervision, so nothing restarts it.
-    const names = ids.filter((id) => !/^\d+$/.test(id));
+    const names = ids.filter((id) => !/^\d+$/.test(id) && !id.startsWith(PTY_MARK));
     await Promise.all(names.map((name) => client.processes.kill(name).catch(() => false)));
     await killAll(client.processes, (p) => ids.includes(p.id));
   },
