@@ -35,6 +35,10 @@ export interface LaunchedProcess {
   signal(signal: number, group: boolean): void;
   /** Its PID on the host, for reading its /proc entry from outside (undefined once it is gone). */
   hostPid(): number | undefined;
+  /** Stops reading its stdout and stderr: the program blocks on its next write once its pipes are full. */
+  holdOutput(): void;
+  /** Reads its output again. */
+  releaseOutput(): void;
 }
 
 export interface Launcher {
@@ -62,6 +66,15 @@ export const directLauncher: Launcher = {
         signal: typeof signal === 'string' ? (SIGNAL_NUMBERS[signal] ?? null) : null,
       })),
       hostPid: () => pid,
+      // A pipe's socket stops reading its descriptor at pause(): the kernel's pipe fills and the program waits.
+      holdOutput() {
+        child.stdout!.pause();
+        child.stderr!.pause();
+      },
+      releaseOutput() {
+        child.stdout!.resume();
+        child.stderr!.resume();
+      },
       signal(signal, group) {
         if (!group) return void process.kill(pid, signal);
         try {
@@ -99,6 +112,9 @@ export function confinedLauncher(sandbox: ConfinedSandbox, workdir: string): Lau
         stderr: child.stderr,
         exited: child.exited,
         signal: (signal, group) => child.signal(signal, group),
+        // Held where the pipes are read, inside: pausing the relayed streams here would only pile the output up in this process.
+        holdOutput: () => child.holdOutput(),
+        releaseOutput: () => child.releaseOutput(),
         // Found once (a /proc scan), then kept: a PID does not change while the process lives.
         hostPid: () => (hostPid ??= sandbox.hostPidOf(child.pid)),
       };

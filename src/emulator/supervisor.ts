@@ -55,6 +55,13 @@ export interface SupervisedProcess {
   /** Resolves once the process has exited and its output is fully captured. */
   readonly done: Promise<void>;
   subscribe(listener: (event: ProcessEvent) => void): () => void;
+  /**
+   * Its output waits at the program while any holder holds it (a reader that is behind): its pipes are not
+   * read, so the program blocks on its next write. Released by the same holder, and by its exit (what is
+   * left in its pipes is then read, so that it can end).
+   */
+  hold(holder: object): void;
+  release(holder: object): void;
   writeStdin(data: Uint8Array): Promise<void>;
   closeStdin(): void;
 }
@@ -231,6 +238,9 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     const output = new OutputBuffer(outputLimits, budget);
     // Held apart from `child`, and let go when the process is done, so that a finished record keeps no streams alive.
     let stdin = child.stdin ?? null;
+    const holders = new Set<object>();
+    // Let go when the process is done, with the streams: a finished record keeps no child alive.
+    let outputControl: Pick<LaunchedProcess, 'holdOutput' | 'releaseOutput'> | null = child;
     const record: SupervisedProcess = {
       pid,
       hostPid: () => children.get(pid)?.hostPid(),
@@ -256,6 +266,15 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
       subscribe(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);
+      },
+      hold(holder) {
+        if (!outputControl || record.exitCode !== null || record.signal !== null) return;
+        if (holders.size === 0) outputControl.holdOutput();
+        holders.add(holder);
+      },
+      release(holder) {
+        if (!holders.delete(holder) || holders.size > 0) return;
+        outputControl?.releaseOutput();
       },
       /** Resolves once the pipe has taken the bytes; refused while what it holds unread would go over the cap (one write always fits an empty queue). */
       async writeStdin(data) {
@@ -294,6 +313,11 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
     const exited = child.exited.then(({ code, signal }) => {
       record.exitCode = code;
       record.signal = signal;
+      // Its pipes must be read to their end for it to be done: what is left there is at most their capacity.
+      if (holders.size > 0) {
+        holders.clear();
+        outputControl?.releaseOutput();
+      }
       // Whatever the process left behind in its group goes with it.
       killGroup(pid, 'SIGKILL');
     });
@@ -301,6 +325,7 @@ export function createSupervisor(limits: SupervisorLimits = {}, marking: Supervi
       record.endedAt = Date.now();
       record.stdinWritable = false;
       stdin = null;
+      outputControl = null;
       children.delete(pid);
       output.compact();
       // Evicted meanwhile (a PID reused): nothing to keep.

@@ -38,6 +38,7 @@ export const fullOnlySuites: Record<string, string> = {
   'test/official-sdk-tensorlake-pty.test.ts': 'the official Tensorlake SDK\'s PTY sessions',
   'test/no-orphans.test.ts': 'orphan checks after signals and crashes',
   'test/emulator-terminal-bounds.test.ts': 'a gigabyte into terminals read slowly, and SIGKILL with an open terminal',
+  'test/emulator-execute-stream-bounds.test.ts': 'a streamed run printing 86 MiB to a slow reader, the emulator\'s peak RSS measured in a process of its own',
   'test/client-terminal-memory.test.ts': "a gigabyte into terminals our client reads slowly, the client's peak RSS measured in a process of its own",
   'test/emulator-soak.test.ts': 'the emulator soak',
   'test/emulator-hostile.test.ts': 'hostile clients against the emulators',

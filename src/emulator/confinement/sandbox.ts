@@ -42,6 +42,9 @@ export interface ConfinedProcess extends EventEmitter {
   readonly exited: Promise<{ code: number | null; signal: number | null }>;
   /** Sends `signal` to the process, or with `group` to its whole process group. */
   signal(signal: number, group: boolean): void;
+  /** Asks the spawner to stop reading the process's pipes (the program then waits at its next write), and to read them again. */
+  holdOutput(): void;
+  releaseOutput(): void;
 }
 
 export interface ConfinedSandbox {
@@ -257,6 +260,8 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
         exited,
         markExited,
         signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
+        holdOutput: () => void send(FRAME.holdOutput, id).catch(() => undefined),
+        releaseOutput: () => void send(FRAME.releaseOutput, id).catch(() => undefined),
       });
       return new Promise<ConfinedProcess>((resolve, reject) => {
         waiting.set(id, { resolve, reject, process });
@@ -279,6 +284,8 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
         exited,
         markExited,
         signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
+        holdOutput: () => void send(FRAME.holdOutput, id).catch(() => undefined),
+        releaseOutput: () => void send(FRAME.releaseOutput, id).catch(() => undefined),
       });
       const started = await new Promise<ConfinedProcess>((resolve, reject) => {
         waiting.set(id, { resolve, reject, process });

@@ -25,7 +25,7 @@ export const FRAME = {
   spawnTerminal: 5,
   /** A terminal's new size: {cols, rows}. */
   resize: 6,
-  /** Stop / start again reading a terminal's output: the emulator's reader is behind. */
+  /** Stop / start again reading a terminal's or a process's output: the emulator's reader is behind. */
   holdOutput: 7,
   releaseOutput: 8,
   /** SIGKILL to everything in a terminal's session (a shell's jobs lead groups of their own). */
@@ -131,7 +131,9 @@ function main(): void {
   const send = (type: FrameType, id: number, payload?: Uint8Array | object) => socket.write(encodeFrame(type, id, payload));
   // Output waits while the emulator is behind: a process that prints faster than the emulator reads is
   // held at its pipe (as when unconfined), instead of the socket's queue growing in this process.
-  const paused = new Set<Readable>();
+  const paused = new Map<Readable, number>();
+  // Processes whose output the emulator asked to hold (its reader is behind): their pipes stay unread until it releases them.
+  const heldProcesses = new Set<number>();
   // Terminals whose output waits: for the socket (`blockedBySocket`), or because the emulator asked (`held`).
   const blockedBySocket = new Set<number>();
   const held = new Set<number>();
@@ -140,7 +142,7 @@ function main(): void {
     if (!blockedBySocket.has(id) && !held.has(id)) terminals.get(id)?.resume();
   };
   socket.on('drain', () => {
-    for (const stream of paused) stream.resume();
+    for (const [stream, id] of paused) if (!heldProcesses.has(id)) stream.resume();
     paused.clear();
     const waiting = [...blockedBySocket];
     blockedBySocket.clear();
@@ -150,8 +152,18 @@ function main(): void {
     stream.on('data', (chunk: Buffer) => {
       if (send(type, id, chunk)) return;
       stream.pause();
-      paused.add(stream);
+      paused.set(stream, id);
     });
+  const holdProcess = (id: number, child: ChildProcess) => {
+    heldProcesses.add(id);
+    child.stdout!.pause();
+    child.stderr!.pause();
+  };
+  const releaseProcess = (id: number, child: ChildProcess) => {
+    heldProcesses.delete(id);
+    // A stream paused for the socket waits for its drain.
+    for (const stream of [child.stdout!, child.stderr!]) if (!paused.has(stream)) stream.resume();
+  };
 
   const start = (id: number, request: SpawnFrame) => {
     let child: ChildProcess;
@@ -173,6 +185,7 @@ function main(): void {
     child.once('exit', (code, signal) => send(FRAME.exit, id, { code, signal: signal ? constants.signals[signal] : null }));
     child.once('close', () => {
       children.delete(id);
+      heldProcesses.delete(id);
       send(FRAME.closed, id);
     });
   };
@@ -206,7 +219,8 @@ function main(): void {
 
   const onTerminalFrame = (type: number, id: number, body: Buffer): boolean => {
     const term = terminals.get(id);
-    if (!term) return type === FRAME.resize || type === FRAME.holdOutput || type === FRAME.releaseOutput || type === FRAME.killSession;
+    // Hold and release name a process too (not a terminal): those go on to onFrame.
+    if (!term) return type === FRAME.resize || type === FRAME.killSession;
     if (type === FRAME.stdin) {
       term.write(body);
       send(FRAME.stdinTaken, id);
@@ -234,6 +248,11 @@ function main(): void {
       else send(FRAME.stdinTaken, id);
     }
     else if (type === FRAME.stdinClose) child?.stdin?.end();
+    else if (type === FRAME.holdOutput) {
+      if (child) holdProcess(id, child);
+    } else if (type === FRAME.releaseOutput) {
+      if (child) releaseProcess(id, child);
+    }
     else if (type === FRAME.signal && child?.pid !== undefined) {
       const { signal, group } = JSON.parse(body.toString()) as { signal: number; group: boolean };
       // A process that has exited is not signalled (its PID may be reused); its group may still hold what it left behind,

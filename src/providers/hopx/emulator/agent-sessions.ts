@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { RawData, WebSocket } from 'ws';
 import type { EmulatorContext, ProviderUpgrades } from '../../../emulator/emulator.js';
-import { SpawnInputError } from '../../../emulator/supervisor.js';
+import { SpawnInputError, type SupervisedProcess } from '../../../emulator/supervisor.js';
 import { TerminalLimitError, type Terminal } from '../../../emulator/terminals.js';
 import type { UpgradeDecision, UpgradeRoute } from '../../../emulator/websocket.js';
 import type { Handler } from '../../../emulator/http.js';
@@ -40,7 +40,14 @@ const isStringRecord = (value: unknown): value is Record<string, string> =>
 
 /** `GET /execute/stream`: one execute message, then the run's output as it comes, its result, and complete. */
 function executeStream(context: EmulatorContext, ws: WebSocket): void {
-  const sender = createPacedSender(ws, { outputMessage: (type, data) => ({ type, data, timestamp: now() }) });
+  let run: SupervisedProcess | undefined;
+  const holder = {};
+  const sender = createPacedSender(ws, {
+    outputMessage: (type, data) => ({ type, data, timestamp: now() }),
+    // A slow reader holds the run: its program waits at its next write, nothing piles up here (as /terminal does).
+    onBackedUp: () => run?.hold(holder),
+    onCaughtUp: () => run?.release(holder),
+  });
   const fail = (error: string, code: string) => {
     sender.message({ type: 'error', error, code, timestamp: now() });
     sender.message({ type: 'complete', success: false });
@@ -67,8 +74,10 @@ function executeStream(context: EmulatorContext, ws: WebSocket): void {
         workdir: workdir as string | undefined,
       });
       if (!process) return;
+      run = process;
       // A client that goes away ends the run, as a closed HTTP request does.
       ws.once('close', () => {
+        process.release(holder);
         if (process.running) context.supervisor.kill(process.pid);
       });
       const unsubscribe = process.subscribe((event) => {

@@ -5,9 +5,11 @@
 // arms `ws.once('message')` again only after a promise resolves: dist/chunk-
 // JBQNY6QX.mjs, "src/ws-client.ts", receive and messages), so two messages sent
 // back to back may reach it as one read and the second is never seen.
-// Bounded: output waits in at most `maxPendingBytes`; above `highWaterBytes` the
-// source is asked to pause (a terminal), and what a source that cannot pause (a
-// process's pipes, read by the supervisor anyway) prints beyond the bound is dropped
+// Bounded: above `highWaterBytes` waiting unsent the source is asked to pause (a
+// terminal, a streamed run's process: the program then waits at its next write),
+// and to go on once under half of it. Output waits in at most `maxPendingBytes`:
+// what a source prints beyond it, past its pause (a descendant that escaped its
+// process's group and still holds the pipes after the process ended), is dropped
 // and said so.
 import type { WebSocket } from 'ws';
 
