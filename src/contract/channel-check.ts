@@ -7,6 +7,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { MissingPeersError } from '../cli-peers.js';
+import { importOnce } from '../core/optional-peer.js';
 import type { ChannelEnd, ChannelValidator } from './channel-spec.js';
 import { outputLines } from './channel-codec.js';
 import type { ChannelCodec, ChannelScenario, ChannelStep } from './scenario.js';
@@ -61,15 +62,13 @@ const REFUSAL_EXCERPT_CHARS = 2_048;
 /** After the final message, how long the close handshake may take. */
 const CLOSE_GRACE_MS = 1_000;
 
-let loaded: Promise<typeof import('ws')> | undefined;
+const importWs = importOnce(() => import('ws'));
 
 /** `ws`, an optional peer, loaded on first use. */
 export function loadWs(): Promise<typeof import('ws')> {
-  loaded ??= import('ws').catch((error: unknown) => {
-    loaded = undefined;
+  return importWs().catch((error: unknown) => {
     throw new MissingPeersError(`the WebSocket channel checks need the optional peer dependency ws, which is not installed (${error instanceof Error ? error.message : String(error)}); install it with: npm install --save-dev ws`);
   });
-  return loaded;
 }
 
 function sizeOf(data: RawData): number {
