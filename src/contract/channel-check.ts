@@ -252,11 +252,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
   }
   if (pending) outcome.findings.push(breaking('channel-output', `the session ended while waiting for ${describeWait(pending.until.line)}`));
   const close = outcome.close;
-  const closeMatches = (end: ChannelEnd) =>
-    end.close !== undefined && close !== undefined && (end.close.code === undefined || end.close.code === close.code) && (end.close.reason === undefined || end.close.reason.test(close.reason));
-  const allowed = validator.contract.ends.some((end) =>
-    end.message !== undefined ? final !== undefined && validator.is(final, end.message) && (end.close === undefined || closeMatches(end)) : closeMatches(end),
-  );
+  const allowed = endsAsDeclared(validator, final, close);
   const closed = close ? `closed with ${close.code}${close.reason ? ` "${close.reason}"` : ''}` : 'ended without a close frame';
   if (!allowed) outcome.findings.push(breaking('wrong-ending', `the channel ${closed}${final ? ` after ${final}` : ''}, which is none of its declared endings (${describeEnds(validator.contract.ends)})`));
   const wanted = x.ending;
@@ -273,6 +269,15 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     }
   }
   return outcome;
+}
+
+/** Whether a session that ended with `final` (the server's final message, if any) and `close` is one of the channel's declared endings. */
+export function endsAsDeclared(validator: ChannelValidator, final: string | undefined, close: { code: number; reason: string } | undefined): boolean {
+  const closeMatches = (end: ChannelEnd) =>
+    end.close !== undefined && close !== undefined && (end.close.code === undefined || end.close.code === close.code) && (end.close.reason === undefined || end.close.reason.test(close.reason));
+  return validator.contract.ends.some((end) =>
+    end.message !== undefined ? final !== undefined && validator.is(final, end.message) && (end.close === undefined || closeMatches(end)) : closeMatches(end),
+  );
 }
 
 function describeEnds(ends: readonly ChannelEnd[]): string {
