@@ -1,9 +1,9 @@
 // Loading an optional peer (`ws`, `@lydell/node-pty`) on first use, shared by the
 // client, the emulators and the CLI's channel checks. Each layer passes its own
-// `() => import('pkg')`, so that the import stays on demand in that layer's module
-// (test/package.test.ts reads the import graph), and turns a failure into its own
-// error: the client's is typed with provider and operation, the CLI's exits 2, the
-// emulator's names the feature.
+// importer (a dynamic import of the package), so that the import stays on demand in
+// that layer's module (test/package.test.ts reads the import graph), and turns a
+// failure into its own error: the client's is typed with provider and operation, the
+// CLI's exits 2, the emulator's names the feature.
 
 /**
  * The peer imported once: later calls share the first call's promise. A failed
