@@ -118,6 +118,7 @@ describe("channelViolations is no rubber stamp", () => {
     query: {},
     requestHeaders: {},
     status: 101,
+    contentType: null,
     responseBody: '',
     messages: [
       text('client', { type: 'execute', code: 'print(1)', language: 'python' }),
@@ -129,13 +130,14 @@ describe("channelViolations is no rubber stamp", () => {
   });
 
   it('passes a conforming channel and flags each kind of break', () => {
-    expect(channelViolations([channel({}), channel({ status: 401, messages: [], responseBody: '{"error":"Unauthorized","code":"UNAUTHORIZED"}' })], 'hopx')).toEqual([]);
+    expect(channelViolations([channel({}), channel({ status: 401, contentType: 'application/json', messages: [], responseBody: '{"error":"Unauthorized","code":"UNAUTHORIZED"}' })], 'hopx')).toEqual([]);
     const ok = channel({}).messages;
     const found = channelViolations(
       [
         channel({ path: '/nowhere' }),
         channel({ status: 418 }),
-        channel({ status: 401, messages: [], responseBody: '{"message":"no"}' }),
+        channel({ status: 401, contentType: 'application/json', messages: [], responseBody: '{"message":"no"}' }),
+        channel({ status: 401, contentType: 'application/json', messages: [], responseBody: '{"error":"Unauthorized","code":"UNAUTHORIZED","hint":"x"}' }),
         channel({ messages: [ok[0]!, text('server', { ...stdout, data: 1 }), ok[2]!] }),
         channel({ messages: [ok[0]!, text('server', { ...stdout, colour: 'red' }), ok[2]!] }),
         channel({ messages: [ok[0]!, text('server', 'not json'), ok[2]!] }),
@@ -146,9 +148,10 @@ describe("channelViolations is no rubber stamp", () => {
       'hopx',
     );
     expect(found).toEqual([
-      expect.stringMatching(/^GET \/nowhere -> 101: no WebSocket operation/),
+      expect.stringMatching(/^GET \/nowhere -> 101: no WebSocket channel of the contract has this path/),
       expect.stringMatching(/status 418 is not declared for execute_stream/),
-      expect.stringMatching(/^GET \/execute\/stream -> 401: the refusal's body breaks the spec/),
+      expect.stringMatching(/^GET \/execute\/stream -> 401: refusal breaking missing-field: body must have required property/),
+      expect.stringMatching(/^GET \/execute\/stream -> 401: refusal warning additional-property: body has a field the spec does not declare: hint/),
       expect.stringMatching(/server message 1 is none of the server's messages/),
       expect.stringMatching(/server message 1 has fields the spec does not declare: .*colour/),
       expect.stringMatching(/server message 1: not JSON/),
@@ -161,7 +164,7 @@ describe("channelViolations is no rubber stamp", () => {
   it('reads Tensorlake binary frames and its close-frame endings', () => {
     const frame = (from: 'client' | 'server', ...bytes: number[]) => ({ from, binary: true, data: Buffer.from(bytes) });
     const pty = (over: Partial<ChannelExchange>) => channel({ path: '/api/v1/pty/s1/ws', messages: [frame('client', 2), frame('server', 0, 104, 105), frame('client', 1, 0, 120, 0, 40)], close: { by: 'server', code: 1000, reason: 'exit:0' }, ...over });
-    const refused = pty({ status: 403, messages: [], responseBody: '{"error":"Invalid token","code":"INVALID_TOKEN"}' });
+    const refused = pty({ status: 403, contentType: 'application/json', messages: [], responseBody: '{"error":"Invalid token","code":"INVALID_TOKEN"}' });
     expect(channelViolations([pty({}), pty({ close: { by: 'server', code: 1001, reason: 'session terminated' } }), refused], 'tensorlake')).toEqual([]);
     expect(
       channelViolations(

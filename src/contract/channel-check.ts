@@ -7,6 +7,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { MissingPeersError } from '../cli-peers.js';
+import { importOnce } from '../core/optional-peer.js';
 import type { ChannelEnd, ChannelValidator } from './channel-spec.js';
 import { outputLines } from './channel-codec.js';
 import type { ChannelCodec, ChannelScenario, ChannelStep } from './scenario.js';
@@ -61,15 +62,13 @@ const REFUSAL_EXCERPT_CHARS = 2_048;
 /** After the final message, how long the close handshake may take. */
 const CLOSE_GRACE_MS = 1_000;
 
-let loaded: Promise<typeof import('ws')> | undefined;
+const importWs = importOnce(() => import('ws'));
 
 /** `ws`, an optional peer, loaded on first use. */
 export function loadWs(): Promise<typeof import('ws')> {
-  loaded ??= import('ws').catch((error: unknown) => {
-    loaded = undefined;
+  return importWs().catch((error: unknown) => {
     throw new MissingPeersError(`the WebSocket channel checks need the optional peer dependency ws, which is not installed (${error instanceof Error ? error.message : String(error)}); install it with: npm install --save-dev ws`);
   });
-  return loaded;
 }
 
 function sizeOf(data: RawData): number {
@@ -253,11 +252,7 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
   }
   if (pending) outcome.findings.push(breaking('channel-output', `the session ended while waiting for ${describeWait(pending.until.line)}`));
   const close = outcome.close;
-  const closeMatches = (end: ChannelEnd) =>
-    end.close !== undefined && close !== undefined && (end.close.code === undefined || end.close.code === close.code) && (end.close.reason === undefined || end.close.reason.test(close.reason));
-  const allowed = validator.contract.ends.some((end) =>
-    end.message !== undefined ? final !== undefined && validator.is(final, end.message) && (end.close === undefined || closeMatches(end)) : closeMatches(end),
-  );
+  const allowed = endsAsDeclared(validator, final, close);
   const closed = close ? `closed with ${close.code}${close.reason ? ` "${close.reason}"` : ''}` : 'ended without a close frame';
   if (!allowed) outcome.findings.push(breaking('wrong-ending', `the channel ${closed}${final ? ` after ${final}` : ''}, which is none of its declared endings (${describeEnds(validator.contract.ends)})`));
   const wanted = x.ending;
@@ -274,6 +269,15 @@ export async function exchange(x: ChannelExchange): Promise<ChannelOutcome> {
     }
   }
   return outcome;
+}
+
+/** Whether a session that ended with `final` (the server's final message, if any) and `close` is one of the channel's declared endings. */
+export function endsAsDeclared(validator: ChannelValidator, final: string | undefined, close: { code: number; reason: string } | undefined): boolean {
+  const closeMatches = (end: ChannelEnd) =>
+    end.close !== undefined && close !== undefined && (end.close.code === undefined || end.close.code === close.code) && (end.close.reason === undefined || end.close.reason.test(close.reason));
+  return validator.contract.ends.some((end) =>
+    end.message !== undefined ? final !== undefined && validator.is(final, end.message) && (end.close === undefined || closeMatches(end)) : closeMatches(end),
+  );
 }
 
 function describeEnds(ends: readonly ChannelEnd[]): string {

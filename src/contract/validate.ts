@@ -256,7 +256,7 @@ export function describeError(e: ErrorObject, what: string): Finding {
 }
 
 /** The spec with every object schema closed (additionalProperties: false), to find undeclared fields. */
-function closeObjects(node: unknown): unknown {
+export function closeObjects(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(closeObjects);
   if (node === null || typeof node !== 'object') return node;
   const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, closeObjects(value)])) as Record<string, unknown>;

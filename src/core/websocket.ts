@@ -9,6 +9,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type WebSocketType from 'ws';
 import type { RawData } from 'ws';
 import { AbortedError, MissingPeerError, NetworkError, SandboxProcsError, TimeoutError, UnexpectedResponseError, ValidationError, errorClassForStatus, type ProviderName } from '../errors.js';
+import { importOnce } from './optional-peer.js';
 import { redactDeep, redactText } from './redact.js';
 
 /** Received messages the queue holds before the socket is paused: 1 MiB. */
@@ -17,15 +18,16 @@ export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 const MAX_REFUSAL_BYTES = 64 * 1024;
 
 type WebSocketClass = typeof WebSocketType;
-let loaded: Promise<WebSocketClass> | undefined;
+const importWs = importOnce(() => import('ws'));
 
 /** `ws`, imported on first use: a client that opens no session never needs it installed. */
-export function loadWebSocket(provider: ProviderName, operation: string): Promise<WebSocketClass> {
-  loaded ??= import('ws').then((module) => (module.default ?? (module as unknown as { WebSocket: WebSocketClass }).WebSocket) as WebSocketClass);
-  return loaded.catch((cause: unknown) => {
-    loaded = undefined;
+export async function loadWebSocket(provider: ProviderName, operation: string): Promise<WebSocketClass> {
+  try {
+    const module = await importWs();
+    return (module.default ?? (module as unknown as { WebSocket: WebSocketClass }).WebSocket) as WebSocketClass;
+  } catch (cause) {
     throw new MissingPeerError('ws', { provider, operation, cause });
-  });
+  }
 }
 
 /** One received message: text (a string) or binary (bytes), as the server framed it. */

@@ -4,6 +4,7 @@
 // (test/package.test.ts).
 import type * as NodePty from '@lydell/node-pty';
 import type * as Ws from 'ws';
+import { commonJsExports, importOnce, isModuleMissing } from '../core/optional-peer.js';
 
 /** An optional peer a feature needs is not installed: the message names the package to install. */
 export class OptionalPeerMissingError extends Error {
@@ -13,31 +14,22 @@ export class OptionalPeerMissingError extends Error {
   }
 }
 
-const isMissing = (error: unknown) => ['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND'].includes((error as NodeJS.ErrnoException).code ?? '');
-
-async function load<T>(packageName: string, feature: string, importer: () => Promise<T>): Promise<T> {
-  try {
-    return await importer();
-  } catch (error) {
-    throw isMissing(error) ? new OptionalPeerMissingError(packageName, feature, error) : error;
-  }
+/** Only a missing package becomes OptionalPeerMissingError; a peer that breaks while loading says so itself. */
+function naming<T>(packageName: string, feature: string, load: () => Promise<T>): () => Promise<T> {
+  return () =>
+    load().catch((error: unknown) => {
+      throw isModuleMissing(error) ? new OptionalPeerMissingError(packageName, feature, error) : error;
+    });
 }
 
-let ws: Promise<typeof Ws> | undefined;
-let nodePty: Promise<typeof NodePty> | undefined;
+export const loadWs: () => Promise<typeof Ws> = naming(
+  'ws',
+  'a WebSocket session',
+  importOnce(() => import('ws')),
+);
 
-export function loadWs(): Promise<typeof Ws> {
-  ws ??= load('ws', 'a WebSocket session', () => import('ws'));
-  ws.catch(() => (ws = undefined));
-  return ws;
-}
-
-export function loadNodePty(): Promise<typeof NodePty> {
-  nodePty ??= load('@lydell/node-pty', 'a terminal session', async () => {
-    const loaded = (await import('@lydell/node-pty')) as typeof NodePty & { default?: typeof NodePty };
-    // A CommonJS module: its exports are the default export under ESM.
-    return loaded.default ?? loaded;
-  });
-  nodePty.catch(() => (nodePty = undefined));
-  return nodePty;
-}
+export const loadNodePty: () => Promise<typeof NodePty> = naming(
+  '@lydell/node-pty',
+  'a terminal session',
+  importOnce(async () => commonJsExports((await import('@lydell/node-pty')) as typeof NodePty & { default?: typeof NodePty })),
+);

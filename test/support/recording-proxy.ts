@@ -36,6 +36,8 @@ export interface ChannelExchange {
   requestHeaders: IncomingHttpHeaders;
   /** 101 when the upstream upgraded; its refusal's status otherwise. */
   status: number;
+  /** The refusal's content type (null once upgraded, or when it sent none). */
+  contentType: string | null;
   /** The refusal's body (empty once upgraded). */
   responseBody: string;
   messages: ChannelMessage[];
@@ -67,7 +69,7 @@ function relayUpgrade(upstream: string, channels: ChannelExchange[], accept: Web
   return (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? '/', upstream);
     const query = Object.fromEntries([...url.searchParams].map(([name, value]) => [name, name === 'token' ? '<TOKEN>' : value]));
-    const channel: ChannelExchange = { path: url.pathname, query, requestHeaders: shownHeaders(req.headers), status: 0, responseBody: '', messages: [] };
+    const channel: ChannelExchange = { path: url.pathname, query, requestHeaders: shownHeaders(req.headers), status: 0, contentType: null, responseBody: '', messages: [] };
     channels.push(channel);
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HANDSHAKE_HEADERS.has(name))) as Record<string, string>;
     const target = new WebSocket(url.href.replace(/^http/, 'ws'), { headers, perMessageDeflate: false });
@@ -75,6 +77,7 @@ function relayUpgrade(upstream: string, channels: ChannelExchange[], accept: Web
     target.on('unexpected-response', (_request, response) => {
       void readAll(response).then((body) => {
         channel.status = response.statusCode ?? 0;
+        channel.contentType = response.headers['content-type'] ?? null;
         channel.responseBody = body.toString('utf8');
         const head = [`HTTP/1.1 ${channel.status} ${response.statusMessage ?? ''}`, ...Object.entries(response.headers).map(([k, v]) => `${k}: ${String(v)}`)];
         socket.end(`${head.filter((line) => !/^(connection|transfer-encoding|content-length):/i.test(line)).join('\r\n')}\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body.toString('latin1')}`, 'latin1');
