@@ -7,7 +7,7 @@
 // Both confined (where bubblewrap works here) and with isolation none.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
@@ -15,7 +15,7 @@ import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { EMULATOR_RUN_MARKER } from '../src/emulator/reaper.js';
 import { encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import { buildEmulator, hostEmulator, type HostedEmulator } from './support/emulator-process.js';
-import { waitFor } from './support/processes.js';
+import { processesRunning, waitFor } from './support/processes.js';
 import { collect, mustOpen, openSocket, type Refused } from './support/ws-session.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { testKey } from './support/secrets.js';
@@ -111,16 +111,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     child.stderr!.on('data', (c: Buffer) => (output += c));
     const exited = once(child, 'exit');
     // Found by its unique command line: only this test's sleep has it.
-    const sleeps = () =>
-      readdirSync('/proc')
-        .filter((entry) => /^\d+$/.test(entry))
-        .filter((pid) => {
-          try {
-            return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
-          } catch {
-            return false;
-          }
-        });
+    const sleeps = () => processesRunning(['sleep', seconds]);
     try {
       expect(await waitFor(() => /listening on http:\S+/.test(output), 15_000)).toBe(true);
       const baseUrl = /listening on (http:\S+)/.exec(output)![1]!;
@@ -135,7 +126,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       // On failure too: this test's own sleep (its number is unique) does not outlive it.
-      for (const pid of sleeps()) process.kill(Number(pid), 'SIGKILL');
+      for (const pid of sleeps()) process.kill(pid, 'SIGKILL');
     }
   }, 60_000);
 });

@@ -4,13 +4,12 @@
 // is the sandbox's shell in a real pseudo-terminal (input, resize, exit). Auth is
 // decided before the upgrade, refusals are the agent's JSON errors. Each flow both
 // confined (the default, where bubblewrap works here) and with isolation none.
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
 import { collect, mustOpen, openSocket, type Refused } from './support/ws-session.js';
 import { testKey } from './support/secrets.js';
-import { waitFor } from './support/processes.js';
+import { processesRunning, waitFor } from './support/processes.js';
 
 const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
 
@@ -84,16 +83,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
 
   it('ends what the shell left running in its terminal session when the shell exits (a nohup background job too)', async () => {
     const seconds = String(200_000 + Math.floor(Math.random() * 100_000));
-    const sleeps = () =>
-      readdirSync('/proc')
-        .filter((entry) => /^\d+$/.test(entry))
-        .filter((pid) => {
-          try {
-            return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
-          } catch {
-            return false;
-          }
-        });
+    const sleeps = () => processesRunning(['sleep', seconds]);
     const ws = await mustOpen(wsUrl('/terminal'), auth());
     const session = collect(ws);
     try {
@@ -103,7 +93,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
       await session.closed;
       expect(await waitFor(() => sleeps().length === 0, 3_000)).toBe(true);
     } finally {
-      for (const pid of sleeps()) process.kill(Number(pid), 'SIGKILL');
+      for (const pid of sleeps()) process.kill(pid, 'SIGKILL');
     }
   });
 

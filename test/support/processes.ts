@@ -49,6 +49,21 @@ export function commandLineOf(pid: number): string | undefined {
   }
 }
 
+/** Live processes whose command line is exactly `argv` (a unique argument makes it this test's own). */
+export function processesRunning(argv: readonly string[]): number[] {
+  const wanted = `${argv.join('\0')}\0`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === wanted;
+      } catch {
+        return false;
+      }
+    });
+}
+
 export async function waitFor(predicate: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

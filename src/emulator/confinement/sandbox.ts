@@ -214,6 +214,31 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
   const killNow = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  /** The emulator's side of process `id` inside: its streams and exit, its signals and output holds sent as frames. */
+  const confinedProcess = (id: number, stdin: Writable | null) => {
+    let markExited!: (how: { code: number | null; signal: number | null }) => void;
+    const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) => (markExited = resolve));
+    return Object.assign(new EventEmitter(), {
+      pid: 0,
+      stdin,
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      exited,
+      markExited,
+      signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
+      holdOutput: () => void send(FRAME.holdOutput, id).catch(() => undefined),
+      releaseOutput: () => void send(FRAME.releaseOutput, id).catch(() => undefined),
+    });
+  };
+  /** Asks the spawner to start `process` (with `frame`: a plain process or a terminal); resolves once it has a PID inside. */
+  const startInside = (frame: typeof FRAME.spawn | typeof FRAME.spawnTerminal, id: number, request: { cwd?: string }, process: ReturnType<typeof confinedProcess>) =>
+    new Promise<ConfinedProcess>((resolve, reject) => {
+      waiting.set(id, { resolve, reject, process });
+      send(frame, id, { ...request, cwd: request.cwd || WORKSPACE }).catch((error: Error) => {
+        waiting.delete(id);
+        reject(error);
+      });
+    });
   const proxyUrl = proxy && `http://127.0.0.1:${EGRESS_PORT}`;
   return {
     hostPid: child.pid!,
@@ -250,50 +275,14 @@ export async function startConfinedSandbox(options: ConfinedSandboxOptions): Pro
               final: (done) => void send(FRAME.stdinClose, id).then(() => done(), done),
             })
           : null;
-      let markExited!: (how: { code: number | null; signal: number | null }) => void;
-      const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) => (markExited = resolve));
-      const process = Object.assign(new EventEmitter(), {
-        pid: 0,
-        stdin,
-        stdout: new PassThrough(),
-        stderr: new PassThrough(),
-        exited,
-        markExited,
-        signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
-        holdOutput: () => void send(FRAME.holdOutput, id).catch(() => undefined),
-        releaseOutput: () => void send(FRAME.releaseOutput, id).catch(() => undefined),
-      });
-      return new Promise<ConfinedProcess>((resolve, reject) => {
-        waiting.set(id, { resolve, reject, process });
-        send(FRAME.spawn, id, { ...request, cwd: request.cwd || WORKSPACE }).catch((error: Error) => {
-          waiting.delete(id);
-          reject(error);
-        });
-      });
+      return startInside(FRAME.spawn, id, request, confinedProcess(id, stdin));
     },
     async spawnTerminal(request) {
       const id = nextId++;
-      let markExited!: (how: { code: number | null; signal: number | null }) => void;
-      const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) => (markExited = resolve));
-      const process = Object.assign(new EventEmitter(), {
-        pid: 0,
-        stdin: null,
-        // Read as it comes (flowing), never buffered here: the spawner holds the terminal while this side is behind.
-        stdout: new PassThrough(),
-        stderr: new PassThrough(),
-        exited,
-        markExited,
-        signal: (signal: number, group: boolean) => void send(FRAME.signal, id, { signal, group }).catch(() => undefined),
-        holdOutput: () => void send(FRAME.holdOutput, id).catch(() => undefined),
-        releaseOutput: () => void send(FRAME.releaseOutput, id).catch(() => undefined),
-      });
-      const started = await new Promise<ConfinedProcess>((resolve, reject) => {
-        waiting.set(id, { resolve, reject, process });
-        send(FRAME.spawnTerminal, id, { ...request, cwd: request.cwd || WORKSPACE }).catch((error: Error) => {
-          waiting.delete(id);
-          reject(error);
-        });
-      });
+      // Its output is read as it comes (flowing), never buffered here: the spawner holds the terminal while this side is behind.
+      const process = confinedProcess(id, null);
+      const { exited } = process;
+      const started = await startInside(FRAME.spawnTerminal, id, request, process);
       let gone = false;
       void exited.then(() => (gone = true));
       const quietly = (promise: Promise<void>) => void promise.catch(() => undefined);
