@@ -174,7 +174,8 @@ describe('no secret of a channel in any report', () => {
             expect(containsSecret(text, ptyToken), `${name} holds the PTY token`).toBe(false);
           }
         }),
-        { numRuns: propertyRuns(200) },
+        // A key and token of quotes and backslashes once made the redacted JSON report unreadable.
+        { numRuns: propertyRuns(200), examples: [['>aaaaaaaaaa&a"\\', 'aa"aaa""a"aa', 'hopx']] },
       );
     } finally {
       await server.close();

@@ -1,16 +1,31 @@
 // The drift report for people (a table and a summary) and for CI (JUnit XML).
 // The JSON form is the report itself; its schema is schemas/drift-report.schema.json.
 import type { DriftCheck, DriftReport } from './drift.js';
+import { REDACTED } from '../core/redact.js';
 import { pad, plain, type Style } from './report.js';
+
+/** What a rendered report puts around a string: JSON's quotes, XML's and HTML's attribute quotes and tags. */
+const DELIMITERS = ['"', "'", '>', '<'];
 
 /**
  * The report with `redact` applied to every string in it (the report's own keys are
  * fixed names, and stay). Run it before rendering: once a string is JSON- or
  * XML-escaped, a secret in it no longer reads as itself.
+ *
+ * A string that keeps part of a secret (a server's echo cut short) can become the
+ * whole secret once rendered: JSON's `\` before a quote, or the quote that closes
+ * it, reads as the missing end. Redacting the rendered file then cuts into its
+ * syntax, and the file no longer parses; so such a string goes whole, here.
  */
 export function redactReport(report: DriftReport, redact: (text: string) => string): DriftReport {
+  const clean = (text: string) => redact(text) === text;
+  const leaf = (text: string): string => {
+    const redacted = redact(text);
+    const rendered = [JSON.stringify(redacted), ...DELIMITERS.flatMap((d) => [`${d}${redacted}`, `${redacted}${d}`])];
+    return rendered.every(clean) ? redacted : REDACTED;
+  };
   const walk = (node: unknown): unknown => {
-    if (typeof node === 'string') return redact(node);
+    if (typeof node === 'string') return leaf(node);
     if (Array.isArray(node)) return node.map(walk);
     if (node !== null && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
     return node;
