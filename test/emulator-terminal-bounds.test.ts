@@ -74,11 +74,13 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
     it('Tensorlake: a lagging client is closed with 1008, as the daemon does; the emulator stays under 256 MiB', async () => {
       hosted = await hostEmulator(entry, 'tensorlake', undefined, isolation);
       const headers = { authorization: `Bearer ${hosted.token}`, 'content-type': 'application/json' };
-      const created = await fetch(`${hosted.baseUrl}/api/v1/pty`, { method: 'POST', headers, body: JSON.stringify({ command: 'sh', args: ['-c', GIGABYTE_COMMAND] }) });
+      const created = await fetch(`${hosted.baseUrl}/api/v1/pty`, { method: 'POST', headers, body: JSON.stringify({ command: 'sh', args: ['-c', `read go; ${GIGABYTE_COMMAND}`] }) });
       const { session_id, token } = (await created.json()) as { session_id: string; token: string };
       const ws = await mustOpen(`${hosted.baseUrl.replace('http:', 'ws:')}/api/v1/pty/${session_id}/ws?token=${token}`, headers);
       const session = collect(ws);
+      // The program waits for this line: printing before READY is taken would overflow the 1 MiB pre-ready buffer (closed 1008, as the daemon does) on a busy machine.
       ws.send(encodePtyFrame({ op: 'ready' }));
+      ws.send(encodePtyFrame({ op: 'data', data: Buffer.from('go\n') }));
       await session.until((m) => m.length > 10, 10_000);
       stopReading(ws);
       let peak = 0;
