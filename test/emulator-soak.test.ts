@@ -110,7 +110,7 @@ describe(`soak: ${SOAK_SCALE === 1 ? 'over a gigabyte' : `${TENSORLAKE_MB.reduce
     expect(out.headers.get('x-sandbox-procs-truncated-lines')).toBe('1');
   }, 30_000);
 
-  it(`hopx keeps its list answerable, and bounded, while four processes print ${mb(160)} MB each`, async () => {
+  it(`hopx keeps its list answerable, and bounded, while four processes print ${mb(160)} MB each`, { timeout: 60_000, retry: 1 }, async () => {
     const h = await host('hopx');
     for (let i = 0; i < 4; i++) {
       const started = await call(h, '/commands/background', { method: 'POST', json: { command: `yes "$(head -c 16000 /dev/zero | tr "\\0" a)" | head -n ${HOPX_LINES}` } });
@@ -125,5 +125,8 @@ describe(`soak: ${SOAK_SCALE === 1 ? 'over a gigabyte' : `${TENSORLAKE_MB.reduce
     const list = await call(h, '/execute/processes');
     expect(list.body.processes.map((p: { status: string }) => p.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
     expect(Number(list.headers.get('x-sandbox-procs-dropped-lines'))).toBeGreaterThan(0);
-  }, 60_000);
+    // One retry: about one run in twenty, V8 leaves the read buffers of the 640 MB uncollected for a moment
+    // (peaks of 337 and 367 MiB measured, against 150-195 MiB otherwise; what the emulator keeps stays within
+    // its 32 MiB budget). Memory that grows with what is printed fails both attempts.
+  });
 });
