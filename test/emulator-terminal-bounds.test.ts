@@ -61,6 +61,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
         startReading(ws);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      console.log(`hopx terminal, isolation ${isolation}: ${(received / MiB).toFixed(1)} MiB read slowly, emulator peak RSS ${(peak / MiB).toFixed(0)} MiB`);
       expect(peak).toBeLessThan(256 * MiB);
       // Held, not dropped: far less than the gigabyte has reached us, and none of it was thrown away.
       expect(received).toBeLessThan(500 * MiB);
@@ -91,6 +92,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
       }
       startReading(ws);
       const close = await closed;
+      console.log(`tensorlake terminal, isolation ${isolation}: closed ${close.code} (${close.reason}), emulator peak RSS ${(peak / MiB).toFixed(0)} MiB`);
       expect(close.code).toBe(1008);
       expect(close.reason).toMatch(/^output lagged by \d+ messages$/);
       expect(peak).toBeLessThan(256 * MiB);

@@ -193,7 +193,8 @@ export function createPtySessions(context: EmulatorContext) {
           return;
         }
         if (client.unsent >= LAG_MESSAGES || ws.bufferedAmount > LAG_BYTES) {
-          return client.close(1008, `output lagged by ${client.unsent - LAG_MESSAGES + 1} messages`);
+          // Closed at the byte bound, fewer than 4096 frames may be queued: this one is lost all the same, as the daemon's Lagged(n) is never 0.
+          return client.close(1008, `output lagged by ${Math.max(1, client.unsent - LAG_MESSAGES + 1)} messages`);
         }
         client.unsent++;
         ws.send(Buffer.concat([Buffer.of(PTY_OPCODE.data), chunk]), () => client.unsent--);
