@@ -1,12 +1,11 @@
 // The emulator section of `npm run bench`: starts per second, list latency with
 // 100 processes running, and the RSS of an emulator (in a process of its own,
 // read from /proc) during and after a soak of over a gigabyte of output.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startHost } from './host.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist', 'src', 'emulator', 'index.js');
@@ -14,11 +13,8 @@ const MiB = 1024 * 1024;
 const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 async function host(provider, limits, isolation) {
-  const child = spawn(process.execPath, [join(root, 'test', 'support', 'emulator-host.mjs'), entry, provider, JSON.stringify(limits ?? {}), ...(isolation ? [isolation] : [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const [line] = await once(createInterface({ input: child.stdout }), 'line');
-  const { baseUrl, token, pid } = JSON.parse(line);
+  const { ready, stop } = await startHost(join(root, 'test', 'support', 'emulator-host.mjs'), [entry, provider, JSON.stringify(limits ?? {}), ...(isolation ? [isolation] : [])]);
+  const { baseUrl, token, pid } = ready;
   const memory = () => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
@@ -32,14 +28,6 @@ async function host(provider, limits, isolation) {
     });
     const text = await response.text();
     return { status: response.status, body: JSON.parse(text) };
-  };
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.stdin.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
   };
   return { call, memory, stop, baseUrl, token };
 }

@@ -10,14 +10,13 @@
 // `r<n>\n` and waits until the line discipline's echo `r<n>\r\n` is back. Nothing but
 // that echo comes back (cat's copy goes to /dev/null), so each write is answered by
 // one echo and the next write starts on a quiet terminal.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '@hopx-ai/sdk';
 import { createHopxClient, createHopxControlClient, createTensorlakeClient } from '../dist/src/index.js';
 import { summary } from './clients.mjs';
+import { startHost } from './host.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -27,18 +26,8 @@ const ratio = (a, b) => (b > 0 && Number.isFinite(a / b) ? round(a / b) : null);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function host(provider, options) {
-  const child = spawn(process.execPath, [join(here, 'terminal-host.mjs'), provider, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = await once(createInterface({ input: child.stdout }), 'line');
-  const { baseUrl, token } = JSON.parse(line);
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.stdin.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return { baseUrl, token, stop };
+  const { ready, stop } = await startHost(join(here, 'terminal-host.mjs'), [provider, JSON.stringify(options)]);
+  return { baseUrl: ready.baseUrl, token: ready.token, stop };
 }
 
 /**

@@ -14,15 +14,16 @@ export function specPath(provider: SpecName): string {
 
 export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> };
 
-const cache = new Map<SpecName, OpenApiDocument>();
+/** Every document read once, by path: the specs are read-only for the life of the process. */
+const documents = new Map<string, unknown>();
+
+function loadDocument<T>(path: string): T {
+  if (!documents.has(path)) documents.set(path, parse(readFileSync(path, 'utf8')));
+  return documents.get(path) as T;
+}
 
 export function loadSpec(provider: SpecName): OpenApiDocument {
-  let doc = cache.get(provider);
-  if (!doc) {
-    doc = parse(readFileSync(specPath(provider), 'utf8')) as OpenApiDocument;
-    cache.set(provider, doc);
-  }
-  return doc;
+  return loadDocument<OpenApiDocument>(specPath(provider));
 }
 
 /** A provider's AsyncAPI document: the message side of its WebSocket channels, whose payloads `$ref` the OpenAPI spec's schemas. */
@@ -32,13 +33,6 @@ export function asyncApiPath(provider: ProviderName): string {
 
 export type AsyncApiDocument = Record<string, unknown> & { channels?: Record<string, unknown>; operations?: Record<string, unknown> };
 
-const asyncCache = new Map<ProviderName, AsyncApiDocument>();
-
 export function loadAsyncApi(provider: ProviderName): AsyncApiDocument {
-  let doc = asyncCache.get(provider);
-  if (!doc) {
-    doc = parse(readFileSync(asyncApiPath(provider), 'utf8')) as AsyncApiDocument;
-    asyncCache.set(provider, doc);
-  }
-  return doc;
+  return loadDocument<AsyncApiDocument>(asyncApiPath(provider));
 }

@@ -15,15 +15,7 @@ import { decodePtyFrame, encodePtyFrame } from '../src/providers/tensorlake/pty-
 import type { ProviderName } from '../src/errors.js';
 import { sendEach, startStandIn, type StandIn, type StandInOptions } from './support/channel-standins.js';
 
-vi.mock('../src/specs.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../src/specs.js')>();
-  const { fixtureAsyncApi, withFixtureMessages } = await import('./support/channel-standins.js');
-  return {
-    ...original,
-    loadAsyncApi: (provider: string) => fixtureAsyncApi(provider),
-    loadSpec: (name: Parameters<typeof original.loadSpec>[0]) => (name === 'hopx' || name === 'tensorlake' ? withFixtureMessages(name, original.loadSpec(name)) : original.loadSpec(name)),
-  };
-});
+vi.mock('../src/specs.js', async (importOriginal) => (await import('./support/channel-standins.js')).specsWithFixtureChannels(importOriginal));
 
 const KEY = `sp-channel-${randomBytes(8).toString('hex')}`;
 const TIMEOUT_MS = 2_000;

@@ -21,15 +21,7 @@ import { encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import { runs as propertyRuns } from './support/profile.js';
 import { sendEach, startStandIn, type StandIn } from './support/channel-standins.js';
 
-vi.mock('../src/specs.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../src/specs.js')>();
-  const { fixtureAsyncApi, withFixtureMessages } = await import('./support/channel-standins.js');
-  return {
-    ...original,
-    loadAsyncApi: (provider: string) => fixtureAsyncApi(provider),
-    loadSpec: (name: Parameters<typeof original.loadSpec>[0]) => (name === 'hopx' || name === 'tensorlake' ? withFixtureMessages(name, original.loadSpec(name)) : original.loadSpec(name)),
-  };
-});
+vi.mock('../src/specs.js', async (importOriginal) => (await import('./support/channel-standins.js')).specsWithFixtureChannels(importOriginal));
 // Only the channels: the HTTP checks have their own suites (drift.test.ts, drift-secrets.test.ts).
 vi.mock('../src/contract/scenarios.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../src/contract/scenarios.js')>();

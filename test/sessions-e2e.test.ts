@@ -5,13 +5,13 @@
 // in the sandbox (found by a marker only this test's processes carry; nobody else's
 // processes are looked at, let alone touched). Confined and unconfined.
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, createHopxClient, createTensorlakeClient, type HopxClient, type TensorlakeClient, type TerminalSession } from '../src/index.js';
 import { findBubblewrap } from '../src/emulator/confinement/bwrap.js';
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js';
-import { commandLineOf, processesWithEnv, waitFor } from './support/processes.js';
+import { processesNamed, processesWithEnv, waitFor } from './support/processes.js';
 import { testKey } from './support/secrets.js';
+import { rejectionOf } from './support/rejection.js';
 
 const ISOLATIONS = 'unavailable' in findBubblewrap() ? (['none'] as const) : (['none', 'strict'] as const);
 
@@ -25,27 +25,25 @@ async function readUntil(reader: AsyncIterator<Uint8Array>, text: { value: strin
   }
 }
 
-/** echo hi -> resize (stty size) -> exit 5: the exit code, the output read. */
-async function terminalFlow(terminal: TerminalSession): Promise<{ exitCode: number; output: string }> {
+/** echo hi -> resize to `cols` x `rows`, seen through `stty size`: the output's iterator, and what it has read. */
+async function echoAndResize(terminal: TerminalSession, cols: number, rows: number) {
   const reader = terminal.output[Symbol.asyncIterator]();
   const text = { value: '' };
   await terminal.write('echo h""i\n');
   await readUntil(reader, text, (all) => all.includes('hi\r\n'));
-  await terminal.resize(123, 45);
+  await terminal.resize(cols, rows);
   await terminal.write('stty size\n');
-  await readUntil(reader, text, (all) => all.includes('45 123'));
+  await readUntil(reader, text, (all) => all.includes(`${rows} ${cols}`));
+  return { reader, text };
+}
+
+/** echo hi -> resize (stty size) -> exit 5: the exit code, the output read. */
+async function terminalFlow(terminal: TerminalSession): Promise<{ exitCode: number; output: string }> {
+  const { reader, text } = await echoAndResize(terminal, 123, 45);
   await terminal.write('exit 5\n');
   // Read to the end: the output ends when the program exits.
   for (let next = await reader.next(); !next.done; next = await reader.next()) text.value += new TextDecoder().decode(next.value);
   return { exitCode: await terminal.exitCode, output: text.value };
-}
-
-/** Live processes whose command line holds `marker`: only ever this test's own. */
-function processesNamed(marker: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => commandLineOf(pid)?.includes(marker) === true);
 }
 
 /** Starts `sleep` under a shell whose command line carries a fresh marker, in the terminal; resolves once it runs. */
@@ -54,15 +52,6 @@ async function startMarkedSleeper(terminal: TerminalSession): Promise<string> {
   await terminal.write(`sh -c 'sleep 600; : ${marker}'\n`);
   expect(await waitFor(() => processesNamed(marker).length > 0, 10_000)).toBe(true);
   return marker;
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe.each(ISOLATIONS)('isolation %s', (isolation) => {
@@ -118,7 +107,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
           }
         }
       })();
-      expect(await failure(run)).toBeInstanceOf(AbortedError);
+      expect(await rejectionOf(run)).toBeInstanceOf(AbortedError);
       expect(seen.join('')).toContain('started');
       expect(await waitFor(() => processesWithEnv('SANDBOX_PROCS_E2E_MARK', mark).length === 0, 10_000)).toBe(true);
     });
@@ -128,7 +117,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
       const terminal = await hopx.processes.openTerminal({ signal: controller.signal });
       const marker = await startMarkedSleeper(terminal);
       controller.abort();
-      expect(await failure(terminal.exitCode)).toBeInstanceOf(AbortedError);
+      expect(await rejectionOf(terminal.exitCode)).toBeInstanceOf(AbortedError);
       expect(await waitFor(() => processesNamed(marker).length === 0, 10_000)).toBe(true);
     });
   });
@@ -136,13 +125,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
   describe('Tensorlake', () => {
     it('createPty -> echo hi -> resize -> connectPty again to the same session -> killPty', async () => {
       const pty = await tensorlake.createPty({ command: '/bin/sh', rows: 24, cols: 80 });
-      const reader = pty.output[Symbol.asyncIterator]();
-      const text = { value: '' };
-      await pty.write('echo h""i\n');
-      await readUntil(reader, text, (all) => all.includes('hi\r\n'));
-      await pty.resize(120, 40);
-      await pty.write('stty size\n');
-      await readUntil(reader, text, (all) => all.includes('40 120'));
+      await echoAndResize(pty, 120, 40);
 
       const again = await tensorlake.connectPty(pty.sessionId, pty.token);
       const replayed = { value: '' };
@@ -151,7 +134,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
 
       await tensorlake.killPty(pty.sessionId);
       // A kill is no exit: both handles end with the daemon's 1001 "session terminated".
-      for (const handle of [pty, again]) expect(await failure(handle.exitCode)).toMatchObject({ name: 'SessionClosedError', closeCode: 1001, closeReason: 'session terminated' });
+      for (const handle of [pty, again]) expect(await rejectionOf(handle.exitCode)).toMatchObject({ name: 'SessionClosedError', closeCode: 1001, closeReason: 'session terminated' });
       expect((await tensorlake.listPtys()).map((s) => s.session_id)).not.toContain(pty.sessionId);
     });
 
@@ -172,7 +155,7 @@ describe.each(ISOLATIONS)('isolation %s', (isolation) => {
       const opened = (await tensorlake.listPtys()).filter((s) => !before.has(s.session_id));
       expect(opened).toHaveLength(1);
       controller.abort();
-      expect(await failure(terminal.exitCode)).toBeInstanceOf(AbortedError);
+      expect(await rejectionOf(terminal.exitCode)).toBeInstanceOf(AbortedError);
       expect(await waitFor(() => processesNamed(marker).length === 0, 10_000)).toBe(true);
       let sessions = await tensorlake.listPtys();
       for (let i = 0; i < 50 && sessions.some((s) => s.session_id === opened[0]!.session_id); i++) {

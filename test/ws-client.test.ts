@@ -24,6 +24,7 @@ import { hopxClientWith } from '../src/providers/hopx/client.js';
 import { decodePtyFrame, encodePtyFrame } from '../src/providers/tensorlake/pty-frames.js';
 import { leakedKeys, renderings, testKey } from './support/secrets.js';
 import { nextMessage, sendNow, startWsStandIn, type UpgradeAnswer, type WsStandIn } from './support/ws-server.js';
+import { rejectionOf } from './support/rejection.js';
 
 let standIn: WsStandIn | undefined;
 afterEach(async () => {
@@ -38,15 +39,6 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of iterable) items.push(item);
   return items;
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const json = (socket: WebSocket, message: unknown) => sendNow(socket, JSON.stringify(message));
@@ -82,7 +74,7 @@ describe('HopX runCodeStream', () => {
   it('checks the request against the spec before opening anything', async () => {
     await start(() => ({ accept: () => undefined }));
     const client = createHopxClient({ apiKey: testKey('stream'), baseUrl: standIn!.baseUrl });
-    const error = await failure(collect(client.runCodeStream({ code: 42 as unknown as string })));
+    const error = await rejectionOf(collect(client.runCodeStream({ code: 42 as unknown as string })));
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).message).toContain('message.code must be string');
     expect(standIn!.upgrades).toEqual([]);
@@ -103,7 +95,7 @@ describe('HopX runCodeStream', () => {
     }));
     const client = createHopxClient({ apiKey: testKey('stream'), baseUrl: standIn!.baseUrl });
     const seen: string[] = [];
-    const error = await failure(
+    const error = await rejectionOf(
       (async () => {
         for await (const message of client.runCodeStream({ code: 'x' })) seen.push(message.type);
       })(),
@@ -122,7 +114,7 @@ describe('HopX runCodeStream', () => {
       },
     }));
     const client = createHopxClient({ apiKey: testKey('stream'), baseUrl: standIn!.baseUrl });
-    const error = await failure(collect(client.runCodeStream({ code: 'x' })));
+    const error = await rejectionOf(collect(client.runCodeStream({ code: 'x' })));
     expect(error).toBeInstanceOf(SessionClosedError);
     expect(error).toMatchObject({ closeCode: 1011, closeReason: 'agent crashed', code: 'CLOSE_1011' });
   });
@@ -132,7 +124,7 @@ describe('HopX runCodeStream', () => {
     // A server that echoes what it was sent: the key must still not reach the error.
     await start(() => ({ refuse: 401, body: JSON.stringify({ error: `token expired: Bearer ${apiKey}`, code: 'TOKEN_EXPIRED' }) }));
     const client = createHopxClient({ apiKey, baseUrl: standIn!.baseUrl });
-    const error = await failure(collect(client.runCodeStream({ code: 'x' })));
+    const error = await rejectionOf(collect(client.runCodeStream({ code: 'x' })));
     expect(error).toBeInstanceOf(AuthenticationError);
     expect(error).toMatchObject({ provider: 'hopx', operation: 'execute_stream', status: 401, code: 'TOKEN_EXPIRED' });
     expect(leakedKeys(error)).toEqual([]);
@@ -165,7 +157,7 @@ describe('HopX runCodeStream', () => {
       upgrade: () => ({ refuse: 429, headers: { 'retry-after': '2' }, body: JSON.stringify({ error: 'too many terminal sessions (limit 64)', code: 'RATE_LIMIT_EXCEEDED' }) }),
     });
     const client = createHopxClient({ apiKey: testKey('refused'), baseUrl: standIn.baseUrl });
-    const error = await failure(client.openTerminal());
+    const error = await rejectionOf(client.openTerminal());
     expect(error).toBeInstanceOf(RateLimitError);
     expect(error).toMatchObject({ status: 429, code: 'RATE_LIMIT_EXCEEDED', retryAfterMs: 2000 });
   });
@@ -173,7 +165,7 @@ describe('HopX runCodeStream', () => {
   it('a 400 refusal is an InvalidRequestError', async () => {
     await start(() => ({ refuse: 400, body: JSON.stringify({ error: 'not a websocket handshake', code: 'INVALID_REQUEST' }) }));
     const client = createHopxClient({ apiKey: testKey('refused'), baseUrl: standIn!.baseUrl });
-    const error = await failure(collect(client.runCodeStream({ code: 'x' })));
+    const error = await rejectionOf(collect(client.runCodeStream({ code: 'x' })));
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect(error).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
   });
@@ -183,7 +175,7 @@ describe('cancellation by AbortSignal', () => {
   it('an aborted signal opens nothing', async () => {
     await start(() => ({ accept: () => undefined }));
     const client = createHopxClient({ apiKey: testKey('abort'), baseUrl: standIn!.baseUrl });
-    const error = await failure(collect(client.runCodeStream({ code: 'x' }, { signal: AbortSignal.abort() })));
+    const error = await rejectionOf(collect(client.runCodeStream({ code: 'x' }, { signal: AbortSignal.abort() })));
     expect(error).toBeInstanceOf(AbortedError);
     expect(standIn!.upgrades).toEqual([]);
   });
@@ -197,7 +189,7 @@ describe('cancellation by AbortSignal', () => {
     });
     const client = createHopxClient({ apiKey: testKey('abort'), baseUrl: standIn!.baseUrl });
     const controller = new AbortController();
-    const opening = failure(client.openTerminal({ signal: controller.signal }));
+    const opening = rejectionOf(client.openTerminal({ signal: controller.signal }));
     await upgradeArrived;
     controller.abort();
     expect(await opening).toBeInstanceOf(AbortedError);
@@ -216,7 +208,7 @@ describe('cancellation by AbortSignal', () => {
     const client = createHopxClient({ apiKey: testKey('abort'), baseUrl: standIn!.baseUrl });
     const controller = new AbortController();
     const seen: string[] = [];
-    const error = await failure(
+    const error = await rejectionOf(
       (async () => {
         for await (const message of client.runCodeStream({ code: 'x' }, { signal: controller.signal })) {
           seen.push(message.type);
@@ -237,8 +229,8 @@ describe('cancellation by AbortSignal', () => {
     const iterator = terminal.output[Symbol.asyncIterator]();
     expect(new TextDecoder().decode((await iterator.next()).value)).toBe('$ ');
     controller.abort();
-    expect(await failure(iterator.next())).toBeInstanceOf(AbortedError);
-    expect(await failure(terminal.exitCode)).toBeInstanceOf(AbortedError);
+    expect(await rejectionOf(iterator.next())).toBeInstanceOf(AbortedError);
+    expect(await rejectionOf(terminal.exitCode)).toBeInstanceOf(AbortedError);
   });
 });
 
@@ -307,13 +299,13 @@ describe('HopX openTerminal', () => {
     const terminal = await client.openTerminal();
     await terminal.close();
     await closedAtServer;
-    expect(await failure(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
+    expect(await rejectionOf(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
   });
 
   it('refuses a size the contract does not allow, sending nothing', async () => {
     await start(() => ({ accept: () => undefined }));
     const client = createHopxClient({ apiKey: testKey('terminal'), baseUrl: standIn!.baseUrl });
-    expect(await failure(client.openTerminal({ cols: 0 }))).toBeInstanceOf(ValidationError);
+    expect(await rejectionOf(client.openTerminal({ cols: 0 }))).toBeInstanceOf(ValidationError);
     expect(standIn!.upgrades).toEqual([]);
   });
 });
@@ -369,7 +361,7 @@ describe('Tensorlake PTY sessions', () => {
     await start(() => ({ accept: (socket) => socket.close(1008, 'pre-ready buffer overflow') }), ptyHttp('c'.repeat(64)));
     const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
     const pty = await client.createPty({ command: '/bin/sh', rows: 24, cols: 80 });
-    expect(await failure(pty.exitCode)).toMatchObject({ name: 'SessionClosedError', closeCode: 1008, closeReason: 'pre-ready buffer overflow' });
+    expect(await rejectionOf(pty.exitCode)).toMatchObject({ name: 'SessionClosedError', closeCode: 1008, closeReason: 'pre-ready buffer overflow' });
   });
 
   it('takes the exit code from an EXIT frame too (the official SDK reads one)', async () => {
@@ -393,10 +385,10 @@ describe('Tensorlake PTY sessions', () => {
     }));
     const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
     const pty = await client.connectPty('sess_1', 'c'.repeat(64));
-    const error = await failure(pty.exitCode);
+    const error = await rejectionOf(pty.exitCode);
     expect(error).toBeInstanceOf(SessionClosedError);
     expect(error).toMatchObject({ closeCode: 1001, closeReason: 'session terminated' });
-    expect(await failure(collect(pty.output))).toBe(error);
+    expect(await rejectionOf(collect(pty.output))).toBe(error);
   });
 
   it('a frame the daemon may not send (READY, a short RESIZE, text) is outside the contract', async () => {
@@ -409,7 +401,7 @@ describe('Tensorlake PTY sessions', () => {
       }));
       const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
       const pty = await client.connectPty('sess_1', 'd'.repeat(64));
-      const error = await failure(pty.exitCode);
+      const error = await rejectionOf(pty.exitCode);
       expect(error).toBeInstanceOf(UnexpectedResponseError);
       expect(error).toMatchObject({ operation: 'sandbox_pty_connect', code: 'UNEXPECTED_MESSAGE' });
       await standIn!.close();
@@ -427,7 +419,7 @@ describe('Tensorlake PTY sessions', () => {
         });
         try {
           const client = createTensorlakeClient({ apiKey, baseUrl: server.baseUrl });
-          const error = await failure(client.connectPty('sess_1', token));
+          const error = await rejectionOf(client.connectPty('sess_1', token));
           expect(error).toBeInstanceOf(AuthenticationError);
           expect(error).toMatchObject({ status: 403, code: 'INVALID_TOKEN' });
           for (const text of renderings(error)) {
@@ -450,7 +442,7 @@ describe('Tensorlake PTY sessions', () => {
     await standIn!.close();
     standIn = undefined;
     const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl, retry: { maxRetries: 0 } });
-    const error = await failure(client.connectPty('sess_1', token));
+    const error = await rejectionOf(client.connectPty('sess_1', token));
     expect(error).toMatchObject({ name: 'NetworkError', operation: 'sandbox_pty_connect' });
     for (const text of renderings(error)) expect(text).not.toContain(token);
   });
@@ -458,12 +450,12 @@ describe('Tensorlake PTY sessions', () => {
   it('the REST operations go through the typed client, with input checked against the spec', async () => {
     await start(() => ({ accept: () => undefined }), ptyHttp('f'.repeat(64)));
     const client = createTensorlakeClient({ apiKey: testKey('pty'), baseUrl: standIn!.baseUrl });
-    expect(await failure(client.createPtySession({ command: '' }))).toBeInstanceOf(ValidationError);
-    expect(await failure(client.resizePty('sess_1', { rows: 70_000, cols: 80 }))).toBeInstanceOf(ValidationError);
+    expect(await rejectionOf(client.createPtySession({ command: '' }))).toBeInstanceOf(ValidationError);
+    expect(await rejectionOf(client.resizePty('sess_1', { rows: 70_000, cols: 80 }))).toBeInstanceOf(ValidationError);
     expect(standIn!.requests).toEqual([]);
     expect((await client.listPtys()).map((s) => s.session_id)).toEqual(['sess_1']);
     await client.killPty('sess_1');
-    const error = await failure(client.getPty('nope'));
+    const error = await rejectionOf(client.getPty('nope'));
     expect(error).toBeInstanceOf(NotFoundError);
     expect(error).toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -475,7 +467,7 @@ describe('Tensorlake PTY sessions', () => {
     await terminal.close();
     expect(standIn!.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);
     expect(JSON.parse(standIn!.requests[0]!.body)).toEqual({ command: '/bin/sh', rows: 20, cols: 90 });
-    expect(await failure(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
+    expect(await rejectionOf(terminal.exitCode)).toBeInstanceOf(SessionClosedError);
   });
 
   it('the neutral openTerminal kills its PTY session when its signal cancels it too, once whatever follows', async () => {
@@ -484,7 +476,7 @@ describe('Tensorlake PTY sessions', () => {
     const controller = new AbortController();
     const terminal = await client.processes.openTerminal({ signal: controller.signal });
     controller.abort();
-    expect(await failure(terminal.exitCode)).toBeInstanceOf(AbortedError);
+    expect(await rejectionOf(terminal.exitCode)).toBeInstanceOf(AbortedError);
     const sent = () => standIn!.requests.map((r) => `${r.method} ${r.url}`);
     for (let i = 0; i < 200 && sent().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(sent()).toEqual(['POST /api/v1/pty', 'DELETE /api/v1/pty/sess_1']);

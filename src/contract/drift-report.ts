@@ -21,7 +21,8 @@ export function redactReport(report: DriftReport, redact: (text: string) => stri
   const clean = (text: string) => redact(text) === text;
   const leaf = (text: string): string => {
     const redacted = redact(text);
-    const rendered = [JSON.stringify(redacted), ...DELIMITERS.flatMap((d) => [`${d}${redacted}`, `${redacted}${d}`])];
+    // A match that takes a delimiter on either side is found with the string between two of them.
+    const rendered = [JSON.stringify(redacted), ...DELIMITERS.map((d) => `${d}${redacted}${d}`)];
     return rendered.every(clean) ? redacted : REDACTED;
   };
   const walk = (node: unknown): unknown => {

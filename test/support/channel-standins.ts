@@ -27,6 +27,21 @@ export function withFixtureMessages(provider: string, spec: OpenApiDocument): Op
   return { ...spec, paths: { ...spec.paths, ...upgrades }, components: { ...components, schemas: { ...components.schemas, ...messages } } };
 }
 
+type SpecsModule = typeof import('../../src/specs.js');
+
+/**
+ * The specs module as the channel suites mock it: the fixture AsyncAPI documents, and
+ * the real OpenAPI specs with the fixture messages. For `vi.mock('../src/specs.js', ...)`.
+ */
+export async function specsWithFixtureChannels(importOriginal: () => Promise<SpecsModule>): Promise<SpecsModule> {
+  const original = await importOriginal();
+  return {
+    ...original,
+    loadAsyncApi: (provider) => fixtureAsyncApi(provider),
+    loadSpec: (name) => (name === 'hopx' || name === 'tensorlake' ? withFixtureMessages(name, original.loadSpec(name)) : original.loadSpec(name)),
+  };
+}
+
 export interface Refusal {
   status: number;
   body: string;

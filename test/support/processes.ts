@@ -49,19 +49,28 @@ export function commandLineOf(pid: number): string | undefined {
   }
 }
 
+/** The PIDs /proc lists now. */
+function pidsNow(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** Live processes whose command line holds `marker` (a fresh one makes them this test's own). */
+export function processesNamed(marker: string): number[] {
+  return pidsNow().filter((pid) => commandLineOf(pid)?.includes(marker) === true);
+}
+
 /** Live processes whose command line is exactly `argv` (a unique argument makes it this test's own). */
 export function processesRunning(argv: readonly string[]): number[] {
   const wanted = `${argv.join('\0')}\0`;
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === wanted;
-      } catch {
-        return false;
-      }
-    });
+  return pidsNow().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === wanted;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export async function waitFor(predicate: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
